@@ -1,0 +1,424 @@
+"""What the kiosk reads from and signs with a card, with the PIN rules enforced.
+
+The rules from DEVELOPERS.md live here, below every UI, so no UI bug can get
+around them:
+
+* a counter is read with an empty VERIFY right before any VERIFY with data,
+  and a locked counter never receives a PIN;
+* the PIN's format is checked when the ``Pin`` is built, before anything is sent;
+* each call sends exactly one VERIFY with data, never retries, and wipes the
+  PIN buffer whatever happens;
+* each signature needs its own ``Pin`` (``JpkiKey`` signs once);
+* the My Number EF and 照合番号A are refused by the APDU guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from contextlib import contextmanager
+from typing import Iterator
+
+from kiosk.errors import (CardError, CardProtocolError, ForbiddenOperation, NoLicenceError,
+                          PinFormatError, PinLockedError, PinWrongError, UnsupportedCardError)
+from kiosk.nfc import licence_tags
+from kiosk.nfc.apdu import (AID_COMMON, AID_IC_DF1, AID_JPKI, AID_LICENCE, AID_TEXT,
+                            SW_AUTH_BLOCKED, SW_OK, SW_PIN_BLOCKED, ApduChannel, TraceHook)
+from kiosk.nfc.jis import JISError, ascii_date
+from kiosk.nfc.model import (IC_LICENCE, MYNA, MYNA_LICENCE, UNSUPPORTED, CardStatus,
+                             LicenceData, PinCounter)
+from kiosk.nfc.pins import PIN_SPECS, Pin
+from kiosk.nfc.reader import Connection
+from kiosk.nfc.tlv import (TLVError, decode_licence_stream, decode_simple_tlv, der_header,
+                           der_total_length)
+
+# JPKI AP (card-protocol.md §3.1)
+SFI_TOKEN = 0x06
+SFI_CERT_AVAILABILITY = 0x08
+SFI_AUTH_CERT = 0x0A
+EF_AUTH_CERT = 0x000A
+EF_SIGN_CERT = 0x0001
+EF_AUTH_KEY = 0x0017
+EF_SIGN_KEY = 0x001A
+TOKEN_MY_NUMBER_CARD = "JPKIAPICCTOKEN2"
+# 共通AP record EF; licence AP WEF01/WEF02; IC licence files
+SFI_COMMON_RECORDS = 0x01
+SFI_LICENCE_WEF01 = 0x1A
+EF_LICENCE_WEF02 = 0x001B
+EF_IC_COMMON = 0x2F01
+EF_IC_PIN_SETTING = 0x000A
+EF_IC_MATTERS = 0x0001
+
+# pin id -> (application, VERIFY P2).  P2 = 80|SFI verifies without a SELECT.
+PIN_LOCATIONS: dict[str, tuple[bytes, int]] = {
+    "licence": (AID_LICENCE, 0x86),
+    "jpki_auth": (AID_JPKI, 0x98),
+    "jpki_sign": (AID_JPKI, 0x9B),
+    "kenhojo": (AID_TEXT, 0x91),
+    "juki": (AID_COMMON, 0x9C),
+    "ic_pin1": (b"MF", 0x81),
+    "ic_pin2": (b"MF", 0x82),
+}
+
+DIGEST_INFO_SHA256 = bytes.fromhex("3031300d060960864801650304020105000420")
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def digest_info_sha256(message: bytes) -> bytes:
+    """The DER DigestInfo the card pads and signs (PKCS#1 v1.5)."""
+    return DIGEST_INFO_SHA256 + hashlib.sha256(message).digest()
+
+
+def interpret_counter(pin_id: str, sw: int) -> PinCounter:
+    """An empty VERIFY's status word as a counter (63C0, 6983 and 6984 all mean locked)."""
+    spec = PIN_SPECS[pin_id]
+    if sw >> 4 == 0x63C:
+        left = sw & 0x0F
+        return PinCounter(pin_id, left, spec.max_tries, locked=left == 0)
+    if sw in (SW_AUTH_BLOCKED, SW_PIN_BLOCKED):
+        return PinCounter(pin_id, 0, spec.max_tries, locked=True)
+    if sw == SW_OK:                       # already verified in this card session
+        return PinCounter(pin_id, None, spec.max_tries, locked=False)
+    if sw == 0x6300:                      # no retry limit
+        return PinCounter(pin_id, None, spec.max_tries, locked=False)
+    raise CardError(f"unexpected answer to a PIN counter query for {pin_id}", sw=sw)
+
+
+def cert_not_after(prefix: bytes) -> dt.date | None:
+    """notAfter (as a JST date) from the first bytes of a DER certificate.
+
+    Returns None while ``prefix`` is too short to reach the validity field;
+    raises TLVError when the bytes are not a certificate.
+    """
+    pos = 0
+    for _ in range(2):                     # Certificate, tbsCertificate: step inside
+        h = der_header(prefix, pos)
+        if h is None:
+            return None
+        if h[0] != 0x30:
+            raise TLVError("not a certificate")
+        pos += h[1]
+    h = der_header(prefix, pos)
+    if h is None:
+        return None
+    if h[0] == 0xA0:                       # [0] version
+        pos += h[1] + h[2]
+    for _ in range(3):                     # serial, signature algorithm, issuer
+        h = der_header(prefix, pos)
+        if h is None:
+            return None
+        pos += h[1] + h[2]
+    h = der_header(prefix, pos)            # validity
+    if h is None:
+        return None
+    if h[0] != 0x30:
+        raise TLVError("validity is not a SEQUENCE")
+    if len(prefix) < pos + h[1] + h[2]:
+        return None
+    pos += h[1]
+    nb = der_header(prefix, pos)
+    pos += nb[1] + nb[2]
+    na = der_header(prefix, pos)
+    if na is None:
+        return None
+    text = prefix[pos + na[1]: pos + na[1] + na[2]].decode("ascii", "replace")
+    try:
+        if na[0] == 0x17:                  # UTCTime YYMMDDHHMMSSZ
+            yy = int(text[:2])
+            stamp = dt.datetime.strptime(("19" if yy >= 50 else "20") + text[:12], "%Y%m%d%H%M%S")
+        elif na[0] == 0x18:                # GeneralizedTime
+            stamp = dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+        else:
+            raise TLVError("notAfter is not a time")
+    except ValueError:
+        raise TLVError("bad notAfter") from None
+    return stamp.replace(tzinfo=dt.timezone.utc).astimezone(JST).date()
+
+
+def _stream_total(style: str):
+    """A READ BINARY ``total`` for a licence TLV stream: stop at padding."""
+    def total(data: bytes) -> int | None:
+        res = decode_licence_stream(data, style)
+        if res.complete:
+            return res.end
+        if res.error in (None, "truncated header", "truncated value"):
+            return None
+        return len(data)                   # undecodable: stop here, keep what decoded
+    return total
+
+
+class CardSession:
+    """One resident's card, from connect to unpower."""
+
+    def __init__(self, connection: Connection, trace: TraceHook | None = None):
+        self.connection = connection
+        self.apdu = ApduChannel(connection, trace)
+        self.counters: dict[str, PinCounter] = {}
+        self.status: CardStatus | None = None
+        self._licence_pin_set: bool | None = None
+
+    # -- lifecycle --------------------------------------------------------
+    def close(self) -> None:
+        """Unpower the card: a verified PIN must not reach the next resident."""
+        self.counters.clear()
+        self.status = None
+        self.connection.close(unpower=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- PIN-free reads ----------------------------------------------------
+    def read_counter(self, pin_id: str) -> PinCounter:
+        """Empty VERIFY (case 1): the counter, without spending a try."""
+        app, p2 = PIN_LOCATIONS[pin_id]
+        self._select(app)
+        counter = interpret_counter(pin_id, self.apdu.verify(p2, None).sw)
+        self.counters[pin_id] = counter
+        return counter
+
+    def _select(self, app: bytes) -> None:
+        if self.apdu.current_df == app:
+            return
+        if app == b"MF":
+            if not self.apdu.select_mf():
+                raise CardError("the card refused SELECT MF")
+        else:
+            self.apdu.select_aid(app)
+
+    def read_status(self) -> CardStatus:
+        """Card type, every counter, expiries, licence presence.  Spends no try."""
+        if self.apdu.select_aid(AID_JPKI, required=False):
+            status = self._myna_status()
+        elif self.apdu.select_mf() and self._is_ic_licence():
+            status = self._ic_status()
+        else:
+            status = CardStatus(card_type=UNSUPPORTED)
+        self.status = status
+        return status
+
+    def _myna_status(self) -> CardStatus:
+        token_raw, _ = self.apdu.read_chunk(0, SFI_TOKEN)
+        token = token_raw[:32].decode("ascii", "replace").strip(" \x00")
+        if token != TOKEN_MY_NUMBER_CARD:
+            return CardStatus(card_type=UNSUPPORTED, token=token or None)
+        st = CardStatus(card_type=MYNA, token=token)
+        st.pins["jpki_auth"] = self.read_counter("jpki_auth")
+        st.pins["jpki_sign"] = self.read_counter("jpki_sign")
+        avail, _ = self.apdu.read_chunk(0, SFI_CERT_AVAILABILITY)
+        st.sign_cert_present = bool(avail) and avail[0] == 0x8F
+        st.auth_cert_not_after = self._auth_cert_not_after()
+        st.pins["kenhojo"] = self.read_counter("kenhojo")
+        st.pins["juki"] = self.read_counter("juki")
+        st.card_expiry = self._card_expiry()
+        if self.apdu.select_aid(AID_LICENCE, required=False):
+            st.card_type = MYNA_LICENCE
+            st.licence_present = True
+            st.licence_pin_set = self._read_licence_pin_set()
+            st.pins["licence"] = self.read_counter("licence")
+        return st
+
+    def _auth_cert_not_after(self) -> dt.date | None:
+        """Only the certificate's first bytes, up to the validity field."""
+        data = bytearray()
+        sfi: int | None = SFI_AUTH_CERT
+        for _ in range(4):
+            chunk, eof = self.apdu.read_chunk(len(data), sfi)
+            data += chunk
+            sfi = None if len(data) > 0xFF else sfi
+            found = cert_not_after(bytes(data))
+            if found is not None:
+                return found
+            if eof or not chunk:
+                break
+        raise CardProtocolError("certificate ended before its validity")
+
+    def _card_expiry(self) -> dt.date | None:
+        self._select(AID_COMMON)
+        record = self.apdu.read_record(1, SFI_COMMON_RECORDS)
+        for tag, value in decode_simple_tlv(record):
+            if tag == 0x01 and len(value) >= 28:
+                try:
+                    return ascii_date(value[20:28])
+                except JISError:
+                    raise CardProtocolError("card expiry is not a date") from None
+        raise CardProtocolError("card information record has no expiry")
+
+    def _read_licence_pin_set(self) -> bool:
+        chunk, _ = self.apdu.read_chunk(0, SFI_LICENCE_WEF01)
+        if len(chunk) >= 3 and chunk[0] == 0xC1 and chunk[1] == 0x01:
+            self._licence_pin_set = chunk[2] != 0x00
+            return self._licence_pin_set
+        raise CardProtocolError("licence PIN-setting file is malformed")
+
+    def _is_ic_licence(self) -> bool:
+        try:
+            self.apdu.select_ef(EF_IC_COMMON)
+        except CardError:
+            return False
+        return True
+
+    def _ic_status(self) -> CardStatus:
+        st = CardStatus(card_type=IC_LICENCE, licence_present=True)
+        common = self.apdu.read_binary(der_total_length)
+        items = decode_licence_stream(common, "ic").items
+        for tag, value in items:
+            if tag == 0x45:
+                try:
+                    dates = licence_tags.decode_ic_common(value)
+                except JISError:
+                    raise CardProtocolError("IC licence common data is malformed") from None
+                st.ic_issue_date, st.ic_expiry = dates["issue_date"], dates["expiry"]
+        self.apdu.select_ef(EF_IC_PIN_SETTING)
+        setting, _ = self.apdu.read_chunk(0)
+        st.licence_pin_set = not (len(setting) >= 3 and setting[2] == 0x00)
+        self._licence_pin_set = st.licence_pin_set
+        st.pins["ic_pin1"] = self.read_counter("ic_pin1")
+        st.pins["ic_pin2"] = self.read_counter("ic_pin2")
+        return st
+
+    def read_auth_certificate(self) -> bytes:
+        """The JPKI user-authentication certificate (public, EF 000A)."""
+        self._select(AID_JPKI)
+        self.apdu.select_ef(EF_AUTH_CERT)
+        return self.apdu.read_binary(der_total_length)
+
+    # -- VERIFY: the one place a PIN is sent --------------------------------
+    def _verify(self, pin_id: str, pin: Pin) -> PinCounter:
+        """Exactly one VERIFY with data, after a fresh counter read; wipes the PIN."""
+        try:
+            if not isinstance(pin, Pin) or pin.pin_id != pin_id:
+                raise PinFormatError("PIN does not belong to this counter", pin_id=pin_id)
+            app, p2 = PIN_LOCATIONS[pin_id]
+            counter = self.read_counter(pin_id)
+            if counter.locked:
+                raise PinLockedError("PIN is locked", pin_id=pin_id)
+            buf = pin.take()
+            self.connection.set_exclusive(True)
+            self.counters.pop(pin_id, None)        # unknown until the card answers
+            resp = self.apdu.verify(p2, buf)
+        finally:
+            if isinstance(pin, Pin):
+                pin.wipe()
+        spec = PIN_SPECS[pin_id]
+        if resp.sw == SW_OK:
+            counter = PinCounter(pin_id, spec.max_tries, spec.max_tries, locked=False)
+            self.counters[pin_id] = counter
+            return counter
+        counter = interpret_counter(pin_id, resp.sw) if (resp.sw >> 4 == 0x63C or resp.sw in (
+            SW_AUTH_BLOCKED, SW_PIN_BLOCKED)) else None
+        if counter is None:
+            raise CardError("unexpected answer to VERIFY", sw=resp.sw, pin_id=pin_id)
+        self.counters[pin_id] = counter
+        if counter.locked:
+            raise PinLockedError("PIN is now locked", pin_id=pin_id)
+        raise PinWrongError("wrong PIN", pin_id=pin_id, tries_left=counter.tries_left)
+
+    # -- licence -------------------------------------------------------------
+    def read_licence(self, pin: Pin | None) -> LicenceData:
+        """The licence after one VERIFY.  ``pin`` is None only when no PIN is set."""
+        status = self.status or self.read_status()
+        if status.card_type == MYNA_LICENCE:
+            return self._read_myna_licence(pin)
+        if status.card_type == IC_LICENCE:
+            return self._read_ic_licence(pin)
+        if pin is not None:
+            pin.wipe()
+        if status.card_type == MYNA:
+            raise NoLicenceError("this My Number Card carries no licence data")
+        raise UnsupportedCardError("not a supported card")
+
+    def _licence_pin(self, pin: Pin | None, pin_id: str) -> Pin:
+        if self._licence_pin_set is False:
+            if pin is not None:
+                pin.wipe()
+            return Pin.no_pin_set() if pin_id == "licence" else _ic_no_pin(pin_id)
+        if pin is None:
+            raise PinFormatError("a PIN is needed", pin_id=pin_id)
+        return pin
+
+    def _read_myna_licence(self, pin: Pin | None) -> LicenceData:
+        self._select(AID_LICENCE)
+        if self._licence_pin_set is None:
+            self._read_licence_pin_set()
+        self._verify("licence", self._licence_pin(pin, "licence"))
+        self.apdu.select_ef(EF_LICENCE_WEF02)
+        raw = self.apdu.read_binary(_stream_total("myna"))
+        return licence_tags.decode_myna_licence(decode_licence_stream(raw, "myna"))
+
+    def _read_ic_licence(self, pin: Pin | None) -> LicenceData:
+        self._select(b"MF")
+        self._verify("ic_pin1", self._licence_pin(pin, "ic_pin1"))
+        self.apdu.select_aid(AID_IC_DF1)
+        self.apdu.select_ef(EF_IC_MATTERS)
+        raw = self.apdu.read_binary(_stream_total("ic"))
+        return licence_tags.decode_ic_licence(decode_licence_stream(raw, "ic"))
+
+    # -- JPKI ------------------------------------------------------------------
+    @contextmanager
+    def jpki_key(self, key: str, pin: Pin) -> Iterator["JpkiKey"]:
+        """VERIFY once for ``key`` ("auth" or "sign"); the block may read the
+        certificate and sign exactly once."""
+        if key not in ("auth", "sign"):
+            pin.wipe()
+            raise ForbiddenOperation("key must be 'auth' or 'sign'")
+        pin_id = "jpki_auth" if key == "auth" else "jpki_sign"
+        self._select(AID_JPKI)
+        self._verify(pin_id, pin)
+        handle = JpkiKey(self, key)
+        try:
+            yield handle
+        finally:
+            handle._spent = True
+
+    def jpki_sign(self, key: str, pin: Pin, message: bytes) -> bytes:
+        """One VERIFY, one signature over SHA-256(message)."""
+        with self.jpki_key(key, pin) as k:
+            return k.sign(message)
+
+
+class JpkiKey:
+    """A JPKI key unlocked by one VERIFY; signs once."""
+
+    def __init__(self, session: CardSession, key: str):
+        self._session = session
+        self.key = key
+        self._spent = False
+        self._signed = False
+
+    def _check(self) -> None:
+        if self._spent:
+            raise ForbiddenOperation("this VERIFY has been used; ask the resident again")
+
+    def certificate(self) -> bytes:
+        """The key's certificate; the signature one is readable only now."""
+        self._check()
+        s = self._session
+        s._select(AID_JPKI)
+        s.apdu.select_ef(EF_AUTH_CERT if self.key == "auth" else EF_SIGN_CERT)
+        return s.apdu.read_binary(der_total_length)
+
+    def sign_digest_info(self, digest_info: bytes) -> bytes:
+        self._check()
+        if self._signed:
+            raise ForbiddenOperation("one signature per PIN entry")
+        self._signed = True
+        s = self._session
+        s._select(AID_JPKI)
+        s.apdu.select_ef(EF_AUTH_KEY if self.key == "auth" else EF_SIGN_KEY)
+        resp = s.apdu.send(0x80, 0x2A, 0x00, 0x80, digest_info, 256)
+        s.apdu.check(resp, "COMPUTE DIGITAL SIGNATURE")
+        if len(resp.data) != 256:
+            raise CardProtocolError("signature is not 256 bytes")
+        return resp.data
+
+    def sign(self, message: bytes) -> bytes:
+        return self.sign_digest_info(digest_info_sha256(message))
+
+
+def _ic_no_pin(pin_id: str) -> Pin:
+    p = Pin.no_pin_set()
+    p.pin_id = pin_id
+    return p

@@ -1,0 +1,186 @@
+"""What the card stack hands upward: plain data, JSON-ready, wipeable.
+
+Personal data (licence number, name, address, photo) lives only in a
+LicenceData and is dropped by ``wipe()``; CardStatus holds none.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+
+# Card types, as `kiosk card status` reports them.
+MYNA_LICENCE = "myna_licence"     # My Number Card carrying licence data (マイナ免許証)
+MYNA = "myna"                     # plain My Number Card
+IC_LICENCE = "ic_licence"         # conventional IC driver's licence
+UNSUPPORTED = "unsupported"
+
+# Order in which counters are shown and reported.
+PIN_ORDER = ("licence", "jpki_auth", "jpki_sign", "kenhojo", "juki", "ic_pin1", "ic_pin2")
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+@dataclass
+class PinCounter:
+    id: str
+    tries_left: int | None       # None: the card did not say (e.g. already verified)
+    max_tries: int
+    locked: bool
+
+    @property
+    def last_try(self) -> bool:
+        return not self.locked and self.tries_left == 1
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "tries_left": self.tries_left, "max_tries": self.max_tries,
+                "locked": self.locked}
+
+
+@dataclass
+class CardStatus:
+    card_type: str
+    token: str | None = None
+    licence_present: bool = False
+    licence_pin_set: bool | None = None
+    pins: dict[str, PinCounter] = field(default_factory=dict)
+    auth_cert_not_after: dt.date | None = None
+    sign_cert_present: bool | None = None
+    card_expiry: dt.date | None = None
+    ic_issue_date: dt.date | None = None
+    ic_expiry: dt.date | None = None
+
+    def pin(self, pin_id: str) -> PinCounter | None:
+        return self.pins.get(pin_id)
+
+    @property
+    def locked_pins(self) -> list[str]:
+        return [p.id for p in self.pins.values() if p.locked]
+
+    def auth_cert_expired(self, today: dt.date | None = None) -> bool:
+        today = today or dt.date.today()
+        return self.auth_cert_not_after is not None and self.auth_cert_not_after < today
+
+    def to_json(self) -> dict:
+        out = {
+            "card_type": self.card_type,
+            "licence_present": self.licence_present,
+            "licence_pin_set": self.licence_pin_set,
+            "pins": [self.pins[k].to_json() for k in PIN_ORDER if k in self.pins],
+            "auth_cert_not_after": _iso(self.auth_cert_not_after),
+            "sign_cert_present": self.sign_cert_present,
+            "card_expiry": _iso(self.card_expiry),
+        }
+        if self.card_type == IC_LICENCE:
+            out["ic_issue_date"] = _iso(self.ic_issue_date)
+            out["ic_expiry"] = _iso(self.ic_expiry)
+        return out
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    m += 1
+    return dt.date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
+
+
+@dataclass
+class LicenceClass:
+    code: str          # stable id, e.g. "futsu"
+    name: str          # 普通
+    held: bool
+    since: dt.date | None = None
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "name": self.name, "held": self.held, "since": _iso(self.since)}
+
+
+@dataclass
+class LicenceData:
+    """Decoded licence.  Fields that failed to decode are None; the rest survive."""
+
+    source: str                                  # MYNA_LICENCE | IC_LICENCE
+    licence_number: str | None = None
+    expiry: dt.date | None = None
+    colour_class: str | None = None              # 優良 / 一般 / 違反 / 新規
+    conditions: list[str] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+    dates: dict[str, dt.date | None] = field(default_factory=dict)   # two_small_moped / other / second_class
+    classes: list[LicenceClass] = field(default_factory=list)
+    photo_jp2: bytes | None = None
+    # The IC licence also carries these; the マイナ免許証 does not.
+    name: str | None = None
+    address: str | None = None
+    birth_date: dt.date | None = None
+    issue_date: dt.date | None = None
+    unknown: dict[str, str] = field(default_factory=dict)   # tag hex -> value hex
+    errors: list[str] = field(default_factory=list)         # what could not be decoded
+
+    @property
+    def renewal_window(self) -> tuple[dt.date, dt.date] | None:
+        """The two months ending on the expiry date."""
+        if self.expiry is None:
+            return None
+        return months_before(self.expiry, 2), self.expiry
+
+    def in_renewal_window(self, today: dt.date | None = None) -> bool:
+        w = self.renewal_window
+        today = today or dt.date.today()
+        return bool(w and w[0] <= today <= w[1])
+
+    @property
+    def online_course_eligible(self) -> bool | None:
+        """オンライン更新時講習 is open to 優良 and 一般 drivers only."""
+        if not self.colour_class:
+            return None
+        return self.colour_class.strip() in ("優良", "一般")
+
+    @property
+    def held_classes(self) -> list[LicenceClass]:
+        return [c for c in self.classes if c.held]
+
+    def photo_image(self):
+        """The photo decoded for display (a Pillow image), or None."""
+        if not self.photo_jp2:
+            return None
+        try:
+            import io
+
+            from PIL import Image
+            img = Image.open(io.BytesIO(self.photo_jp2))
+            img.load()
+            return img.convert("L")
+        except Exception:
+            return None
+
+    def wipe(self) -> None:
+        self.licence_number = self.name = self.address = None
+        self.birth_date = None
+        self.photo_jp2 = None
+        self.conditions.clear()
+        self.remarks.clear()
+        self.unknown.clear()
+
+    def to_json(self, include_photo: bool = False) -> dict:
+        w = self.renewal_window
+        out = {
+            "source": self.source,
+            "licence_number": self.licence_number,
+            "expiry": _iso(self.expiry),
+            "renewal_window": {"start": _iso(w[0]), "end": _iso(w[1])} if w else None,
+            "colour_class": self.colour_class,
+            "online_course_eligible": self.online_course_eligible,
+            "conditions": list(self.conditions),
+            "remarks": list(self.remarks),
+            "dates": {k: _iso(v) for k, v in self.dates.items()},
+            "classes": [c.to_json() for c in self.held_classes],
+            "photo": bool(self.photo_jp2),
+            "unknown_tags": dict(self.unknown),
+            "decode_errors": list(self.errors),
+        }
+        if self.source == IC_LICENCE:
+            out.update(name=self.name, address=self.address, birth_date=_iso(self.birth_date),
+                       issue_date=_iso(self.issue_date))
+        return out

@@ -1,0 +1,106 @@
+"""The one interface every card transport implements, and reader URIs.
+
+Modelled on nfcpy's driver layer: a reader is opened from a URI and the
+backend module is imported only when that URI is used, so the core installs
+and runs without pyscard, nfcpy or hardware.
+
+    sim:PROFILE            the simulated card (a shipped profile name or a .toml path)
+    pcsc / pcsc:NAME       pcscd through pyscard (NAME is a substring of the reader name)
+    nfcpy:usb[:VID:PID]    a Sony RC-S380 through nfcpy
+    nfcpy:udp:HOST:PORT    nfcpy's udp driver (the hardware-in-the-loop bench)
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from kiosk.errors import ReaderError
+
+
+class Connection(ABC):
+    """A powered card.  ``transmit`` takes a command APDU and returns data+SW."""
+
+    atr: bytes = b""
+
+    @abstractmethod
+    def transmit(self, apdu: bytes) -> bytes:
+        """Raises CardRemovedError when the card left, ReaderError when the reader did."""
+
+    @abstractmethod
+    def close(self, unpower: bool = True) -> None:
+        """Release the card; unpower it so a verified PIN cannot outlive the resident."""
+
+    def set_exclusive(self, exclusive: bool) -> None:
+        """Hold the card exclusively while a PIN is verified (PC/SC); no-op elsewhere."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close(unpower=True)
+
+
+class Reader(ABC):
+    uri: str = ""
+    name: str = ""
+
+    @abstractmethod
+    def wait_for_card(self, timeout: float | None = None) -> bool:
+        """Block until a card is present (True) or the timeout passes (False)."""
+
+    @abstractmethod
+    def wait_for_removal(self, timeout: float | None = None) -> bool:
+        """Block until no card is present (True) or the timeout passes (False)."""
+
+    @abstractmethod
+    def card_present(self) -> bool: ...
+
+    @abstractmethod
+    def connect(self, exclusive: bool = False) -> Connection:
+        """Power the card.  Raises NoCardError, ReaderError."""
+
+    def close(self) -> None:
+        """Release the reader itself."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclass
+class ReaderInfo:
+    uri: str
+    name: str
+    backend: str
+    state: str          # "card_present" | "empty" | "unavailable"
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return {"uri": self.uri, "name": self.name, "backend": self.backend,
+                "state": self.state, "detail": self.detail}
+
+
+# scheme -> "module:factory"; factories take the part after "scheme:".
+BACKENDS: dict[str, str] = {
+    "sim": "kiosk.nfc.sim.reader:open_sim_reader",
+    "pcsc": "kiosk.nfc.pcsc:open_pcsc_reader",
+    "nfcpy": "kiosk.nfc.nfcpy_reader:open_nfcpy_reader",
+}
+
+
+def open_reader(uri: str) -> Reader:
+    scheme, _, rest = uri.partition(":")
+    target = BACKENDS.get(scheme)
+    if target is None:
+        raise ReaderError(f"unknown reader URI scheme {scheme!r}; use one of {', '.join(BACKENDS)}",
+                          reader=uri)
+    module_name, _, factory = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ReaderError(f"reader backend {scheme!r} is not installed ({exc.name})", reader=uri) from None
+    return getattr(module, factory)(rest)
