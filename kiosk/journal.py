@@ -1,0 +1,138 @@
+"""Structured events for the technician: journald with a fixed MESSAGE_ID each.
+
+``log_event("pin_wrong", "…", PIN_ID="licence", TRIES_LEFT=2)`` goes to
+journald through systemd-python when the kiosk runs under systemd, and to
+stderr as one ``key=value`` line otherwise.  Each event is rate-limited so a
+fault loop cannot flood the journal.
+
+Fields carry ids, counters and codes only.  Never pass a PIN, a name, an
+address, a licence number, a photo or a certificate subject: a test runs
+every profile's session and fails on any canary in what was emitted.
+Events are documented in docs/logging.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Callable
+
+SYSLOG_IDENTIFIER = "kiosk"
+
+# event -> MESSAGE_ID (a fixed 128-bit id; never change one once shipped).
+EVENTS: dict[str, str] = {
+    "kiosk_started": "6f1d2c0a8f4b4b0e9a3c1d5e7f902101",
+    "card_inserted": "6f1d2c0a8f4b4b0e9a3c1d5e7f902102",
+    "card_removed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902103",
+    "pin_status_read": "6f1d2c0a8f4b4b0e9a3c1d5e7f902104",
+    "pin_wrong": "6f1d2c0a8f4b4b0e9a3c1d5e7f902105",
+    "pin_locked": "6f1d2c0a8f4b4b0e9a3c1d5e7f902106",
+    "licence_read": "6f1d2c0a8f4b4b0e9a3c1d5e7f902107",
+    "linkage_step": "6f1d2c0a8f4b4b0e9a3c1d5e7f902108",
+    "printer_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902109",
+    "reader_missing": "6f1d2c0a8f4b4b0e9a3c1d5e7f90210a",
+    "config_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f90210b",
+    "watchdog": "6f1d2c0a8f4b4b0e9a3c1d5e7f90210c",
+    "card_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f90210d",
+    "session_timeout": "6f1d2c0a8f4b4b0e9a3c1d5e7f90210e",
+    "receipt_printed": "6f1d2c0a8f4b4b0e9a3c1d5e7f90210f",
+    "linkage_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902110",
+    "reader_recovered": "6f1d2c0a8f4b4b0e9a3c1d5e7f902111",
+    "printer_recovered": "6f1d2c0a8f4b4b0e9a3c1d5e7f902112",
+    "service_needed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902113",
+}
+
+# syslog priorities
+ERR, WARNING, NOTICE, INFO, DEBUG = 3, 4, 5, 6, 7
+
+Sink = Callable[[dict], None]
+_sinks: list[Sink] = []
+_lock = threading.Lock()
+_recent: dict[str, list[float]] = {}
+_suppressed: dict[str, int] = {}
+rate_limit_per_minute = 30
+_mode = os.environ.get("KIOSK_JOURNAL", "auto")      # auto | journal | stderr
+
+
+def configure(mode: str = "auto", per_minute: int = 30) -> None:
+    global _mode, rate_limit_per_minute
+    _mode, rate_limit_per_minute = mode, per_minute
+
+
+def add_sink(sink: Sink) -> None:
+    """Also hand every record to ``sink`` (tests capture records this way)."""
+    with _lock:
+        _sinks.append(sink)
+
+
+def remove_sink(sink: Sink) -> None:
+    with _lock:
+        if sink in _sinks:
+            _sinks.remove(sink)
+
+
+def _under_journald() -> bool:
+    return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"))
+
+
+def _allowed(event: str, now: float) -> bool:
+    window = _recent.setdefault(event, [])
+    while window and now - window[0] > 60:
+        window.pop(0)
+    if len(window) >= rate_limit_per_minute:
+        _suppressed[event] = _suppressed.get(event, 0) + 1
+        return False
+    window.append(now)
+    return True
+
+
+def log_event(event: str, message: str, priority: int = INFO, **fields) -> dict | None:
+    """Emit one structured event.  Returns the record, or None when rate-limited."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown journal event {event!r}; add it to EVENTS and docs/logging.md")
+    now = time.monotonic()
+    with _lock:
+        if not _allowed(event, now):
+            return None
+        suppressed = _suppressed.pop(event, 0)
+        sinks = list(_sinks)
+    record = {"MESSAGE": message, "MESSAGE_ID": EVENTS[event], "PRIORITY": priority,
+              "SYSLOG_IDENTIFIER": SYSLOG_IDENTIFIER, "EVENT": event}
+    for key, value in fields.items():
+        if value is not None:
+            record[key.upper()] = str(value)
+    if suppressed:
+        record["SUPPRESSED"] = str(suppressed)
+    for sink in sinks:
+        try:
+            sink(dict(record))
+        except Exception:
+            pass
+    _write(record)
+    return record
+
+
+def _write(record: dict) -> None:
+    mode = _mode
+    if mode == "journal" or (mode == "auto" and _under_journald()):
+        try:
+            from systemd import journal
+            fields = {k: v for k, v in record.items() if k != "MESSAGE"}
+            journal.send(record["MESSAGE"], **fields)
+            return
+        except Exception:
+            pass
+    extras = " ".join(f"{k}={v}" for k, v in record.items()
+                      if k not in ("MESSAGE", "SYSLOG_IDENTIFIER", "MESSAGE_ID", "PRIORITY"))
+    try:
+        print(f"kiosk[{record['PRIORITY']}]: {record['MESSAGE']} {extras}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def reset_rate_limits() -> None:
+    with _lock:
+        _recent.clear()
+        _suppressed.clear()
