@@ -1,0 +1,15 @@
+"""Suite-wide settings: no display, mock GPIO, a cached test PKI, no real journal."""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
+os.environ.setdefault("KIOSK_SIM_CACHE", str(ROOT / ".cache" / "sim"))
+os.environ.setdefault("KIOSK_JOURNAL", "stderr")
+os.environ.pop("NOTIFY_SOCKET", None)
+os.environ.pop("KIOSK_CONFIG", None)
