@@ -1,1 +1,1 @@
-"""kiosk.appliance"""
+"""The appliance: systemd notify/watchdog, health, technician tools."""
