@@ -26,6 +26,11 @@ class Health:
         with self._lock:
             self._beats[component] = self._clock()
 
+    def components(self) -> list[str]:
+        """Every component that has registered or beaten so far."""
+        with self._lock:
+            return list(self._beats)
+
     def stale(self, max_age: float) -> list[str]:
         """Components that have not beaten within ``max_age`` seconds."""
         now = self._clock()
