@@ -9,6 +9,7 @@ the accepted values.  The example in deploy/kiosk.toml documents every key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -110,6 +111,8 @@ class LinkageSection:
     client_key: str = ""
     timeout: float = 10.0
     retries: int = 2
+    # Extra networks kiosk.service may reach (CIDR), e.g. a gateway behind changing addresses.
+    allow_networks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -211,6 +214,16 @@ def _cross_checks(cfg: Config) -> None:
     if cfg.linkage.gateway and not cfg.linkage.gateway.startswith(("https://", "http://127.", "http://localhost")):
         raise ConfigError("linkage.gateway must be an https:// URL (http only on loopback)",
                           key="linkage.gateway")
+    _check_networks(cfg)
+
+
+def _check_networks(cfg: Config) -> None:
+    for net in cfg.linkage.allow_networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ConfigError(f"linkage.allow_networks has {net!r}; use addresses or CIDR networks "
+                              "like 10.20.0.0/16", key="linkage.allow_networks") from None
 
 
 def _is_vid_pid(text: str) -> bool:
