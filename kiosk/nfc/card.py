@@ -336,6 +336,8 @@ class CardSession:
                 pin.wipe()
             return Pin.no_pin_set() if pin_id == "licence" else _ic_no_pin(pin_id)
         if pin is None:
+            if self.read_counter(pin_id).locked:
+                raise PinLockedError("PIN is locked", pin_id=pin_id)
             raise PinFormatError("a PIN is needed", pin_id=pin_id)
         return pin
 
