@@ -173,3 +173,23 @@ def test_sim_trace_masks_pins(sim):
     assert verify and all(e.data is None for e in verify)
     assert "1357" not in "\n".join(e.render() for e in card.trace)
     assert "31333537" not in "\n".join(e.render() for e in card.trace).replace(" ", "")
+
+
+FAULTS = [Faults(chain_chunk=40), Faults(wrong_le=True), Faults(endless_61xx=True),
+          Faults(garbage_at={2: b"\x90"}), Faults(truncate_at={5}), Faults(garbage_at={6: b"\x30\x82\xff\xff\x90\x00"}),
+          Faults(garbage_at={3: b"\x63\xc3\x00\x00\x90\x00"})]
+
+
+@pytest.mark.parametrize("faults", FAULTS, ids=lambda f: repr({k: v for k, v in vars(f).items() if v}))
+def test_faulty_cards_end_in_a_typed_error_or_a_correct_result(sim, faults):
+    from kiosk.errors import KioskError
+    reader, card = sim("resident", faults)
+    session = CardSession(reader.connect())
+    try:
+        status = session.read_status()
+        lic = session.read_licence(Pin("licence", "1357"))
+    except KioskError:
+        assert len([v for v in card.verifies if v.with_data]) <= 1
+        return
+    assert status.pins["licence"].tries_left == 10
+    assert lic.expiry == dt.date(2027, 6, 15)
