@@ -14,6 +14,7 @@ Events are documented in docs/logging.md.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -42,6 +43,13 @@ EVENTS: dict[str, str] = {
     "reader_recovered": "6f1d2c0a8f4b4b0e9a3c1d5e7f902111",
     "printer_recovered": "6f1d2c0a8f4b4b0e9a3c1d5e7f902112",
     "service_needed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902113",
+    # linkage gateway failures, one event each (issue 7; docs/linkage.md)
+    "linkage_unreachable": "6f1d2c0a8f4b4b0e9a3c1d5e7f902701",
+    "linkage_slow": "6f1d2c0a8f4b4b0e9a3c1d5e7f902702",
+    "linkage_server_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902703",
+    "linkage_refused": "6f1d2c0a8f4b4b0e9a3c1d5e7f902704",
+    "linkage_terms_changed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902705",
+    "linkage_protocol_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902706",
 }
 
 # syslog priorities
@@ -54,9 +62,61 @@ _recent: dict[str, list[float]] = {}
 _suppressed: dict[str, int] = {}
 rate_limit_per_minute = 30
 _mode = os.environ.get("KIOSK_JOURNAL", "auto")      # auto | journal | stderr
+_clock = time.monotonic
+
+# --- the privacy guard ---------------------------------------------------------
+# A last line of defence: callers pass ids, counters and codes only, but if a
+# PIN-, My-Number- or licence-number-shaped value slips into a record anyway it
+# is replaced before it reaches any sink or journald, and REDACTED names the field.
+REDACTED = "[redacted]"
+FIXED_FIELDS = ("MESSAGE_ID", "PRIORITY", "SYSLOG_IDENTIFIER", "EVENT")
+# Fields that only ever hold small counters or status words (SW=6983 is fine there).
+CODE_FIELDS = ("TRIES_LEFT", "MAX_TRIES", "SW", "SUPPRESSED", "EXIT_CODE", "STEP", "HTTP_STATUS",
+               "ATTEMPT", "COUNT")
+_CODE_VALUE = re.compile(r"[0-9A-Fa-f]{1,4}")
+# Field names that can only carry personal data or secrets: their value is never logged.
+_SENSITIVE_NAME = re.compile(
+    r"(^|_)(PIN|PINS|PASSWORD|PASSPHRASE|SECRET|TOKEN|ADDRESS|PHOTO|SUBJECT|BIRTH|BIRTHDATE|"
+    r"MYNUMBER|KANA|RESIDENT)($|_)|^(NAME|FULL_NAME|MY_NUMBER|LICEN[CS]E_NUMBER|LICEN[CS]E_NO)$")
+_PERSONAL_PATTERNS = (
+    # My Number (12 digits), licence number (12), card serials: 8+ digits, maybe spaced.
+    re.compile(r"(?<![\w.:/-])\d(?:[ \u3000]?\d){7,}(?![\w.:/-])"),
+    # A bare 4-digit number (a PIN shape); years in dates, ports and versions keep
+    # their separators and are left alone.
+    re.compile(r"(?<![\w.:/-])\d{4}(?![\w.:/-])"),
+    # A signature-PIN shape: 6-16 upper-case letters and digits, mixing both.
+    re.compile(r"(?<![\w-])(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{6,16}(?![\w-])"),
+)
+
+
+def redact_personal(text: str) -> str:
+    """``text`` with PIN-, My-Number- and licence-number-shaped values replaced."""
+    for pattern in _PERSONAL_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _guard(record: dict) -> dict:
+    redacted = []
+    for key, value in list(record.items()):
+        if key in FIXED_FIELDS:
+            continue
+        if _SENSITIVE_NAME.search(key) and key not in ("PIN_ID", "PIN_IDS"):
+            clean = REDACTED
+        elif key in CODE_FIELDS:
+            clean = value if _CODE_VALUE.fullmatch(value) else REDACTED
+        else:
+            clean = redact_personal(value)
+        if clean != value:
+            record[key] = clean
+            redacted.append(key)
+    if redacted:
+        record["REDACTED"] = ",".join(redacted)
+    return record
 
 
 def configure(mode: str = "auto", per_minute: int = 30) -> None:
+    """Set the output (auto | journal | stderr) and the per-event limit, from [logging]."""
     global _mode, rate_limit_per_minute
     _mode, rate_limit_per_minute = mode, per_minute
 
@@ -92,7 +152,7 @@ def log_event(event: str, message: str, priority: int = INFO, **fields) -> dict 
     """Emit one structured event.  Returns the record, or None when rate-limited."""
     if event not in EVENTS:
         raise ValueError(f"unknown journal event {event!r}; add it to EVENTS and docs/logging.md")
-    now = time.monotonic()
+    now = _clock()
     with _lock:
         if not _allowed(event, now):
             return None
@@ -105,6 +165,7 @@ def log_event(event: str, message: str, priority: int = INFO, **fields) -> dict 
             record[key.upper()] = str(value)
     if suppressed:
         record["SUPPRESSED"] = str(suppressed)
+    _guard(record)
     for sink in sinks:
         try:
             sink(dict(record))
