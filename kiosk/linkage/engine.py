@@ -1,0 +1,336 @@
+"""The Mynaportal linkage as a state machine over the leaflet's nine steps.
+
+    1 start  2 confirm  3 consent + prepare reading  4 auth PIN
+    5 read + send auth signature  6 terms  7 sign password  8 read + sign  9 done
+
+Independent of any UI: the touchscreen and ``kiosk linkage run`` drive the
+same engine.  Blocking calls (card, gateway) run in the caller's worker
+thread.  The card layer enforces the PIN rules (one VERIFY per ``Pin``,
+counter read first, never a locked counter); the engine adds the flow rules:
+
+* a wrong PIN leaves the step where it was, so the resident decides whether
+  to try again, with a new ``Pin``;
+* a gateway failure after a signature never re-signs on its own: the
+  resident is asked again, or the flow ends;
+* card removal, a locked PIN, cancel and completion all wipe certificates,
+  challenge and anything else about the resident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+from kiosk.errors import (CardRemovedError, ForbiddenOperation, KioskError, NoLicenceError,
+                          PinLockedError, PinWrongError, UnsupportedCardError)
+from kiosk.journal import NOTICE, WARNING, log_event
+from kiosk.linkage.cms import SignedApplication
+from kiosk.linkage.errors import (GatewayNotConfiguredError, GatewayUnreachableError,
+                                  LinkageGatewayError, TermsChangedError)
+from kiosk.linkage.protocol import application_content
+from kiosk.nfc.card import JST, CardSession
+from kiosk.nfc.model import MYNA, MYNA_LICENCE, CardStatus
+from kiosk.nfc.pins import Pin
+
+STEPS = 9
+# Where a resident goes to fix each pre-flight problem.
+MUNICIPALITY, POLICE, COUNTER = "municipality", "police", "counter"
+MYNAPORTAL_URL = "https://myna.go.jp/"
+
+PROBLEM_WHERE = {
+    "not_my_number_card": COUNTER,
+    "jpki_auth_locked": MUNICIPALITY,
+    "jpki_sign_locked": MUNICIPALITY,
+    "no_sign_cert": MUNICIPALITY,
+    "cert_expired": MUNICIPALITY,
+    "no_licence": POLICE,
+    "gateway_unreachable": COUNTER,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    where: str
+
+    @property
+    def message_key(self) -> str:
+        return f"linkage.preflight.{self.code}"
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "where": self.where}
+
+
+@dataclass
+class Checklist:
+    """What the no-gateway slip prints: PINs needed, tries left, validity.
+
+    Counters and dates only; nothing that identifies the resident."""
+
+    pins: list[dict] = field(default_factory=list)      # id, tries_left, max_tries, locked
+    cert_valid_until: dt.date | None = None
+    sign_cert_present: bool | None = None
+    licence_present: bool = False
+    continue_url: str = MYNAPORTAL_URL
+
+    def to_json(self) -> dict:
+        return {"pins": [dict(p) for p in self.pins],
+                "cert_valid_until": self.cert_valid_until.isoformat() if self.cert_valid_until else None,
+                "sign_cert_present": self.sign_cert_present, "licence_present": self.licence_present,
+                "continue_url": self.continue_url}
+
+
+@dataclass
+class Preflight:
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    checklist: Checklist = field(default_factory=Checklist)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def codes(self) -> list[str]:
+        return [p.code for p in self.problems]
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "problems": [p.to_json() for p in self.problems],
+                "warnings": list(self.warnings), "checklist": self.checklist.to_json()}
+
+    def error(self) -> KioskError:
+        """The first problem as the error ``kiosk card`` would raise for it."""
+        details = {"problems": self.codes()}
+        first = self.problems[0].code
+        if first.endswith("_locked"):
+            return PinLockedError("a PIN needed for the linkage is locked",
+                                  pin_id=first.removesuffix("_locked"), **details)
+        if first == "no_licence":
+            return NoLicenceError("this card carries no licence data", **details)
+        if first == "not_my_number_card":
+            return UnsupportedCardError("the linkage needs a My Number Card", **details)
+        if first == "gateway_unreachable":
+            return GatewayUnreachableError("the gateway cannot be reached", **details)
+        return ForbiddenOperation("the card cannot do the linkage", **details)
+
+
+class LinkageStateError(ForbiddenOperation):
+    """A call that does not fit the current step (a UI bug); nothing was sent."""
+
+
+class LinkageEngine:
+    def __init__(self, card: CardSession, status: CardStatus, gateway, kiosk_id: str, clock=time.time):
+        self.card = card
+        self.status = status
+        self.gateway = gateway
+        self.kiosk_id = kiosk_id
+        self.clock = clock
+        self.step = 1
+        self.finished = False
+        self.outcome: str | None = None           # complete | cancelled | card_removed | failed
+        self.preflight_result: Preflight | None = None
+        self._challenge = None
+        self._auth_certificate: bytes | None = None
+        self._sign_certificate: bytes | None = None
+        self._terms: tuple[str, str] | None = None
+        self._consent_time: float | None = None
+        self._reference: str | None = None
+
+    # -- pre-flight: before step 1, spends no try ----------------------------------
+    def preflight(self) -> Preflight:
+        st = self.status
+        pre = Preflight()
+        today = dt.datetime.fromtimestamp(self.clock(), JST).date()
+        problems = pre.problems
+        if st.card_type not in (MYNA, MYNA_LICENCE):
+            problems.append(Problem("not_my_number_card", COUNTER))
+        else:
+            for pin_id in ("jpki_auth", "jpki_sign"):
+                c = st.pins.get(pin_id)
+                if c is None:
+                    continue
+                pre.checklist.pins.append(c.to_json())
+                if c.locked:
+                    problems.append(Problem(f"{pin_id}_locked", MUNICIPALITY))
+                elif c.last_try:
+                    pre.warnings.append(f"{pin_id}_last_try")
+            if st.sign_cert_present is False:
+                problems.append(Problem("no_sign_cert", MUNICIPALITY))
+            if st.auth_cert_expired(today):
+                problems.append(Problem("cert_expired", MUNICIPALITY))
+            if not st.licence_present:
+                problems.append(Problem("no_licence", POLICE))
+        pre.checklist.cert_valid_until = st.auth_cert_not_after
+        pre.checklist.sign_cert_present = st.sign_cert_present
+        pre.checklist.licence_present = st.licence_present
+        if self.gateway is not None:
+            try:
+                self.gateway.health()
+            except LinkageGatewayError:
+                problems.append(Problem("gateway_unreachable", COUNTER))
+        log_event("linkage_step", "linkage pre-flight", STEP=0, OK=int(pre.ok),
+                  PROBLEMS=",".join(pre.codes()) or None, WARNINGS=",".join(pre.warnings) or None)
+        self.preflight_result = pre
+        return pre
+
+    # -- steps 1-4 ---------------------------------------------------------------
+    def advance(self) -> int:
+        """1 -> 2 -> 3 -> 4.  Leaving step 3 fetches the gateway's challenge, so a
+        dead gateway shows up before the resident types a PIN."""
+        self._require(1, 2, 3)
+        if self.step == 1:
+            pre = self.preflight_result or self.preflight()
+            if not pre.ok:
+                raise pre.error()
+        if self.step == 3:
+            self._fetch_challenge()
+        self.step += 1
+        self._log_step()
+        return self.step
+
+    def _fetch_challenge(self) -> None:
+        if self.gateway is None:
+            raise GatewayNotConfiguredError("no linkage gateway is configured")
+        self._challenge = self.gateway.new_challenge(self.kiosk_id)
+
+    # -- step 4 -> 5 -> 6 ------------------------------------------------------------
+    def submit_auth_pin(self, pin: Pin) -> None:
+        """Step 5 with the resident's 4-digit PIN: sign the challenge, send it."""
+        self._require(4, pin=pin)
+        try:
+            if self._challenge is None or not self._challenge.fresh():
+                self._fetch_challenge()               # network only; no PIN sent yet
+        except BaseException:
+            pin.wipe()
+            raise
+        self.step = 5
+        self._log_step()
+        with self._card_step(back_to=4):
+            with self.card.jpki_key("auth", pin) as key:
+                self._auth_certificate = key.certificate()
+                signature = key.sign(self._challenge.value)
+        with self._gateway_step(back_to=4):
+            challenge, self._challenge = self._challenge, None    # answered: never signed again
+            self._terms = self.gateway.submit_auth(challenge.session, signature, self._auth_certificate)
+            self._session = challenge.session
+            self._challenge_value = challenge.value
+        self.step = 6
+        self._log_step()
+
+    @property
+    def terms(self) -> tuple[str, str]:
+        self._require(6)
+        return self._terms
+
+    def accept_terms(self) -> None:
+        self._require(6)
+        self._consent_time = self.clock()
+        self.step = 7
+        self._log_step()
+
+    # -- step 7 -> 8 -> 9 ------------------------------------------------------------
+    def submit_sign_pin(self, pin: Pin) -> None:
+        """Step 8 with the signature password: one VERIFY, read the signature
+        certificate, sign the application, send it."""
+        self._require(7, pin=pin)
+        self.step = 8
+        self._log_step()
+        version = self._terms[0]
+        content = application_content(version, self._consent_time, self.kiosk_id, self._challenge_value)
+        with self._card_step(back_to=7):
+            with self.card.jpki_key("sign", pin) as key:
+                self._sign_certificate = key.certificate()
+                tbs = SignedApplication(content, self._sign_certificate,
+                                        dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc))
+                cms_der = tbs.finish(key.sign(tbs.to_be_signed))
+        with self._gateway_step(back_to=7):
+            self._reference = self.gateway.submit_application(self._session, cms_der)
+        self.step = 9
+        self._finish("complete")
+        self._log_step()
+
+    @property
+    def reference(self) -> str:
+        if self.outcome != "complete" or self._reference is None:
+            raise LinkageStateError("no reference before step 9", step=self.step)
+        return self._reference
+
+    # -- ending ------------------------------------------------------------------
+    def cancel(self) -> None:
+        if not self.finished:
+            log_event("linkage_step", "linkage cancelled", STEP=self.step, OUTCOME="cancelled")
+            self._finish("cancelled")
+
+    def wipe(self) -> None:
+        """Drop everything about this resident (certificates, challenge, session).
+        The reference survives only until the completion screen is done."""
+        self._challenge = None
+        self._auth_certificate = None
+        self._sign_certificate = None
+        self._session = None
+        self._challenge_value = None
+        self._consent_time = None
+
+    def _finish(self, outcome: str) -> None:
+        self.finished = True
+        self.outcome = outcome
+        self.wipe()
+        if outcome != "complete":
+            self._reference = None
+            self._terms = None
+
+    # -- helpers ---------------------------------------------------------------------
+    _session: str | None = None
+    _challenge_value: bytes | None = None
+
+    def _require(self, *steps: int, pin: Pin | None = None) -> None:
+        if self.finished or self.step not in steps:
+            if pin is not None:
+                pin.wipe()
+            raise LinkageStateError(f"not possible at step {self.step}"
+                                    + (" (the linkage has ended)" if self.finished else ""),
+                                    step=self.step)
+
+    def _log_step(self) -> None:
+        log_event("linkage_step", f"linkage step {self.step}/{STEPS}", STEP=self.step)
+
+    def _card_step(self, back_to: int):
+        return _Outcome(self, back_to, card=True)
+
+    def _gateway_step(self, back_to: int):
+        return _Outcome(self, back_to, card=False)
+
+
+class _Outcome:
+    """Maps what went wrong in step 5 or 8 to where the flow goes next."""
+
+    def __init__(self, engine: LinkageEngine, back_to: int, card: bool):
+        self.engine, self.back_to, self.card = engine, back_to, card
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            return False
+        e = self.engine
+        if isinstance(exc, PinWrongError):
+            e.step = self.back_to                      # the resident decides; a new Pin
+        elif isinstance(exc, CardRemovedError):
+            log_event("linkage_step", "card removed during the linkage", priority=NOTICE,
+                      STEP=e.step, OUTCOME="card_removed")
+            e._finish("card_removed")
+        elif isinstance(exc, TermsChangedError):
+            # Consent was for other terms: show the new ones; a new signature needs a new entry.
+            e._terms = exc.terms
+            e._consent_time = None
+            e.step = 6
+            if e._terms is None:
+                e._finish("failed")
+        elif isinstance(exc, LinkageGatewayError) and exc.retryable:
+            e.step = self.back_to                      # the resident may try again (new PIN entry)
+        else:
+            log_event("linkage_error", "linkage ended", priority=WARNING, STEP=e.step,
+                      ERROR_CODE=getattr(exc, "code", type(exc).__name__), OUTCOME="failed")
+            e._finish("failed")
+        return False

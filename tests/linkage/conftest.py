@@ -1,0 +1,155 @@
+"""Fixtures for the linkage tests: the reference gateway as a real process,
+a client pinned to its CA, card benches and captured journal records.
+
+Every wait has a timeout; nothing sleeps to synchronise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kiosk import journal
+from kiosk.linkage.client import GatewayClient
+from kiosk.nfc.card import CardSession
+from kiosk.nfc.sim.card import Faults, SimulatedCard
+from kiosk.nfc.sim.reader import SimReader
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class GatewayProcess:
+    """`kiosk linkage-gateway --test-hooks` in a subprocess, driven over HTTPS."""
+
+    def __init__(self, tls_dir: Path, extra: list[str] | None = None):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kiosk", "linkage-gateway", "--listen", "127.0.0.1:0",
+             "--tls-dir", str(tls_dir), "--test-hooks", *(extra or [])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=ROOT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        line = self._read_line(timeout=60)
+        info = json.loads(line)
+        self.url, self.ca = info["url"], info["ca"]
+        self.client_cert, self.client_key = info["client_cert"], info["client_key"]
+        self._admin = httpx.Client(base_url=self.url, verify=ssl.create_default_context(cafile=self.ca),
+                                   timeout=10, trust_env=False)
+
+    def _read_line(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                err = self.proc.stderr.read1(65536) if self.proc.poll() is not None else b""
+                self.stop()
+                raise RuntimeError(f"reference gateway did not start: {err.decode(errors='replace')}")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    continue
+                buf += chunk
+        return buf.split(b"\n", 1)[0].decode()
+
+    def fault(self, kind: str, seconds: float = 0, match: str | None = None, count: int | None = None):
+        self._admin.post("/_test/fault", json={"kind": kind, "seconds": seconds, "match": match,
+                                               "count": count}).raise_for_status()
+
+    def reset(self) -> None:
+        self._admin.post("/_test/reset", json={}).raise_for_status()
+
+    def change_terms(self) -> str:
+        r = self._admin.post("/_test/terms", json={})
+        r.raise_for_status()
+        return r.json()["terms_version"]
+
+    def stats(self) -> dict:
+        r = self._admin.get("/_test/stats")
+        r.raise_for_status()
+        return r.json()
+
+    def requests(self, route: str) -> int:
+        return self.stats()["requests"].get(route, 0)
+
+    def stop(self) -> None:
+        if getattr(self, "_admin", None) is not None:
+            self._admin.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+@pytest.fixture(scope="session")
+def gateway_process(tmp_path_factory):
+    gw = GatewayProcess(tmp_path_factory.mktemp("gateway-tls"))
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def gateway(gateway_process):
+    """The shared gateway process, with faults and counters cleared."""
+    gateway_process.reset()
+    yield gateway_process
+    gateway_process.reset()
+
+
+@pytest.fixture
+def client(gateway):
+    c = GatewayClient(gateway.url, ca=gateway.ca, timeout=5, retries=2, backoff=0)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def records():
+    """Journal records emitted during the test."""
+    got: list[dict] = []
+    journal.reset_rate_limits()
+    journal.add_sink(got.append)
+    yield got
+    journal.remove_sink(got.append)
+
+
+class SimBench:
+    """The in-process simulated reader."""
+
+    kind = "sim"
+
+    def __init__(self):
+        self.reader = SimReader()
+
+    def insert(self, profile, faults: Faults | None = None) -> SimulatedCard:
+        return self.reader.insert(profile, faults)
+
+    def session(self) -> CardSession:
+        return CardSession(self.reader.connect())
+
+    def remove(self) -> None:
+        self.reader.remove()
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+@pytest.fixture(params=["sim"])
+def bench(request):
+    b = SimBench()
+    yield b
+    b.close()
