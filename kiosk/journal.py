@@ -50,13 +50,6 @@ EVENTS: dict[str, str] = {
     "linkage_refused": "6f1d2c0a8f4b4b0e9a3c1d5e7f902704",
     "linkage_terms_changed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902705",
     "linkage_protocol_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902706",
-    # linkage gateway failures, one event each (issue 7; docs/linkage.md)
-    "linkage_unreachable": "6f1d2c0a8f4b4b0e9a3c1d5e7f902701",
-    "linkage_slow": "6f1d2c0a8f4b4b0e9a3c1d5e7f902702",
-    "linkage_server_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902703",
-    "linkage_refused": "6f1d2c0a8f4b4b0e9a3c1d5e7f902704",
-    "linkage_terms_changed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902705",
-    "linkage_protocol_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902706",
 }
 
 # syslog priorities
