@@ -268,11 +268,21 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     return parse_config(text, str(p))
 
 
-def load_config_safely(path: str | os.PathLike | None = None) -> tuple[Config, ConfigError | None]:
-    """Never raises: a bad file gives the defaults plus the error (service-needed state)."""
+def load_config_safely(path: str | os.PathLike | None = None,
+                       report: bool = True) -> tuple[Config, ConfigError | None]:
+    """Never raises: a bad file gives the defaults plus the error (service-needed state).
+
+    With ``report`` (the kiosk itself) the error also goes to the journal as a
+    ``config_error`` event; technicians' tools pass ``report=False``.
+    """
     try:
         return load_config(path), None
     except ConfigError as exc:
+        if report:
+            from kiosk import journal
+            journal.log_event("config_error", f"bad configuration, service needed: {exc.message}",
+                              journal.ERR, CONFIG=str(config_path(path)),
+                              CONFIG_KEY=exc.details.get("key", ""), ERROR_CODE=exc.code)
         return Config(), exc
 
 

@@ -1,0 +1,84 @@
+"""The running kiosk's state, published for ``kiosk status`` and ``kiosk diag``.
+
+The kiosk process subscribes a RuntimeState to its Bus; every state change and
+service condition is written atomically to /run/kiosk/state.json (mode 0644:
+it holds states and condition codes only, never resident data).  The
+technician's tools run as another process, so they read this file instead
+of asking the kiosk, and they never have to open the reader or the printer
+that the kiosk holds.
+
+    RuntimeState(bus).attach()        # in the kiosk, once at start
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from kiosk.signals import Bus
+
+DEFAULT_PATH = Path(os.environ.get("RUNTIME_DIRECTORY", "/run/kiosk").split(":")[0]) / "state.json"
+
+
+class RuntimeState:
+    def __init__(self, bus: Bus, path: str | os.PathLike = DEFAULT_PATH, clock=time.time):
+        self.bus = bus
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.state = "booting"
+        self.conditions: dict[str, str] = {}     # condition -> detail
+
+    def attach(self) -> "RuntimeState":
+        self.bus.subscribe("state", self._on_state)
+        self.bus.subscribe("service", self._on_service)
+        self.write()
+        return self
+
+    def _on_state(self, _topic: str, payload: dict) -> None:
+        with self._lock:
+            self.state = str(getattr(payload["state"], "value", payload["state"]))
+        self.write()
+
+    def _on_service(self, _topic: str, payload: dict) -> None:
+        cond = str(getattr(payload["condition"], "value", payload["condition"]))
+        with self._lock:
+            if payload.get("active"):
+                self.conditions[cond] = str(payload.get("detail", ""))
+            else:
+                self.conditions.pop(cond, None)
+        self.write()
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"state": self.state, "service_needed": sorted(self.conditions),
+                    "details": dict(self.conditions), "pid": os.getpid(), "updated": self._clock()}
+
+    def write(self) -> None:
+        data = json.dumps(self.snapshot(), ensure_ascii=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass                                # status is best effort; the kiosk goes on
+
+
+def read_state(path: str | os.PathLike = DEFAULT_PATH) -> dict | None:
+    """The last state the kiosk wrote, or None (not running, or never started)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    pid = data.get("pid")
+    data["running"] = isinstance(pid, int) and Path(f"/proc/{pid}").exists()
+    return data

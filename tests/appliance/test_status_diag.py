@@ -1,0 +1,183 @@
+"""``kiosk status`` and ``kiosk diag``: what they report, and that the bundle is redacted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kiosk.appliance import diag, hardware, runstate, status
+from kiosk.appliance.redact import redact
+from kiosk.cli import main as kiosk_main
+from kiosk.signals import Bus, KioskState, ServiceCondition
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def sysroot(tmp_path) -> Path:
+    """A fake /sys and /proc: an under-volted Pi 4 with an RC-S380 and a USB printer."""
+    root = tmp_path / "sysroot"
+    write(root / "sys/class/hwmon/hwmon0/name", "cpu_thermal\n")
+    write(root / "sys/class/hwmon/hwmon1/name", "rpi_volt\n")
+    write(root / "sys/class/hwmon/hwmon1/in0_lcrit_alarm", "1\n")
+    write(root / "sys/class/thermal/thermal_zone0/temp", "61234\n")
+    write(root / "sys/fs/ext4/mmcblk0p2/errors_count", "3\n")
+    write(root / "proc/mounts", "overlayroot / overlay rw,relatime 0 0\n/dev/mmcblk0p1 /boot/firmware vfat ro 0 0\n")
+    usb = root / "sys/bus/usb/devices"
+    write(usb / "1-1.2/idVendor", "054c\n")
+    write(usb / "1-1.2/idProduct", "06c3\n")
+    write(usb / "1-1.2/product", "RC-S380/P\n")
+    write(usb / "1-1.2/serial", "SERIAL-0123456789\n")
+    write(usb / "1-1.2:1.0/bInterfaceClass", "ff\n")
+    write(usb / "1-1.3/idVendor", "04b8\n")
+    write(usb / "1-1.3/idProduct", "0202\n")
+    write(usb / "1-1.3/product", "TM-T88V\n")
+    write(usb / "1-1.3:1.0/bInterfaceClass", "07\n")
+    return root
+
+
+@pytest.fixture
+def pi_config(tmp_path) -> Path:
+    return write(tmp_path / "kiosk.toml",
+                 '[reader]\nuri = "nfcpy:usb"\n[printer]\nbackend = "usb"\nusb = "04b8:0202"\n'
+                 '[leds]\nenabled = true\n')
+
+
+def test_hardware_probes(sysroot):
+    assert hardware.undervoltage(sysroot) == {"available": True, "now": True, "source": "hwmon1/in0_lcrit_alarm"}
+    assert hardware.temperature(sysroot) == pytest.approx(61.234)
+    st = hardware.storage(sysroot)
+    assert st["ext4_errors"] == {"mmcblk0p2": 3} and st["overlayroot"] and st["root_read_only"] is False
+    devices = {d["id"]: d for d in hardware.usb_devices(sysroot)}
+    assert devices["054c:06c3"]["role"] == "reader" and devices["04b8:0202"]["role"] == "printer"
+    assert "SERIAL" not in json.dumps(devices)
+    assert hardware.decode_throttled(0x50005) == [
+        "under-voltage now", "throttled now", "under-voltage has occurred", "throttling has occurred"]
+    empty = sysroot.parent / "empty"
+    empty.mkdir()
+    assert hardware.undervoltage(empty)["available"] is False and hardware.usb_devices(empty) == []
+
+
+def test_status_reports_the_running_kiosk(sysroot, pi_config, tmp_path):
+    bus = Bus()
+    state_file = tmp_path / "run" / "state.json"
+    runstate.RuntimeState(bus, state_file).attach()
+    bus.state(KioskState.WAITING_PIN)
+    bus.service(ServiceCondition.PRINTER_PAPER_OUT, True, "paper end")
+    report = status.gather(str(pi_config), sysroot, state_file, with_journal=False)
+    assert report["kiosk"] == {"running": True, "state": "waiting_pin", "service_needed": ["printer_paper_out"]}
+    assert report["leds"] == {"enabled": True, "showing": "service needed: printer_paper_out"}
+    assert report["readers"]["present"] is True and report["printer"]["present"] is True
+    assert report["power"]["undervoltage"]["now"] is True
+    assert report["ok"] is False
+    text = status.render(report)
+    assert "printer_paper_out" in text and "under-voltage NOW" in text and "SERVICE NEEDED" in text
+
+    bus.service(ServiceCondition.PRINTER_PAPER_OUT, False)
+    bus.state(KioskState.READY)
+    report = status.gather(str(pi_config), sysroot, state_file, with_journal=False)
+    assert report["kiosk"]["service_needed"] == [] and report["leds"]["showing"] == "ready"
+    assert report["ok"] is True
+    assert oct(state_file.stat().st_mode & 0o777) == "0o644"
+
+
+def test_status_reports_a_bad_config_as_service_needed(tmp_path, capsys, records):
+    bad = write(tmp_path / "kiosk.toml", '[leds]\nkind = "blinky"\n')
+    code = kiosk_main(["status", "--json", "--config", str(bad), "--sysroot", str(tmp_path)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["config"]["valid"] is False
+    assert report["config"]["error"]["key"] == "leds.kind"
+    assert report["config"]["error"]["accepted"] == ["rgb", "discrete"]
+    assert "config_error" in report["kiosk"]["service_needed"] and report["ok"] is False
+    assert records.items == []                  # status itself does not write to the journal
+    assert kiosk_main(["status", "--config", str(bad), "--sysroot", str(tmp_path)]) == 1
+    text = capsys.readouterr().out
+    assert "INVALID: leds.kind" in text and "accepted: rgb, discrete" in text
+
+
+SECRETS = {
+    "ipv4": "192.168.50.7", "gateway_ip": "10.1.2.3", "ipv6": "2001:db8:1::42", "mac": "dc:a6:32:01:02:03",
+    "email": "it-admin@city.example.lg.jp", "hostname": "kiosk-shibuya-07", "password": "hunter2hunter2",
+    "pin": "1357", "my_number": "123456789018", "licence": "912345678901", "pem": "MIIEvQIBADANBgkqhkiG9w0",
+    "key_file": "TOPSECRETKEYMATERIAL",
+}
+
+
+def fake_run(argv, **kwargs):
+    text = ""
+    if argv[0] == "journalctl":
+        text = (f"2026-11-25T10:00:00 {SECRETS['hostname']} kiosk[812]: linkage to {SECRETS['gateway_ip']} failed\n"
+                f"2026-11-25T10:00:01 {SECRETS['hostname']} kiosk[812]: wlan0 {SECRETS['mac']} "
+                f"addr {SECRETS['ipv6']} dns {SECRETS['ipv4']}\n"
+                f"2026-11-25T10:00:02 {SECRETS['hostname']} kiosk[812]: password={SECRETS['password']}\n"
+                f"2026-11-25T10:00:03 {SECRETS['hostname']} kiosk[812]: typed PIN {SECRETS['pin']} "
+                f"number {SECRETS['my_number']} licence {SECRETS['licence']}\n"
+                f"-----BEGIN PRIVATE KEY-----\n{SECRETS['pem']}\n-----END PRIVATE KEY-----\n"
+                f"2026-11-25T10:00:04 kiosk[812]: reader_missing ERROR_CODE=no_reader\n")
+        if "-o" in argv and argv[argv.index("-o") + 1] == "json":
+            text = json.dumps({"MESSAGE": f"mail {SECRETS['email']} pin {SECRETS['pin']}", "EVENT": "printer_error",
+                               "ERROR_CODE": "offline", "__REALTIME_TIMESTAMP": "1764064800000000",
+                               "_HOSTNAME": SECRETS["hostname"]}) + "\n"
+    elif argv[0] == "systemctl":
+        text = (f"ActiveState=active\nSubState=running\nNRestarts=2\nStatusText=ready on {SECRETS['hostname']}\n"
+                if "show" in argv else f"kiosk.service - myna-kiosk\n  Active: active (running) on {SECRETS['ipv4']}\n")
+    return subprocess.CompletedProcess(argv, 0, text, "")
+
+
+def test_diag_bundle_is_redacted(tmp_path, sysroot, monkeypatch, capsys):
+    monkeypatch.setattr(status, "_run", fake_run)
+    monkeypatch.setattr(status, "journal_available", lambda: True)
+    monkeypatch.setattr(status, "systemd_running", lambda: True)
+    monkeypatch.setattr("socket.gethostname", lambda: SECRETS["hostname"])
+    key = write(tmp_path / "client.key", f"-----BEGIN PRIVATE KEY-----\n{SECRETS['key_file']}\n-----END PRIVATE KEY-----\n")
+    cfg = write(tmp_path / "kiosk.toml",
+                f'[kiosk]\nplace = "contact {SECRETS["email"]}"\n'
+                f'[printer]\nbackend = "network"\nnetwork = "{SECRETS["ipv4"]}:9100"\n'
+                f'[linkage]\ngateway = "https://{SECRETS["gateway_ip"]}/"\nclient_key = "{key}"\n'
+                f'allow_networks = ["{SECRETS["ipv6"]}/64"]\n'
+                f'password = "{SECRETS["password"]}"\n')        # also an invalid key: still collected
+    out = tmp_path / "bundle.tar.gz"
+    assert kiosk_main(["diag", "--bundle", str(out), "--config", str(cfg), "--sysroot", str(sysroot)]) == 0
+    with tarfile.open(out) as tar:
+        members = {Path(m.name).name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
+    assert {"summary.json", "status.txt", "config.toml", "journal-kiosk.txt", "journal-kiosk.jsonl",
+            "journal-kernel.txt", "power.json", "storage.json", "usb.json", "services.txt"} <= set(members)
+    everything = "\n".join(members.values())
+    for what, secret in SECRETS.items():
+        assert secret not in everything, f"{what} leaked into the bundle"
+    # …and the bundle is still useful.
+    assert "reader_missing ERROR_CODE=no_reader" in everything and "linkage to [ip] failed" in everything
+    assert "network = \"[ip]:9100\"" in members["config.toml"] and str(key) in members["config.toml"]
+    assert json.loads(members["power.json"])["undervoltage"]["now"] is True
+    assert json.loads(members["summary.json"])["config"]["error"]["key"] == "linkage.password"
+    assert "under-voltage NOW" in members["status.txt"]
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+
+def test_diag_survives_a_broken_collector(tmp_path):
+    def broken():
+        raise RuntimeError("boom 192.168.0.9")
+    out = tmp_path / "b.tar.gz"
+    names = diag.build_bundle(out, sources={"ok.txt": lambda: "fine", "bad.txt": broken})
+    assert names == ["ok.txt", "collector-errors.txt"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("at 192.168.1.10 and 127.0.0.1", "at [ip] and 127.0.0.1"),
+    ("fe80::1%wlan0 and ::1 at 10:24:33", "[ip6] and ::1 at 10:24:33"),
+    ("mac B8-27-EB-12-34-56", "mac [mac]"),
+    ("client_secret: abc123", "client_secret: [redacted]"),
+    ("https://user:pw@gw.example/x", "https://[credentials]@gw.example/x"),
+    ("date 2026-11-25 usb 054c:06c3 sw 63C2 v0.1.0", "date 2026-11-25 usb 054c:06c3 sw 63C2 v0.1.0"),
+])
+def test_redact(text, expected):
+    assert redact(text, hostname="") == expected
