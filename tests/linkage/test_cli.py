@@ -1,0 +1,72 @@
+"""`kiosk linkage run` and `kiosk linkage-gateway` as processes: PINs on stdin,
+the same error codes and exit codes as `kiosk card`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.nfc.sim.profile import load_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kiosk(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], input=stdin.encode(),
+                          capture_output=True, timeout=120, cwd=ROOT, env=dict(os.environ))
+
+
+def run(gateway, profile: str, stdin: str, *extra: str) -> tuple[int, dict, str]:
+    out = kiosk("linkage", "run", "--reader", f"sim:{profile}", "--gateway", gateway.url,
+                "--ca", gateway.ca, "--retries", "0", "--json", *extra, stdin=stdin)
+    text = out.stdout.decode() + out.stderr.decode()
+    doc = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    # no PIN, name or address in any output (random digits of the URL and reference aside)
+    scrubbed = text.replace(gateway.url, "").replace(str(doc.get("reference")), "")
+    for canary in load_profile(profile).canaries:
+        assert canary not in scrubbed
+    return out.returncode, doc, text
+
+
+def test_success(gateway):
+    rc, doc, _ = run(gateway, "resident", "2468\nyes\nkiosk2025\n")
+    assert rc == 0, doc
+    assert doc["result"] == "complete" and doc["step"] == 9 and doc["reference"].startswith("ML-")
+    assert gateway.stats()["references"] == 1
+
+
+def test_accept_terms_flag(gateway):
+    rc, doc, _ = run(gateway, "resident", "2468\nKIOSK2025\n", "--accept-terms")
+    assert rc == 0 and doc["result"] == "complete"
+
+
+@pytest.mark.parametrize("profile, stdin, rc, code", [
+    ("resident", "1111\n", 21, "pin_wrong"),
+    ("resident", "12345\n", 20, "pin_format"),
+    ("jpki-locked", "", 22, "pin_locked"),
+    ("myna-plain", "", 14, "no_licence"),
+    ("resident", "2468\nno\n", 60, "cancelled"),
+])
+def test_errors_like_kiosk_card(gateway, profile, stdin, rc, code):
+    got_rc, doc, _ = run(gateway, profile, stdin)
+    assert (got_rc, doc["error"]["code"]) == (rc, code)
+    if code == "pin_wrong":
+        assert doc["error"]["tries_left"] == 2 and doc["error"]["pin_id"] == "jpki_auth"
+    assert gateway.stats()["references"] == 0
+
+
+def test_gateway_down(gateway):
+    gateway.fault("down")
+    rc, doc, _ = run(gateway, "resident", "")
+    assert rc == 50 and doc["error"]["code"] == "gateway_error"
+    assert doc["error"]["problems"] == ["gateway_unreachable"]
+
+
+def test_reference_gateway_refuses_a_public_address():
+    out = kiosk("linkage-gateway", "--listen", "0.0.0.0:0")
+    assert out.returncode == 40 and b"loopback" in out.stderr

@@ -1,0 +1,241 @@
+"""The reference gateway's checks, driven in-process with the card's keys
+signing directly (no card): every refusal the protocol defines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+import time
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from kiosk.linkage.client import GatewayClient
+from kiosk.linkage.cms import SignedApplication
+from kiosk.linkage.errors import (GatewayProtocolError, GatewayRefusedError, LinkageGatewayError,
+                                  TermsChangedError)
+from kiosk.linkage.protocol import application_content, b64e
+from kiosk.linkage.reference import ReferenceGateway, start_local_gateway
+from kiosk.linkage.tls import make_tls_material
+from kiosk.nfc.sim import pki
+
+VALID = (dt.date(2024, 5, 10), dt.date(2029, 5, 2))
+
+
+def card(card_id: str, purpose: str, valid=VALID):
+    return pki.card_certificate(purpose, card_id, *valid)
+
+
+def rsa_sign(key, message: bytes) -> bytes:
+    return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def gw(clock):
+    g = start_local_gateway(clock=clock, challenge_ttl=60, test_hooks=True)
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def client(gw):
+    c = GatewayClient(gw.url, ca=gw.ca_path, timeout=5, retries=0, backoff=0)
+    yield c
+    c.close()
+
+
+def authenticate(client, card_id="resident"):
+    ch = client.new_challenge("kiosk-1")
+    key, cert = card(card_id, "auth")
+    terms = client.submit_auth(ch.session, rsa_sign(key, ch.value), cert)
+    return ch, terms
+
+
+def application(ch, terms_version, card_id="resident", kiosk_id="kiosk-1"):
+    key, cert = card(card_id, "sign")
+    content = application_content(terms_version, time.time(), kiosk_id, ch.value)
+    tbs = SignedApplication(content, cert, dt.datetime.now(dt.timezone.utc))
+    return tbs.finish(rsa_sign(key, tbs.to_be_signed))
+
+
+def refusal(excinfo) -> str:
+    return excinfo.value.details["refusal"]
+
+
+def test_happy_path(gw, client):
+    assert client.health()["status"] == "ok"
+    ch, (version, text) = authenticate(client)
+    assert client.terms() == (version, text)
+    ref = client.submit_application(ch.session, application(ch, version))
+    assert ref.startswith("ML-") and gw.references == [ref]
+
+
+def test_a_challenge_is_answered_once(client):
+    ch, _ = authenticate(client)
+    key, cert = card("resident", "auth")
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_auth(ch.session, rsa_sign(key, ch.value), cert)     # a replay
+    assert refusal(exc) == "challenge_used"
+
+
+def test_a_repeated_request_id_gets_the_first_answer(gw, client):
+    """What makes the client's network retries safe."""
+    ch = client.new_challenge("kiosk-1")
+    key, cert = card("resident", "auth")
+    doc = {"request_id": "r" * 16, "signature": b64e(rsa_sign(key, ch.value)), "certificate": b64e(cert)}
+    with httpx.Client(base_url=gw.url, verify=ssl.create_default_context(cafile=gw.ca_path)) as h:
+        first = h.post(f"/v1/sessions/{ch.session}/auth", json=doc)
+        second = h.post(f"/v1/sessions/{ch.session}/auth", json=doc)
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+
+
+def test_an_expired_challenge_is_refused(client, clock):
+    ch = client.new_challenge("kiosk-1")
+    clock.now += 61
+    key, cert = card("resident", "auth")
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_auth(ch.session, rsa_sign(key, ch.value), cert)
+    assert refusal(exc) == "challenge_expired"
+
+
+def test_a_bad_signature_is_refused(client):
+    ch = client.new_challenge("kiosk-1")
+    key, cert = card("resident", "auth")
+    other_key, _ = card("resident", "sign")
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_auth(ch.session, rsa_sign(other_key, ch.value), cert)
+    assert refusal(exc) == "bad_signature"
+
+
+def test_an_unknown_ca_is_refused(client):
+    """A signature certificate offered as the auth certificate chains to the
+    wrong root; an auth certificate from a gateway trusting only other roots too."""
+    ch = client.new_challenge("kiosk-1")
+    key, cert = card("resident", "sign")
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_auth(ch.session, rsa_sign(key, ch.value), cert)
+    assert refusal(exc) == "untrusted_certificate"
+
+
+def test_only_configured_anchors_are_trusted(clock):
+    g = start_local_gateway(trust_anchors=[pki.root("sign").certificate], clock=clock)
+    try:
+        c = GatewayClient(g.url, ca=g.ca_path, retries=0, backoff=0)
+        with pytest.raises(GatewayRefusedError) as exc:
+            authenticate(c)
+        assert refusal(exc) == "untrusted_certificate"
+        c.close()
+    finally:
+        g.stop()
+
+
+def test_an_expired_certificate_is_refused(client):
+    ch = client.new_challenge("kiosk-1")
+    key, cert = card("cert-expired", "auth", (dt.date(2019, 7, 25), dt.date(2024, 5, 2)))
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_auth(ch.session, rsa_sign(key, ch.value), cert)
+    assert refusal(exc) == "certificate_expired"
+
+
+def test_a_mismatched_certificate_pair_is_refused(client):
+    ch, (version, _) = authenticate(client, "resident")
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_application(ch.session, application(ch, version, card_id="jpki-locked"))
+    assert refusal(exc) == "certificate_pair_mismatch"
+
+
+def test_the_application_must_follow_authentication(client):
+    ch = client.new_challenge("kiosk-1")
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_application(ch.session, application(ch, "2026-11-r1"))
+    assert refusal(exc) == "not_authenticated"
+
+
+def test_the_application_must_name_its_session(client):
+    ch, (version, _) = authenticate(client)
+    other = client.new_challenge("kiosk-1")
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_application(ch.session, application(other, version))
+    assert refusal(exc) == "bad_request"
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_application(ch.session, application(ch, version, kiosk_id="kiosk-2"))
+    assert refusal(exc) == "bad_request"
+
+
+def test_one_application_per_session(client):
+    ch, (version, _) = authenticate(client)
+    client.submit_application(ch.session, application(ch, version))
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_application(ch.session, application(ch, version))
+    assert refusal(exc) == "already_applied"
+
+
+def test_terms_changed(gw, client):
+    ch, (version, _) = authenticate(client)
+    new = gw.change_terms()
+    with pytest.raises(TermsChangedError) as exc:
+        client.submit_application(ch.session, application(ch, version))
+    assert exc.value.terms[0] == new != version
+    assert client.submit_application(ch.session, application(ch, new)).startswith("ML-")
+
+
+def test_unknown_session(client):
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_auth("nope", b"sig", b"cert")
+    assert refusal(exc) == "unknown_session"
+
+
+def test_a_client_pinned_to_another_ca_does_not_talk(gw, tmp_path):
+    other = make_tls_material(tmp_path / "other")
+    c = GatewayClient(gw.url, ca=str(other.ca_path), retries=2, backoff=0)
+    with pytest.raises(GatewayProtocolError) as exc:
+        c.health()
+    assert refusal(exc) == "untrusted_gateway"
+    assert gw.stats()["requests"] == {}              # no retries against an untrusted server
+    c.close()
+
+
+def test_client_certificate_identifies_the_kiosk(clock):
+    g = start_local_gateway(clock=clock, require_client_cert=True)
+    try:
+        with_cert = GatewayClient(g.url, ca=g.ca_path, client_cert=str(g.tls.client_cert_path),
+                                  client_key=str(g.tls.client_key_path), retries=0, backoff=0)
+        assert with_cert.health()["status"] == "ok"
+        without = GatewayClient(g.url, ca=g.ca_path, retries=0, backoff=0)
+        with pytest.raises(LinkageGatewayError):
+            without.health()
+        with_cert.close()
+        without.close()
+    finally:
+        g.stop()
+
+
+def test_loopback_only():
+    with pytest.raises(ValueError):
+        ReferenceGateway(host="0.0.0.0")
+
+
+def test_test_hooks_are_off_by_default(clock):
+    g = start_local_gateway(clock=clock)
+    try:
+        with httpx.Client(base_url=g.url, verify=False) as h:
+            assert h.post("/_test/terms", json={}).status_code == 404
+        assert g.terms_version.endswith("r1")
+    finally:
+        g.stop()
