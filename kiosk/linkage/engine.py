@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from kiosk.errors import (CardRemovedError, ForbiddenOperation, KioskError, NoLicenceError,
                           PinLockedError, PinWrongError, UnsupportedCardError)
-from kiosk.journal import NOTICE, WARNING, log_event
+from kiosk.journal import INFO, NOTICE, WARNING, log_event
 from kiosk.linkage.cms import SignedApplication
 from kiosk.linkage.errors import (GatewayNotConfiguredError, GatewayUnreachableError,
                                   LinkageGatewayError, TermsChangedError)
@@ -34,6 +34,8 @@ from kiosk.nfc.model import MYNA, MYNA_LICENCE, CardStatus
 from kiosk.nfc.pins import Pin
 
 STEPS = 9
+STEP_NAMES = {0: "preflight", 1: "start", 2: "confirm", 3: "consent", 4: "auth_pin", 5: "auth_send",
+              6: "terms", 7: "sign_pin", 8: "sign_send", 9: "complete"}
 # Where a resident goes to fix each pre-flight problem.
 MUNICIPALITY, POLICE, COUNTER = "municipality", "police", "counter"
 MYNAPORTAL_URL = "https://myna.go.jp/"
@@ -168,8 +170,9 @@ class LinkageEngine:
                 self.gateway.health()
             except LinkageGatewayError:
                 problems.append(Problem("gateway_unreachable", COUNTER))
-        log_event("linkage_step", "linkage pre-flight", STEP=0, OK=int(pre.ok),
-                  PROBLEMS=",".join(pre.codes()) or None, WARNINGS=",".join(pre.warnings) or None)
+        log_event("linkage_step", "linkage pre-flight", STEP=0, STEP_NAME="preflight",
+                  RESULT="ok" if pre.ok else "refused", PROBLEMS=",".join(pre.codes()) or None,
+                  WARNINGS=",".join(pre.warnings) or None)
         self.preflight_result = pre
         return pre
 
@@ -247,7 +250,7 @@ class LinkageEngine:
             self._reference = self.gateway.submit_application(self._session, cms_der)
         self.step = 9
         self._finish("complete")
-        self._log_step()
+        self._log_step("complete")
 
     @property
     def reference(self) -> str:
@@ -258,7 +261,7 @@ class LinkageEngine:
     # -- ending ------------------------------------------------------------------
     def cancel(self) -> None:
         if not self.finished:
-            log_event("linkage_step", "linkage cancelled", STEP=self.step, OUTCOME="cancelled")
+            self._log_step("cancelled")
             self._finish("cancelled")
 
     def wipe(self) -> None:
@@ -291,8 +294,9 @@ class LinkageEngine:
                                     + (" (the linkage has ended)" if self.finished else ""),
                                     step=self.step)
 
-    def _log_step(self) -> None:
-        log_event("linkage_step", f"linkage step {self.step}/{STEPS}", STEP=self.step)
+    def _log_step(self, result: str = "entered", priority: int = INFO) -> None:
+        log_event("linkage_step", f"linkage step {self.step}/{STEPS}: {result}", priority=priority,
+                  STEP=self.step, STEP_NAME=STEP_NAMES[self.step], RESULT=result)
 
     def _card_step(self, back_to: int):
         return _Outcome(self, back_to, card=True)
@@ -317,8 +321,7 @@ class _Outcome:
         if isinstance(exc, PinWrongError):
             e.step = self.back_to                      # the resident decides; a new Pin
         elif isinstance(exc, CardRemovedError):
-            log_event("linkage_step", "card removed during the linkage", priority=NOTICE,
-                      STEP=e.step, OUTCOME="card_removed")
+            e._log_step("card_removed", NOTICE)
             e._finish("card_removed")
         elif isinstance(exc, TermsChangedError):
             # Consent was for other terms: show the new ones; a new signature needs a new entry.
@@ -330,7 +333,8 @@ class _Outcome:
         elif isinstance(exc, LinkageGatewayError) and exc.retryable:
             e.step = self.back_to                      # the resident may try again (new PIN entry)
         else:
-            log_event("linkage_error", "linkage ended", priority=WARNING, STEP=e.step,
-                      ERROR_CODE=getattr(exc, "code", type(exc).__name__), OUTCOME="failed")
+            log_event("linkage_error", f"linkage ended at step {e.step}", priority=WARNING, STEP=e.step,
+                      STEP_NAME=STEP_NAMES[e.step], ERROR_CODE=getattr(exc, "code", "internal"),
+                      RESULT="failed")
             e._finish("failed")
         return False

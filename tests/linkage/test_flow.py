@@ -161,7 +161,7 @@ def test_card_removed_at_step5(bench, client, gateway, records):
     assert card.signatures == 0 and gateway.requests("auth") == 0
     with pytest.raises(LinkageStateError):
         engine.submit_auth_pin(Pin("jpki_auth", AUTH_PIN))
-    assert any(r.get("OUTCOME") == "card_removed" for r in records)
+    assert any(r.get("RESULT") == "card_removed" for r in records)
 
 
 def test_card_removed_at_step8(bench, client, gateway):
