@@ -47,11 +47,12 @@ DEFAULT_PORT = 0x9C7B
 READY_LINE = "daemon ready"
 
 
-def wait_state(reader: str, want: int, timeout: float = 5.0) -> int:
+def wait_state(reader: str, want: int, timeout: float = 5.0, min_events: int | None = None) -> int:
     """Block in SCardGetStatusChange until ``reader``'s state has a bit of ``want``.
 
-    ``want`` is e.g. SCARD_STATE_PRESENT or SCARD_STATE_EMPTY.  Returns the
-    event state; raises TimeoutError.
+    ``want`` is e.g. SCARD_STATE_PRESENT or SCARD_STATE_EMPTY.  With
+    ``min_events``, also wait until pcscd's event counter (the upper 16 bits
+    of the state) reaches it.  Returns the event state; raises TimeoutError.
     """
     from smartcard import scard
     hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
@@ -70,11 +71,16 @@ def wait_state(reader: str, want: int, timeout: float = 5.0) -> int:
             if hr != scard.SCARD_S_SUCCESS:
                 raise RuntimeError(f"SCardGetStatusChange: {scard.SCardGetErrorMessage(hr)}")
             event = new[0][1]
-            if event & want:
+            if event & want and (min_events is None or _events(event) >= min_events):
                 return event
             states = [(reader, event & ~scard.SCARD_STATE_CHANGED)]
     finally:
         scard.SCardReleaseContext(ctx)
+
+
+def _events(state: int) -> int:
+    """pcsc-lite counts card events in the upper 16 bits of a reader state."""
+    return (state >> 16) & 0xFFFF
 
 
 def _pid_alive(pid: int) -> bool:
@@ -127,6 +133,7 @@ class PcscBench:
         self.uri = f"pcsc:{self.reader_name}"
         self.proc: subprocess.Popen | None = None
         self.server = VpcdCardServer("127.0.0.1", port)
+        self._events_before: int | None = None     # pcscd's event count before the last insert
 
     # -- pcscd -------------------------------------------------------------------
     def _write_conf(self) -> None:
@@ -158,6 +165,8 @@ class PcscBench:
                                "(only one pcscd can run per machine)")
         os.kill(pid, signal.SIGKILL)
         _wait_pid_gone(pid, self.timeout)
+        for leftover in (PID_FILE, PID_FILE.with_name("pcscd.comm")):
+            leftover.unlink(missing_ok=True)
 
     def start(self) -> "PcscBench":
         if self.proc is not None:
@@ -166,6 +175,7 @@ class PcscBench:
             raise RuntimeError(f"{VPCD_DRIVER} missing: apt-get install vsmartcard-vpcd")
         self._stop_stale()
         self._write_conf()
+        self._events_before = None
         ready = threading.Event()            # one per process: an old pump must not set it
         self.proc = subprocess.Popen(["pcscd", "--foreground", "--info", "-c", str(self.conf_dir)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -220,14 +230,30 @@ class PcscBench:
 
     def insert(self, what: Profile | str | SimulatedCard, faults: Faults | None = None,
                wait: bool = True) -> SimulatedCard:
-        """Put a card on the reader; with ``wait`` return once pcscd reports it present."""
+        """Put a card on the reader; with ``wait`` return once pcscd reports it present.
+
+        A card already there is taken off first.  A new card is only placed
+        once pcscd's poll has seen the previous one gone: vpcd is polled every
+        ~0.4 s, and a card that comes back between two polls is never seen
+        (after a failed power-down pcscd even keeps showing the slot empty).
+        """
+        if self.server.card is not None:
+            self.server.remove()
+        if self._events_before is not None:
+            # The previous card's insertion and removal are two more events.
+            wait_state(self.reader_name, _scard().SCARD_STATE_EMPTY, self.timeout,
+                       min_events=self._events_before + 2)
+        self._events_before = _events(self._state())
         card = self.server.insert(what, faults)
         if wait:
             self.wait_present()
         return card
 
+    def _state(self) -> int:
+        return wait_state(self.reader_name, 0xFFFFFFFF, self.timeout)
+
     def remove(self, wait: bool = True) -> None:
-        """Take the card off; with ``wait`` return once pcscd reports the slot empty."""
+        """Take the card off; with ``wait`` return once pcscd's poll saw the slot empty."""
         self.server.remove()
         if wait:
             self.wait_empty()
@@ -236,7 +262,10 @@ class PcscBench:
         return wait_state(self.reader_name, _scard().SCARD_STATE_PRESENT, timeout or self.timeout)
 
     def wait_empty(self, timeout: float | None = None) -> int:
-        return wait_state(self.reader_name, _scard().SCARD_STATE_EMPTY, timeout or self.timeout)
+        """Until pcscd's poll saw the slot empty (not just a failed power-down)."""
+        floor = None if self._events_before is None else self._events_before + 2
+        return wait_state(self.reader_name, _scard().SCARD_STATE_EMPTY, timeout or self.timeout,
+                          min_events=floor)
 
     def __enter__(self):
         return self.start()

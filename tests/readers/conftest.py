@@ -50,9 +50,7 @@ class PcscPath:
         self.reader = PcscReader(bench.reader_name)
 
     def insert(self, what, faults: Faults | None = None) -> SimulatedCard:
-        if self.bench.card is not None or self.reader.card_present():
-            self.remove()
-        card = self.bench.insert(what, faults, wait=False)
+        card = self.bench.insert(what, faults, wait=False)   # waits until an old card is seen gone
         assert self.reader.wait_for_card(WAIT), "pcscd did not see the card"
         return card
 
