@@ -1,5 +1,111 @@
-"""Subcommands of this area (filled in by its issue)."""
+"""``kiosk run``: the resident's touchscreen app (and the scenario runner)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
 
 
 def register(sub) -> None:
     """Add this area's subcommands to the ``kiosk`` parser."""
+    p = sub.add_parser("run", help="run the touchscreen kiosk (window, full screen or headless)")
+    p.add_argument("--config", metavar="FILE", help="config file (default: $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    p.add_argument("--headless", action="store_true", help="no display (SDL dummy driver)")
+    p.add_argument("--scenario", metavar="FILE.toml", help="play a scripted session and exit (docs/ui.md)")
+    p.add_argument("--screenshots", metavar="DIR", help="where scenario screenshots go")
+    p.add_argument("--size", metavar="WxH", help="window / screen size, e.g. 800x480")
+    p.add_argument("--lang", choices=("ja", "en", "zh", "ko"), help="starting language")
+    p.set_defaults(func=cmd_run)
+
+
+def _size(text: str | None, cfg) -> tuple[int, int]:
+    if not text:
+        return cfg.display.width, cfg.display.height
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"kiosk run: --size must be WxH, e.g. 800x480, not {text!r}") from None
+    return w, h
+
+
+def cmd_run(args) -> int:
+    from kiosk import journal
+    from kiosk.config import load_config_safely
+
+    cfg, error = load_config_safely(args.config)
+    journal.configure(cfg.logging.journal, cfg.logging.rate_limit_per_minute)
+    size = _size(args.size, cfg)
+    if args.lang and args.lang in cfg.kiosk.languages:
+        cfg.kiosk.default_language = args.lang
+    if args.scenario:
+        return _run_scenario(args, cfg, error, size)
+    return _run_kiosk(args, cfg, error, size)
+
+
+def _run_scenario(args, cfg, error, size) -> int:
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    from kiosk.display.scenario import run_scenario
+    if error is not None:
+        print(f"kiosk run: {error.message}", file=sys.stderr)
+        return error.exit_code
+    result = run_scenario(args.scenario, config=cfg, screenshots=args.screenshots, size=size,
+                          lang=cfg.kiosk.default_language)
+    print(json.dumps({"ok": result.ok, "screens_seen": result.screens_seen, "errors": result.errors,
+                      "overflows": [list(o) for o in result.overflows],
+                      "screenshots": result.screenshots}, ensure_ascii=False, indent=1))
+    return 0 if result.ok else 1
+
+
+def _run_kiosk(args, cfg, error, size) -> int:
+    from kiosk import journal
+    from kiosk.display.app import KioskApp, choose_driver, open_display, print_note
+    from kiosk.display.session import Session
+    from kiosk.display.sound import Sounds
+    from kiosk.display.wiring import build_parts
+    from kiosk.signals import Bus, KioskState
+
+    driver, fullscreen, note = choose_driver(cfg.display.driver, args.headless)
+    fullscreen = fullscreen or (cfg.display.fullscreen and driver != "dummy")
+    if note:
+        print_note(note)
+    bus = Bus()
+    parts = build_parts(cfg, bus)
+    bus.state(KioskState.BOOTING)
+    surface = open_display(size, driver, fullscreen)
+    app_box = {}
+    session = Session(cfg, reader_factory=parts.reader_factory, config_error=error, bus=bus,
+                      printer=parts.printer, receipt_builder=parts.receipt_builder,
+                      linkage_factory=parts.linkage_factory, gateway_available=parts.gateway_available,
+                      sound=Sounds(enabled=cfg.display.sound),
+                      on_wake=lambda: app_box["app"].wake() if "app" in app_box else None)
+    app = KioskApp(session, surface, tray=parts.tray)
+    app_box["app"] = app
+    watchdog = None
+
+    def first_frame() -> None:
+        nonlocal watchdog
+        try:
+            from kiosk.appliance import notify
+        except ImportError:
+            return
+        try:
+            notify.notify_ready()
+            watchdog = notify.start_watchdog()
+        except Exception:
+            pass
+
+    app.on_first_frame = first_frame
+    journal.log_event("kiosk_started", "kiosk started", DRIVER=driver or "default",
+                      READER=cfg.reader.uri or "sim", SIZE=f"{surface.get_width()}x{surface.get_height()}")
+    session.start()
+    try:
+        app.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        session.stop()
+        if watchdog is not None:
+            watchdog.stop()
+        parts.close()
+    return 0

@@ -1,0 +1,226 @@
+"""Scripted sessions: tests, screenshots, demos and the privacy test.
+
+A scenario is a list of steps (or a TOML file with ``steps = [...]``):
+
+    insert PROFILE        place a simulated card (shipped name or .toml path)
+    remove                take it away
+    tap WIDGET_ID         press an enabled button of the current screen
+    key NAME              a keypad/keyboard key: 0-9, a-z, enter, backspace, escape, delete
+    wait_screen SCREEN_ID wait (real time, bounded) until that screen is shown
+    advance SECONDS       move the session clock (timeouts) without sleeping
+    expect_text "…"       the current screen shows this text
+    expect_no_text "…"    … and not this
+    expect_widget ID / expect_no_widget ID
+    screenshot NAME       save NAME.png into the screenshots directory
+
+The session runs against the real CardWorker thread and simulated reader;
+only time is controlled.  ``run_scenario`` returns a ScenarioResult with
+``ok``, ``screens_seen`` and ``errors``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shlex
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+WAIT_SECONDS = 15.0
+
+
+@dataclass
+class ScenarioResult:
+    ok: bool = True
+    screens_seen: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    screenshots: list[str] = field(default_factory=list)
+    overflows: list[tuple[str, str, str]] = field(default_factory=list)   # (screen, widget, text)
+    cards: list = field(default_factory=list)        # SimulatedCards inserted, for VERIFY checks
+    sounds: list[str] = field(default_factory=list)
+    session: object = None
+
+
+def load_steps(source) -> tuple[list[str], dict]:
+    """Steps from a list, a TOML file path, or TOML text; plus the file's options."""
+    if isinstance(source, (list, tuple)):
+        return [str(s) for s in source], {}
+    path = Path(source)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        raise ValueError(f"{path}: needs steps = [ ... ]")
+    return [str(s) for s in steps], {k: v for k, v in data.items() if k != "steps"}
+
+
+class ScenarioRunner:
+    def __init__(self, config=None, screenshots=None, size=(800, 480), lang="ja", clock=None,
+                 printer=None, receipt_builder=None, linkage_factory=None, gateway_available=False,
+                 today=None, sound_enabled=True):
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        import pygame
+
+        from kiosk.config import Config
+        from kiosk.display.app import KioskApp, open_display
+        from kiosk.display.clock import ManualClock
+        from kiosk.display.session import Session
+        from kiosk.display.sound import Sounds
+        from kiosk.nfc.sim.reader import SimReader
+
+        self.cfg = copy.deepcopy(config) if config is not None else Config()
+        if lang:
+            if lang not in self.cfg.kiosk.languages:
+                raise ValueError(f"language {lang!r} is not in kiosk.languages")
+            self.cfg.kiosk.default_language = lang
+        self.screenshots = Path(screenshots) if screenshots else None
+        self.clock = clock or ManualClock()
+        self.reader = SimReader()
+        self._wake = threading.Event()
+        self.sounds = Sounds(enabled=sound_enabled and self.cfg.display.sound)
+        kwargs = {} if today is None else {"today": today}
+        self.session = Session(self.cfg, reader_factory=lambda: self.reader, clock=self.clock,
+                               printer=printer, receipt_builder=receipt_builder,
+                               linkage_factory=linkage_factory, gateway_available=gateway_available,
+                               sound=self.sounds, on_wake=self._wake.set, **kwargs)
+        if pygame.display.get_surface() is not None and pygame.display.get_surface().get_size() == tuple(size):
+            surface = pygame.display.get_surface()
+        else:
+            surface = open_display(tuple(size), None, False)
+        self.app = KioskApp(self.session, surface)
+        self.result = ScenarioResult(session=self.session)
+        self._seen_overflow: set[tuple[str, str]] = set()
+
+    # -- helpers ----------------------------------------------------------------
+    def draw(self) -> None:
+        frame = self.app.draw()
+        for wid, text in frame.overflows:
+            key = (self.session.screen + "/" + self.session.lang, wid)
+            if key not in self._seen_overflow:
+                self._seen_overflow.add(key)
+                self.result.overflows.append((self.session.screen, wid, text))
+
+    def settle(self) -> None:
+        self.session.pump()
+        self.session.tick()
+        self.draw()
+
+    def wait_screen(self, screen: str, timeout: float = WAIT_SECONDS) -> bool:
+        end = time.monotonic() + timeout
+        while True:
+            self._wake.clear()
+            self.session.pump()
+            self.session.tick()
+            if self.session.screen == screen:
+                self.draw()
+                return True
+            left = end - time.monotonic()
+            if left <= 0:
+                self.draw()
+                return False
+            self._wake.wait(min(left, 0.05))
+
+    def fail(self, msg: str) -> None:
+        self.result.ok = False
+        self.result.errors.append(msg)
+
+    # -- steps ----------------------------------------------------------------------
+    def step(self, line: str) -> None:
+        parts = shlex.split(line)
+        if not parts:
+            return
+        op, args = parts[0], parts[1:]
+        arg = " ".join(args)
+        s = self.session
+        if op == "insert":
+            card = self.reader.insert(arg)
+            self.result.cards.append(card)
+        elif op == "remove":
+            self.reader.remove()
+        elif op == "tap":
+            if self.app.view is None or not self.app.view.enabled(arg):
+                self.fail(f"tap {arg}: no enabled widget {arg!r} on screen {s.screen!r}")
+                return
+            s.tap(arg)
+        elif op == "key":
+            import pygame
+
+            from kiosk.display.app import NAME_KEYS
+            code = NAME_KEYS.get(arg.lower())
+            if code is None:
+                self.fail(f"key {arg}: unknown key name")
+                return
+            self.app.handle(pygame.event.Event(pygame.KEYDOWN, key=code, mod=0, unicode=""))
+        elif op == "wait_screen":
+            if not self.wait_screen(arg):
+                self.fail(f"wait_screen {arg}: still on {s.screen!r}")
+                return
+        elif op == "advance":
+            total = float(arg)
+            while total > 0:                       # one tick per second, as the real loop does
+                dt_ = min(1.0, total)
+                self.clock.advance(dt_)
+                total -= dt_
+                s.pump()
+                s.tick()
+        elif op in ("expect_text", "expect_no_text"):
+            self.settle()
+            present = any(arg in t for t in self.app.view.texts())
+            if present != (op == "expect_text"):
+                self.fail(f"{op} {arg!r} on screen {s.screen!r}")
+            return
+        elif op in ("expect_widget", "expect_no_widget"):
+            self.settle()
+            present = self.app.view.get(arg) is not None
+            if present != (op == "expect_widget"):
+                self.fail(f"{op} {arg} on screen {s.screen!r}")
+            return
+        elif op == "screenshot":
+            self.settle()
+            if self.screenshots is not None:
+                import pygame
+                self.screenshots.mkdir(parents=True, exist_ok=True)
+                path = self.screenshots / f"{arg}.png"
+                pygame.image.save(self.app.surface, str(path))
+                self.result.screenshots.append(str(path))
+            return
+        else:
+            self.fail(f"unknown step {line!r}")
+            return
+        self.settle()
+
+    def run(self, steps: list[str]) -> ScenarioResult:
+        self.session.start()
+        try:
+            self.draw()
+            for line in steps:
+                if not self.result.ok:
+                    break
+                try:
+                    self.step(line)
+                except Exception as exc:
+                    self.fail(f"{line}: {type(exc).__name__}: {exc}")
+        finally:
+            self.session.stop()
+        self.result.screens_seen = list(self.session.screens_seen)
+        self.result.sounds = list(self.sounds.played)
+        return self.result
+
+
+def run_scenario(steps, config=None, screenshots=None, size=(800, 480), lang="ja",
+                 **kwargs) -> ScenarioResult:
+    """Play ``steps`` (a list of step strings, or a path to a TOML file).
+
+    Extra keyword arguments reach ScenarioRunner (printer, receipt_builder,
+    linkage_factory, gateway_available, today, clock).
+    """
+    step_list, options = load_steps(steps)
+    if "size" in options and size == (800, 480):
+        size = tuple(int(v) for v in str(options["size"]).lower().split("x"))
+    lang = options.get("lang", lang)
+    runner = ScenarioRunner(config=config, screenshots=screenshots, size=size, lang=lang, **kwargs)
+    return runner.run(step_list)

@@ -1,0 +1,624 @@
+"""What each screen shows: widgets with stable ids, in relative units.
+
+``build_view(session)`` turns the session's state into a View: a list of
+widgets whose rectangles are fractions of the screen (so one layout serves
+800×480, 1024×600 and 1280×800) and whose text comes from the ``ui``
+catalogue of the resident's language.  No pygame here: the renderer draws a
+View, the scenario runner reads it (``expect_text``), tests inspect it.
+Screen and widget ids are listed in docs/ui.md and must stay stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.i18n import LANGUAGE_NAMES, catalog
+from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER
+from kiosk.nfc.pins import PIN_SPECS
+
+# Relative font sizes (fraction of the screen height).
+TITLE, BIG, BODY, SMALL, BUTTON, KEY = 0.066, 0.085, 0.052, 0.044, 0.052, 0.075
+ROW = 0.047
+LARGE_TEXT_SCALE = 1.2
+
+HEADER_H = 0.13
+BODY_TOP, BODY_BOTTOM = 0.15, 0.80
+FOOT_Y, FOOT_H = 0.82, 0.15
+
+SCREENS = (
+    "attract", "reading", "summary", "menu", "pin_status", "licence_pin", "licence_locked",
+    "licence", "renewal", "lost_card", "linkage_preflight",
+    *(f"linkage_{n}" for n in range(1, 10)), "linkage_error",
+    "take_card", "timed_out", "card_removed", "card_error", "service_needed",
+)
+JPKI_PINS = ("jpki_auth", "jpki_sign")
+CARD_PINS = ("jpki_auth", "jpki_sign", "kenhojo", "juki")
+COLOUR_IDS = {"優良": "excellent", "一般": "general", "違反": "violator", "新規": "new"}
+PAD_ROWS = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("clear", "0", "back"))
+KEYBOARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@dataclass
+class Widget:
+    id: str
+    kind: str                   # text | button | image | panel
+    rect: tuple[float, float, float, float]
+    text: str = ""
+    role: str = "body"          # text: title body small big warn danger ok muted; button: primary normal danger key
+    size: float = BODY
+    align: str = "left"         # left | center
+    enabled: bool = True
+    selected: bool = False
+    image: Any = None
+    scroll: int | None = None   # first line shown; None = must fit (overflow is an error)
+    flow: str | None = None     # texts sharing a flow id are laid out one after another in one box
+
+
+@dataclass
+class View:
+    screen: str
+    lang: str
+    widgets: list[Widget] = field(default_factory=list)
+    shortcuts: dict[str, str] = field(default_factory=dict)   # keypad digit -> widget id
+    default: str | None = None                                # Enter
+    back: str | None = None                                   # Esc
+    large_text: bool = False
+
+    def get(self, wid: str) -> Widget | None:
+        for w in self.widgets:
+            if w.id == wid:
+                return w
+        return None
+
+    def enabled(self, wid: str) -> bool:
+        w = self.get(wid)
+        return w is not None and w.kind == "button" and w.enabled
+
+    def texts(self) -> list[str]:
+        return [w.text for w in self.widgets if w.text]
+
+    def text(self) -> str:
+        return "\n".join(self.texts())
+
+
+class _Builder:
+    def __init__(self, session):
+        self.s = session
+        self.t = catalog("ui", session.lang)
+        self.view = View(session.screen, session.lang, large_text=session.large_text)
+        self._n = 0
+
+    # -- primitives ----------------------------------------------------------
+    def add(self, w: Widget) -> Widget:
+        if self.s.large_text:
+            w.size *= LARGE_TEXT_SCALE
+        self.view.widgets.append(w)
+        return w
+
+    def text(self, wid, rect, text, role="body", size=BODY, align="left", scroll=None) -> Widget:
+        return self.add(Widget(wid, "text", rect, text, role, size, align, scroll=scroll))
+
+    def button(self, wid, rect, label, role="normal", enabled=True, shortcut=True, size=BUTTON,
+               selected=False) -> Widget:
+        if shortcut and enabled:
+            self._n += 1
+            key = str(self._n)
+            self.view.shortcuts[key] = wid
+            label = f"{key}  {label}"
+        return self.add(Widget(wid, "button", rect, label, role, size, "center", enabled, selected))
+
+    def header(self, title_key: str, **values) -> None:
+        self.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
+        self.text("title", (0.02, 0.0, 0.60, HEADER_H), self.t(title_key, **values), "title", TITLE)
+        cd = self.s.countdown()
+        if cd is not None:
+            kind, n = cd
+            self.text("countdown", (0.62, 0.0, 0.20, HEADER_H), self.t(f"countdown.{kind}", n=n),
+                      "countdown", SMALL, "center")
+        self.notice()
+
+    def notice(self) -> None:
+        if self.s.notice:
+            key, values = self.s.notice
+            role = "danger" if key.endswith("unavailable") else "ok"
+            self.text("notice", (0.03, FOOT_Y - 0.075, 0.94, 0.07), self.t(key, **values), role, SMALL)
+
+    def paragraphs(self, items: list[tuple[str, str, str]], top=BODY_TOP, bottom=BODY_BOTTOM,
+                   left=0.03, width=0.94, size=BODY) -> None:
+        """Stack (id, text, role) blocks; each gets height in proportion to its length."""
+        items = [i for i in items if i[1]]
+        self._flows = getattr(self, "_flows", 0) + 1
+        for wid, text, role in items:
+            w = self.text(wid, (left, top, width, bottom - top), text, role, size)
+            w.flow = f"flow{self._flows}"
+
+    def footer(self, buttons: list[tuple[str, str, str]]) -> None:
+        """Buttons across the bottom: (id, label, role)."""
+        if not buttons:
+            return
+        gap = 0.02
+        w = (0.96 - gap * (len(buttons) - 1)) / len(buttons)
+        for i, (wid, label, role) in enumerate(buttons):
+            self.button(wid, (0.02 + i * (w + gap), FOOT_Y, w, FOOT_H), label, role)
+
+    def print_button(self) -> list[tuple[str, str, str]]:
+        return [("btn_print", self.t("btn.print"), "normal")] if self.s.can_print() else []
+
+    def back_view(self, back="btn_back", default=None) -> None:
+        self.view.back = back
+        self.view.default = default or back
+
+    # -- formatting ------------------------------------------------------------
+    def date(self, d: dt.date | None) -> str:
+        if d is None:
+            return self.t("fmt.unknown")
+        months = self.t("fmt.months").split()
+        mon = months[d.month - 1] if len(months) == 12 else str(d.month)
+        return self.t("fmt.date", y=d.year, m=d.month, d=d.day, mon=mon)
+
+    def pin_name(self, pin_id: str) -> str:
+        return self.t(f"pin.name.{pin_id}")
+
+    def tries(self, c) -> str:
+        if c.locked:
+            return self.t("pin.locked")
+        if c.tries_left is None:
+            return self.t("pin.unknown_tries")
+        return self.t("pin.tries_left", left=c.tries_left, max=c.max_tries)
+
+    def office(self, which: str) -> dict:
+        o = getattr(self.s.cfg.offices, which)
+        return {"office": o.name, "hours": o.hours}
+
+    def locked_guidance(self, pin_ids: list[str]) -> list[tuple[str, str, str]]:
+        out = []
+        if any(p in ("licence", "ic_pin1", "ic_pin2") for p in pin_ids):
+            out.append(("guide_licence", self.t("guide.licence_locked", **self.office("police")), "warn"))
+        if any(p in CARD_PINS for p in pin_ids):
+            out.append(("guide_card", self.t("guide.card_locked", **self.office("municipality")), "warn"))
+        jpki = [p for p in pin_ids if p in JPKI_PINS]
+        if jpki:
+            other = "jpki_sign" if jpki[0] == "jpki_auth" else "jpki_auth"
+            if len(jpki) == 1:
+                out.append(("guide_reset", self.t("guide.jpki_reset", other=self.pin_name(other)), "body"))
+        return out
+
+
+# -- screens ---------------------------------------------------------------------
+
+def _attract(b: _Builder) -> None:
+    t, s = b.t, b.s
+    b.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
+    b.text("title", (0.02, 0.0, 0.96, HEADER_H), t("attract.title"), "title", TITLE)
+    b.text("place_card", (0.04, 0.17, 0.92, 0.22), t("attract.place_card"), "big", BIG, "center")
+    b.text("what", (0.04, 0.40, 0.92, 0.16), t("attract.what"), "body", BODY, "center")
+    langs = [lang for lang in ("ja", "en", "zh", "ko") if lang in s.languages]
+    n = len(langs) + 1
+    gap = 0.02
+    w = (0.96 - gap * (n - 1)) / n
+    for i, lang in enumerate(langs):
+        b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.60, w, 0.17), LANGUAGE_NAMES[lang],
+                 "normal", selected=lang == s.lang)
+    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.60, w, 0.17), t("attract.large_text"),
+             "normal", selected=s.large_text, size=SMALL)
+    b.text("hint", (0.04, 0.80, 0.92, 0.16), t("attract.hint"), "muted", SMALL, "center")
+
+
+def _reading(b: _Builder) -> None:
+    b.header("reading.title")
+    b.text("body", (0.05, 0.25, 0.90, 0.40), b.t("reading.body"), "big", BIG, "center")
+
+
+def _summary(b: _Builder) -> None:
+    t, st = b.t, b.s.status
+    b.header("summary.title")
+    items = [("card_type", t(f"summary.card_type.{st.card_type}"), "body")]
+    if st.card_type == MYNA:
+        items.append(("no_licence", t("summary.no_licence"), "warn"))
+    locked = st.locked_pins
+    items.append(("locked", t("summary.locked", n=len(locked)) if locked else t("summary.no_locked"),
+                  "danger" if locked else "ok"))
+    if st.card_type in (MYNA, MYNA_LICENCE) and st.auth_cert_not_after:
+        if st.auth_cert_expired(b.s.today()):
+            items.append(("cert", t("summary.cert_expired", date=b.date(st.auth_cert_not_after)), "danger"))
+        else:
+            items.append(("cert", t("summary.cert_valid", date=b.date(st.auth_cert_not_after)), "body"))
+    if st.card_type == IC_LICENCE and st.ic_expiry:
+        items.append(("ic_expiry", t("summary.ic_expiry", date=b.date(st.ic_expiry)), "body"))
+    b.paragraphs(items)
+    b.footer([("btn_continue", t("btn.continue"), "primary")])
+    b.view.default = "btn_continue"
+
+
+def menu_items(st) -> list[str]:
+    """The menu, offering only what this card supports."""
+    if st.card_type == IC_LICENCE:
+        return ["item_licence", "item_finish"]
+    items = ["item_licence"] if st.licence_present else []
+    items += ["item_pin_status"]
+    if st.card_type == MYNA_LICENCE:
+        items.append("item_linkage")
+    items += ["item_renewal", "item_lost_card", "item_finish"]
+    return items
+
+
+def _menu(b: _Builder) -> None:
+    t, st = b.t, b.s.status
+    b.header("menu.title")
+    items = menu_items(st)
+    top = BODY_TOP
+    if st.card_type == MYNA:
+        b.text("no_licence_note", (0.03, top, 0.94, 0.10), t("menu.no_licence_note"), "warn", SMALL)
+        top += 0.11
+    cols = 2
+    rows = (len(items) + cols - 1) // cols
+    gap = 0.025
+    h = (0.97 - top - gap * (rows - 1)) / rows
+    w = (0.96 - gap) / cols
+    for i, wid in enumerate(items):
+        r, c = divmod(i, cols)
+        role = "danger" if wid == "item_finish" else "primary" if wid == "item_licence" else "normal"
+        b.button(wid, (0.02 + c * (w + gap), top + r * (h + gap), w, h), t(f"menu.{wid[5:]}"), role)
+    b.view.back = "item_finish"
+
+
+def _pin_status(b: _Builder) -> None:
+    t, st = b.t, b.s.status
+    b.header("pin_status.title")
+    y = BODY_TOP
+    row_h = 0.064
+    for pin_id in PIN_ORDER:
+        c = st.pins.get(pin_id)
+        if c is None:
+            continue
+        b.text(f"pin_{pin_id}_name", (0.03, y, 0.62, row_h), b.pin_name(pin_id), "body", ROW)
+        b.text(f"pin_{pin_id}_state", (0.66, y, 0.32, row_h), b.tries(c),
+               "danger" if c.locked else ("warn" if c.tries_left is not None and c.tries_left <= 1 else "ok"),
+               ROW)
+        y += row_h
+    if st.licence_pin_set is False:
+        b.text("licence_no_pin", (0.03, y, 0.94, row_h), t("pin_status.licence_no_pin"), "muted", SMALL)
+        y += row_h
+    items = b.locked_guidance(st.locked_pins)
+    expiry = []
+    if st.auth_cert_not_after:
+        key = "pin_status.cert_expired" if st.auth_cert_expired(b.s.today()) else "pin_status.cert_expiry"
+        expiry.append(t(key, date=b.date(st.auth_cert_not_after)))
+    if st.sign_cert_present is False:
+        expiry.append(t("pin_status.no_sign_cert"))
+    if st.card_expiry:
+        expiry.append(t("pin_status.card_expiry", date=b.date(st.card_expiry)))
+    items.append(("expiry", "  ".join(expiry), "body"))
+    b.paragraphs(items, top=y + 0.01, size=SMALL)
+    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    b.back_view()
+
+
+def _pad(b: _Builder, pin_id: str, title_key: str) -> None:
+    """The 4-digit pad, left: what and how many tries; right: the keys."""
+    t, s = b.t, b.s
+    b.header(title_key)
+    c = s.status.pins.get(pin_id) if s.status else None
+    items = []
+    if c is not None:
+        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries)
+                      if c.tries_left is not None else "", "body"))
+        if c.tries_left is not None and c.tries_left <= 1:
+            items.append(("warn", t("pin.warn_last"), "danger"))
+        elif c.tries_left is not None and c.tries_left <= 3:
+            items.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
+    if s.pin_message:
+        key, values = s.pin_message
+        items.append(("pin_message", t(key, **values), "danger"))
+    if s.pending:
+        items.append(("busy", t("reading.body"), "ok"))
+    b.text("dots", (0.03, BODY_TOP, 0.40, 0.14), "●" * s.pin_len + "○" * (4 - s.pin_len),
+           "big", BIG, "center")
+    b.paragraphs(items, top=BODY_TOP + 0.15, bottom=FOOT_Y - 0.01, width=0.40, size=SMALL)
+    b.button("btn_cancel", (0.03, FOOT_Y, 0.40, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
+             enabled=not s.pending)
+    x0, y0, w, h, gap = 0.46, BODY_TOP, 0.165, 0.13, 0.012
+    for r, row in enumerate(PAD_ROWS):
+        for col, k in enumerate(row):
+            label = t(f"pad.{k}") if k in ("clear", "back") else k
+            b.button(f"key_{k}", (x0 + col * (w + gap), y0 + r * (h + gap), w, h), label, "key",
+                     enabled=not s.pending, shortcut=False, size=KEY if k.isdigit() else SMALL)
+    b.button("key_ok", (x0, FOOT_Y, 3 * w + 2 * gap, FOOT_H), t("pad.ok"), "primary",
+             enabled=s.pin_ready(), shortcut=False)
+
+
+def _licence_pin(b: _Builder) -> None:
+    _pad(b, b.s.pin_id or b.s.licence_pin_id(), "licence_pin.title")
+
+
+def _licence_locked(b: _Builder) -> None:
+    t = b.t
+    b.header("licence_locked.title")
+    items = [("locked", t("licence_locked.body"), "danger")]
+    items += b.locked_guidance([b.s.licence_pin_id()])
+    b.paragraphs(items)
+    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    b.back_view()
+
+
+def _licence(b: _Builder) -> None:
+    t, s = b.t, b.s
+    lic = s.licence
+    b.header("licence.title")
+    b.add(Widget("photo", "image", (0.03, BODY_TOP, 0.20, 0.46), image=s.photo))
+    if lic is None:
+        return
+    number = lic.licence_number or ""
+    shown = number if s.show_number else "●" * len(number)
+    items = [("number", t("licence.number", number=shown), "body")]
+    if lic.expiry:
+        items.append(("expiry", t("licence.expiry", date=b.date(lic.expiry)), "body"))
+    w = lic.renewal_window
+    if w:
+        in_w = lic.in_renewal_window(s.today())
+        items.append(("window", t("licence.window", start=b.date(w[0]), end=b.date(w[1])) + (
+            "  " + t("licence.in_window") if in_w else ""), "warn" if in_w else "body"))
+    if lic.colour_class:
+        colour = t(f"colour.{COLOUR_IDS.get(lic.colour_class.strip(), 'other')}", raw=lic.colour_class)
+        online = t("licence.online_open") if lic.online_course_eligible else t("licence.online_closed")
+        items.append(("colour", t("licence.colour", colour=colour) + "  " + online, "body"))
+    classes = "・".join(c.name for c in lic.held_classes) or t("fmt.none")
+    items.append(("classes", t("licence.classes", classes=classes), "body"))
+    items.append(("conditions", t("licence.conditions", conditions="・".join(lic.conditions) or t("fmt.none")),
+                  "body"))
+    b.paragraphs(items, left=0.25, width=0.72, size=SMALL)
+    toggle = t("licence.hide_number") if s.show_number else t("licence.show_number")
+    b.footer([("btn_toggle_number", toggle, "normal"), ("btn_back", t("btn.back"), "normal")]
+             + b.print_button())
+    b.back_view()
+
+
+def _renewal(b: _Builder) -> None:
+    t, st = b.t, b.s.status
+    b.header("renewal.title")
+    today = b.s.today()
+    items = []
+    dates = []
+    if st.auth_cert_not_after and not st.auth_cert_expired(today):
+        dates.append(t("renewal.cert_until", date=b.date(st.auth_cert_not_after)))
+    if st.card_expiry:
+        dates.append(t("renewal.card_until", date=b.date(st.card_expiry)))
+    if st.auth_cert_not_after and st.auth_cert_expired(today):
+        items.append(("cert", t("renewal.cert_expired", date=b.date(st.auth_cert_not_after),
+                                **b.office("municipality")), "danger"))
+    items.append(("dates", "  ".join(dates), "body"))
+    if st.licence_present:
+        steps = [t("renewal.carry_over")] + [t(f"renewal.step{i}") for i in range(1, 5)]
+        items.append(("carry_over", "\n".join(steps), "body"))
+        if st.sign_cert_present is False:
+            items.append(("no_sign_cert", t("renewal.no_sign_cert"), "warn"))
+        items.append(("otherwise", t("renewal.otherwise"), "warn"))
+    else:
+        items.append(("plain", t("renewal.plain"), "body"))
+    b.paragraphs(items, size=SMALL)
+    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    b.back_view()
+
+
+def _lost_card(b: _Builder) -> None:
+    t, cfg = b.t, b.s.cfg
+    b.header("lost.title")
+    items = [
+        ("suspend", t("lost.suspend", hotline=cfg.receipt.hotline, foreign=cfg.receipt.hotline_foreign),
+         "danger"),
+        ("reissue", t("lost.reissue"), "body"),
+        ("rerecord", t("lost.rerecord"), "body"),
+        ("switch", t("lost.switch"), "body"),
+    ]
+    b.paragraphs(items, size=SMALL)
+    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    b.back_view()
+
+
+def _linkage_header(b: _Builder, step: int | None) -> None:
+    b.header("linkage.title")
+    if step is not None:
+        b.text("progress", (0.84, 0.0, 0.14, HEADER_H), f"{step}/9", "title", TITLE, "center")
+
+
+def _problem_text(b: _Builder, item) -> str:
+    """A pre-flight problem (engine Problem) or warning (a code string) in words."""
+    code = getattr(item, "code", None) or str(item)
+    where = getattr(item, "where", None)
+    key = f"linkage.preflight.{code}"
+    text = b.t(key) if catalog("ui", "ja").has(key) else b.t("linkage.preflight.other", code=code)
+    if where in ("municipality", "police"):
+        text += b.t(f"linkage.where.{where}", **b.office(where))
+    elif where == "counter":
+        text += b.t("linkage.where.counter")
+    return text
+
+
+def _linkage_preflight(b: _Builder) -> None:
+    t, s = b.t, b.s
+    _linkage_header(b, None)
+    pre = s.linkage.get("preflight")
+    if pre is None:
+        b.text("busy", (0.05, 0.25, 0.90, 0.40), t("linkage.checking"), "big", BIG, "center")
+        b.footer([("btn_back", t("btn.back"), "normal")])
+        b.back_view()
+        return
+    items = []
+    for i, p in enumerate(getattr(pre, "problems", []) or []):
+        items.append((f"problem_{i}", "✕ " + _problem_text(b, p), "danger"))
+    for i, p in enumerate(getattr(pre, "warnings", []) or []):
+        items.append((f"warning_{i}", "! " + _problem_text(b, p), "warn"))
+    if getattr(pre, "ok", False):
+        items.insert(0, ("ok", t("linkage.ok"), "ok"))
+        if not s.gateway_available:
+            items.append(("no_gateway", t("linkage.no_gateway"), "body"))
+    else:
+        items.insert(0, ("refused", t("linkage.refused"), "danger"))
+    b.paragraphs(items[:5], size=SMALL)
+    buttons = [("btn_back", t("btn.back"), "normal")]
+    if s.can_print():
+        buttons.append(("btn_print", t("linkage.print_checklist"), "primary"))
+    b.footer(buttons)
+    b.back_view()
+
+
+def _linkage_step(b: _Builder) -> None:
+    t, s = b.t, b.s
+    step = int(s.screen.rsplit("_", 1)[1])
+    if step == 4:
+        _pad(b, "jpki_auth", "linkage.s4.title")
+        b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "4/9", "title", TITLE, "center")
+        return
+    if step == 7:
+        _keyboard(b)
+        return
+    _linkage_header(b, step)
+    items = [("body", t(f"linkage.s{step}.body"), "body")]
+    if step == 1:
+        pre = s.linkage.get("preflight")
+        for i, p in enumerate(getattr(pre, "warnings", []) or []):
+            items.append((f"warning_{i}", "! " + _problem_text(b, p), "warn"))
+    if step == 9:
+        items.append(("reference", t("linkage.reference", reference=s.linkage.get("reference") or "-"), "ok"))
+    if s.pending or step in (5, 8):
+        items.append(("busy", t("linkage.busy"), "ok"))
+    if step == 6:
+        terms = s.linkage.get("terms")
+        text = getattr(terms, "text", None) or (terms[1] if isinstance(terms, (tuple, list)) and len(terms) > 1
+                                                 else str(terms or ""))
+        version = getattr(terms, "version", None) or (terms[0] if isinstance(terms, (tuple, list)) else "")
+        b.text("terms_version", (0.03, BODY_TOP, 0.70, 0.07), t("linkage.terms_version", version=version),
+               "muted", SMALL)
+        b.add(Widget("terms", "text", (0.03, BODY_TOP + 0.08, 0.80, BODY_BOTTOM - BODY_TOP - 0.09),
+                     text, "body", SMALL, scroll=s.terms_page * 4))
+        b.button("btn_terms_prev", (0.85, BODY_TOP + 0.08, 0.12, 0.26), "▲", "normal",
+                 enabled=s.terms_page > 0, shortcut=False)
+        b.button("btn_terms_next", (0.85, BODY_TOP + 0.37, 0.12, 0.26), "▼", "normal", shortcut=False)
+        b.footer([("btn_cancel", t("btn.cancel"), "normal"), ("btn_accept", t("linkage.accept"), "primary")])
+        b.view.default, b.view.back = "btn_accept", "btn_cancel"
+        if s.pending:
+            b.view.get("btn_accept").enabled = False
+        return
+    b.paragraphs(items)
+    buttons = [("btn_cancel", t("btn.cancel"), "normal")]
+    if step in (1, 2, 3):
+        buttons.append(("btn_next", t(f"linkage.s{step}.next"), "primary"))
+    if step == 9:
+        buttons = [("btn_done", t("btn.done"), "primary")] + b.print_button()
+    b.footer(buttons)
+    if s.pending:
+        for w in b.view.widgets:
+            if w.id in ("btn_next",):
+                w.enabled = False
+    b.view.default = "btn_next" if step in (1, 2, 3) else ("btn_done" if step == 9 else None)
+    b.view.back = "btn_done" if step == 9 else "btn_cancel"
+
+
+def _keyboard(b: _Builder) -> None:
+    """Step 7: the signature password, A–Z and 0–9 only, masked."""
+    t, s = b.t, b.s
+    b.header("linkage.s7.title")
+    b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "7/9", "title", TITLE, "center")
+    c = s.status.pins.get("jpki_sign") if s.status else None
+    b.text("dots", (0.02, BODY_TOP, 0.30, 0.14), "●" * s.pin_len or "—", "big", SMALL, "center")
+    items = [("length", t("linkage.s7.length", n=s.pin_len), "muted")]
+    if c is not None and c.tries_left is not None:
+        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), "body"))
+        if c.tries_left <= 1:
+            items.append(("warn", t("pin.warn_last"), "danger"))
+        elif c.tries_left <= 3:
+            items.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
+    if s.pin_message:
+        key, values = s.pin_message
+        items.append(("pin_message", t(key, **values), "danger"))
+    b.paragraphs(items, top=BODY_TOP + 0.15, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=SMALL)
+    b.button("btn_cancel", (0.02, FOOT_Y, 0.30, FOOT_H), t("btn.cancel"), "normal", shortcut=False)
+    x0, y0, gap = 0.34, BODY_TOP, 0.006
+    cols = 9
+    w = (0.64 - gap * (cols - 1)) / cols
+    h = 0.125
+    for i, ch in enumerate(KEYBOARD):
+        r, col = divmod(i, cols)
+        b.button(f"kb_{ch}", (x0 + col * (w + gap), y0 + r * (h + gap), w, h), ch, "key",
+                 enabled=not s.pending, shortcut=False, size=SMALL)
+    y = y0 + 4 * (h + gap)
+    w3 = (0.64 - 2 * gap) / 3
+    b.button("key_back", (x0, y, w3, 0.11), t("pad.back"), "key", shortcut=False, size=SMALL)
+    b.button("key_clear", (x0 + w3 + gap, y, w3, 0.11), t("pad.clear"), "key", shortcut=False, size=SMALL)
+    b.button("key_ok", (x0, FOOT_Y, 0.64, FOOT_H), t("pad.ok"), "primary", enabled=s.pin_ready(),
+             shortcut=False)
+
+
+def _linkage_error(b: _Builder) -> None:
+    t, s = b.t, b.s
+    _linkage_header(b, None)
+    key, values = s.error or ("linkage.error.gateway_error", {})
+    items = []
+    if key == "linkage.locked":
+        pin_id = values.get("pin_id") or "jpki_auth"
+        items.append(("error", t("linkage.locked", pin=b.pin_name(pin_id)), "danger"))
+        items += b.locked_guidance([pin_id])
+    else:
+        text = t(key, **values) if t.has(key) or catalog("ui", "ja").has(key) else t(
+            "linkage.error.gateway_error")
+        items.append(("error", text, "danger"))
+    b.paragraphs(items)
+    b.footer([("btn_back", t("btn.back"), "normal")])
+    b.back_view()
+
+
+def _message(b: _Builder, prefix: str, role="big") -> None:
+    b.header(f"{prefix}.title")
+    b.text("body", (0.05, 0.22, 0.90, 0.50), b.t(f"{prefix}.body"), role, BIG if role == "big" else BODY,
+           "center")
+
+
+def _take_card(b: _Builder) -> None:
+    _message(b, "take_card")
+
+
+def _timed_out(b: _Builder) -> None:
+    _message(b, "timed_out", "body")
+
+
+def _card_removed(b: _Builder) -> None:
+    _message(b, "card_removed", "body")
+    b.footer([("btn_ok", b.t("btn.ok"), "primary")])
+    b.view.default = b.view.back = "btn_ok"
+
+
+def _card_error(b: _Builder) -> None:
+    t, s = b.t, b.s
+    b.header("card_error.title")
+    key, values = s.error or ("card.error.card_error", {})
+    b.paragraphs([("error", t(key, **values), "danger"), ("take", t("card_error.take"), "big")],
+                 top=0.20, bottom=0.90)
+
+
+def _service_needed(b: _Builder) -> None:
+    t, s = b.t, b.s
+    b.header("service.title")
+    b.paragraphs([("body", t("service.body"), "big"),
+                  ("code", t("service.code", code=s.service or "-"), "muted")], top=0.22, bottom=0.90)
+
+
+BUILDERS = {
+    "attract": _attract, "reading": _reading, "summary": _summary, "menu": _menu,
+    "pin_status": _pin_status, "licence_pin": _licence_pin, "licence_locked": _licence_locked,
+    "licence": _licence, "renewal": _renewal, "lost_card": _lost_card,
+    "linkage_preflight": _linkage_preflight, "linkage_error": _linkage_error,
+    "take_card": _take_card, "timed_out": _timed_out, "card_removed": _card_removed,
+    "card_error": _card_error, "service_needed": _service_needed,
+    **{f"linkage_{n}": _linkage_step for n in range(1, 10)},
+}
+
+
+def build_view(session) -> View:
+    b = _Builder(session)
+    BUILDERS[session.screen](b)
+    return b.view
+
+
+__all__ = ["SCREENS", "View", "Widget", "build_view", "menu_items", "PIN_SPECS"]

@@ -1,0 +1,805 @@
+"""The resident's session: screens, rules and timers, without any pygame.
+
+The session decides what is on screen (``screen``) and holds the little state
+the screens show.  Card I/O happens in the CardWorker; answers arrive as
+messages that ``pump()`` applies on the UI thread.  Time comes from an
+injectable clock, so tests advance 30 s without sleeping.
+
+The rules enforced here:
+* card removed at any point: wipe everything, show "card removed", then attract;
+* PIN screens time out after ``timeouts.pin_seconds`` of no input, the whole
+  session after ``timeouts.session_seconds``; both countdowns are on screen
+  before they fire, and a timeout wipes;
+* a PIN is built from the typed digits only at OK, exactly once (the pad is
+  disabled while the card answers), and the typed buffer is wiped on every exit;
+* Finish asks the resident to take the card, with a chime, until it is gone;
+* nothing of one resident survives into the next session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import queue
+import threading
+from typing import Any, Callable
+
+from kiosk import journal
+from kiosk.display.clock import SystemClock
+from kiosk.display.worker import CardWorker, Message
+from kiosk.errors import PinFormatError
+from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PinCounter
+from kiosk.nfc.pins import PIN_SPECS, Pin
+from kiosk.signals import Bus, KioskState, ServiceCondition
+
+# Seconds before the session cap at which the countdown appears.
+SESSION_WARN_SECONDS = 30
+# How long "card removed" stays before the attract screen returns.
+CARD_REMOVED_SECONDS = 6
+LINKAGE_STEPS = 9
+PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7")
+# Screens on which the card is finished with and only its removal is awaited.
+AWAIT_REMOVAL_SCREENS = ("take_card", "timed_out", "card_error")
+
+STATE_OF_SCREEN: dict[str, KioskState] = {
+    "attract": KioskState.READY,
+    "card_removed": KioskState.RESIDENT_ERROR,
+    "card_error": KioskState.RESIDENT_ERROR,
+    "licence_locked": KioskState.RESIDENT_ERROR,
+    "linkage_error": KioskState.RESIDENT_ERROR,
+    "licence_pin": KioskState.WAITING_PIN,
+    "linkage_4": KioskState.WAITING_PIN,
+    "linkage_7": KioskState.WAITING_PIN,
+    "licence": KioskState.SUCCESS,
+    "linkage_9": KioskState.SUCCESS,
+    "take_card": KioskState.CARD_LEFT,
+    "timed_out": KioskState.CARD_LEFT,
+}
+
+RECEIPT_KINDS = {
+    "pin_status": "pin_status", "licence_locked": "pin_status", "licence": "licence",
+    "renewal": "renewal", "lost_card": "lost_card", "linkage_preflight": "linkage_checklist",
+    "linkage_9": "linkage_done",
+}
+
+
+class NoSound:
+    def play(self, name: str) -> None:
+        pass
+
+
+class Session:
+    """One kiosk's resident-facing state machine."""
+
+    def __init__(self, cfg, *, reader_factory: Callable | None = None, config_error=None,
+                 clock=None, bus: Bus | None = None, printer=None, receipt_builder=None,
+                 linkage_factory=None, gateway_available: bool = False, sound=None,
+                 on_wake: Callable[[], None] | None = None,
+                 today: Callable[[], dt.date] = dt.date.today):
+        self.cfg = cfg
+        self.clock = clock or SystemClock()
+        self.bus = bus or Bus()
+        self.printer = printer
+        self.receipt_builder = receipt_builder
+        self.gateway_available = gateway_available
+        self.sound = sound or NoSound()
+        self.on_wake = on_wake
+        self.today = today
+        self.inbox: "queue.Queue[Message]" = queue.Queue()
+        self.worker = CardWorker(reader_factory, self._post, linkage_factory) if reader_factory else None
+        self.config_error = config_error
+        self.default_lang = cfg.kiosk.default_language
+        self.languages = list(cfg.kiosk.languages)
+        self.lang = self.default_lang
+        self.large_text = bool(cfg.display.large_text)
+        self.service: str | None = None
+        self.screen = "attract"
+        self.screen_since = self.clock.now()
+        self.screens_seen: list[str] = ["attract"]
+        self._state: KioskState | None = None
+        self._pin = bytearray(16)
+        self.gen = 0
+        self._clear_resident()
+        if config_error is not None:
+            self._enter_service("config_error")
+            journal.log_event("config_error", "configuration is invalid; kiosk needs service",
+                              journal.ERR, ERROR_CODE=config_error.code,
+                              KEY=config_error.details.get("key"))
+        self._publish_state()
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        if self.worker is not None and self.config_error is None:
+            self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        self.wipe()
+
+    def _post(self, msg: Message) -> None:
+        self.inbox.put(msg)
+        if self.on_wake is not None:
+            try:
+                self.on_wake()
+            except Exception:
+                pass
+
+    # -- what the resident leaves behind: nothing ----------------------------
+    def _clear_resident(self) -> None:
+        self.status = None
+        self.licence = None
+        self.photo = None
+        self.show_number = False
+        self.pin_id: str | None = None
+        self.pin_len = 0
+        self.pin_message: tuple[str, dict] | None = None
+        self.notice: tuple[str, dict] | None = None
+        self.error: tuple[str, dict] | None = None
+        self.pending: str | None = None
+        self.cancel_requested = False
+        self.linkage: dict[str, Any] = {}
+        self.terms_page = 0
+        self.session_started: float | None = None
+        self.pin_last_input: float | None = None
+        self.last_chime: float | None = None
+
+    def wipe_pin(self) -> None:
+        self._pin[:] = b"\x00" * len(self._pin)
+        self.pin_len = 0
+
+    def wipe(self) -> None:
+        """Forget the resident: PIN buffer, licence, status, linkage, timers."""
+        self.wipe_pin()
+        if self.licence is not None:
+            self.licence.wipe()
+        if self.photo is not None:
+            try:
+                self.photo.close()
+            except Exception:
+                pass
+        self._clear_resident()
+        self.lang = self.default_lang
+        self.large_text = bool(self.cfg.display.large_text)
+
+    # -- screens -------------------------------------------------------------
+    def go(self, screen: str) -> None:
+        if screen != self.screen:
+            self.screen = screen
+            self.screens_seen.append(screen)
+            self.notice = None
+        self.screen_since = self.clock.now()
+        if screen in PIN_SCREENS:
+            self.pin_last_input = self.clock.now()
+        else:
+            self.pin_last_input = None
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        if self.service:
+            return
+        state = STATE_OF_SCREEN.get(self.screen, KioskState.WORKING)
+        if state != self._state:
+            self._state = state
+            self.bus.state(state)
+
+    def _enter_service(self, code: str) -> None:
+        self.service = code
+        cond = ServiceCondition.CONFIG_ERROR if code == "config_error" else ServiceCondition.NO_READER
+        self.bus.service(cond, True)
+        self.wipe()
+        self.screen = "service_needed"
+        self.screens_seen.append("service_needed")
+        self.screen_since = self.clock.now()
+
+    @property
+    def active(self) -> bool:
+        """A resident's card session is running (timers apply)."""
+        return self.session_started is not None
+
+    # -- timers ----------------------------------------------------------------
+    def pin_remaining(self) -> float | None:
+        if self.screen not in PIN_SCREENS or self.pin_last_input is None or self.pending:
+            return None
+        return self.cfg.timeouts.pin_seconds - (self.clock.now() - self.pin_last_input)
+
+    def session_remaining(self) -> float | None:
+        if self.session_started is None:
+            return None
+        return self.cfg.timeouts.session_seconds - (self.clock.now() - self.session_started)
+
+    def countdown(self) -> tuple[str, int] | None:
+        """What countdown is on screen now: ("pin"|"session", whole seconds)."""
+        pin = self.pin_remaining()
+        ses = self.session_remaining()
+        if ses is not None and ses <= SESSION_WARN_SECONDS and (pin is None or ses < pin):
+            return "session", max(0, math.ceil(ses))
+        if pin is not None:
+            return "pin", max(0, math.ceil(pin))
+        return None
+
+    def tick(self) -> bool:
+        """Apply timers.  Returns True when the screen must be redrawn."""
+        now = self.clock.now()
+        if self.screen == "card_removed" and now - self.screen_since >= CARD_REMOVED_SECONDS:
+            self.go("attract")
+            return True
+        if self.screen == "take_card":
+            interval = max(2, self.cfg.timeouts.card_left_seconds // 2)
+            if self.last_chime is None or now - self.last_chime >= interval:
+                self.last_chime = now
+                self.sound.play("take_card")
+        pin = self.pin_remaining()
+        if pin is not None and pin <= 0:
+            self._timeout("pin")
+            return True
+        ses = self.session_remaining()
+        if ses is not None and ses <= 0:
+            self._timeout("session")
+            return True
+        return self.countdown() is not None
+
+    def next_deadline(self) -> float | None:
+        """Seconds until the screen changes by itself (for the event wait)."""
+        now = self.clock.now()
+        waits = []
+        cd = self.countdown()
+        if cd is not None:
+            rem = self.pin_remaining() if cd[0] == "pin" else self.session_remaining()
+            waits.append(max(0.0, rem - math.floor(rem)) or 1.0)
+        ses = self.session_remaining()
+        if ses is not None:
+            waits.append(max(0.0, ses - SESSION_WARN_SECONDS) or 1.0)
+        if self.screen == "card_removed":
+            waits.append(max(0.0, CARD_REMOVED_SECONDS - (now - self.screen_since)))
+        if self.screen == "take_card":
+            waits.append(1.0)
+        return min(waits) if waits else None
+
+    def _timeout(self, kind: str) -> None:
+        journal.log_event("session_timeout", f"{kind} timeout; resident data wiped", journal.NOTICE,
+                          SCREEN=self.screen, TIMEOUT=kind)
+        gen = self.gen
+        self.wipe()
+        self.go("timed_out")
+        self.sound.play("error")
+        if self.worker is not None:
+            self.worker.submit("end", gen)
+
+    # -- worker messages -------------------------------------------------------
+    def pump(self) -> bool:
+        """Apply every message from the card worker.  True if anything changed."""
+        changed = False
+        while True:
+            try:
+                msg = self.inbox.get_nowait()
+            except queue.Empty:
+                return changed
+            self._apply(msg)
+            changed = True
+
+    def _stale(self, msg: Message) -> bool:
+        return msg.gen != self.gen
+
+    def _apply(self, msg: Message) -> None:
+        kind, data = msg.kind, msg.data
+        if kind == "reader_missing":
+            journal.log_event("reader_missing", "card reader not available", journal.ERR,
+                              ERROR_CODE=data.get("code"))
+            if self.service != "config_error":
+                self._enter_service("no_reader")
+            return
+        if kind == "reader_ok":
+            journal.log_event("reader_recovered", "card reader available again", journal.NOTICE,
+                              READER=data.get("reader"))
+            if self.service == "no_reader":
+                self.bus.service(ServiceCondition.NO_READER, False)
+                self.service = None
+                self.go("attract")
+            return
+        if kind == "inserted":
+            self.wipe()
+            self.gen = msg.gen
+            self.session_started = self.clock.now()
+            journal.log_event("card_inserted", "card placed", READER=data.get("reader"))
+            if self.service is None:
+                self.go("reading")
+            return
+        if kind == "print_done":
+            if not self._stale(msg) and self.active:
+                self.notice = ("receipt.done", {}) if data.get("ok") else ("receipt.unavailable", {})
+                self.sound.play("success" if data.get("ok") else "error")
+            return
+        if self._stale(msg):
+            self._discard(msg)
+            return
+        if kind == "removed":
+            self._removed()
+            return
+        if not self.active:
+            self._discard(msg)
+            return
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(data)
+
+    @staticmethod
+    def _discard(msg: Message) -> None:
+        lic = msg.data.get("licence")
+        if lic is not None:
+            lic.wipe()
+
+    def _removed(self) -> None:
+        was = self.screen
+        if self.service:
+            return
+        journal.log_event("card_removed", "card taken away", SCREEN=was)
+        if was in AWAIT_REMOVAL_SCREENS or was in ("attract", "card_removed"):
+            self.wipe()
+            self.go("attract")
+            return
+        self.wipe()
+        self.go("card_removed")
+        self.sound.play("error")
+
+    def _on_status(self, data: dict) -> None:
+        st = data["status"]
+        self.status = st
+        journal.log_event("pin_status_read", "card status read", CARD_TYPE=st.card_type,
+                          LOCKED=",".join(st.locked_pins) or "none")
+        if st.card_type not in (MYNA, MYNA_LICENCE, IC_LICENCE):
+            self._card_error("unsupported_card")
+            return
+        self.go("summary")
+
+    def _card_error(self, code: str, sw: str | None = None) -> None:
+        journal.log_event("card_error", "card could not be used", journal.WARNING,
+                          ERROR_CODE=code, SW=sw, SCREEN=self.screen)
+        gen = self.gen
+        self.wipe()
+        self.session_started = None
+        self.error = ("card.error." + code if code in ("unsupported_card", "no_licence") else
+                      "card.error.card_error", {})
+        self.go("card_error")
+        self.sound.play("error")
+        if self.worker is not None:
+            self.worker.submit("end", gen)
+
+    def _on_card_error(self, data: dict) -> None:
+        self._card_error(data.get("code", "card_error"), data.get("sw"))
+
+    def _on_licence(self, data: dict) -> None:
+        lic = data["licence"]
+        if self.pending != "licence":
+            lic.wipe()
+            return
+        self.pending = None
+        self.licence = lic
+        self.show_number = False
+        self.photo = lic.photo_image()
+        pin_id = self.pin_id or ("ic_pin1" if self.status.card_type == IC_LICENCE else "licence")
+        c = self.status.pins.get(pin_id)
+        if c is not None and self.status.licence_pin_set is not False:
+            self.status.pins[pin_id] = PinCounter(pin_id, c.max_tries, c.max_tries, False)
+        journal.log_event("licence_read", "licence data read", CARD_TYPE=self.status.card_type,
+                          PIN_ID=pin_id)
+        self.pin_id = None
+        self.go("licence")
+        self.sound.play("success")
+
+    def _on_pin_wrong(self, data: dict) -> None:
+        pin_id, left = data.get("pin_id") or self.pin_id, data.get("tries_left", 0)
+        self.pending = None
+        self._set_counter(pin_id, left, False)
+        journal.log_event("pin_wrong", "wrong PIN", journal.NOTICE, PIN_ID=pin_id, TRIES_LEFT=left,
+                          SCREEN=self.screen)
+        self.pin_message = ("pin.wrong", {"left": left, "max": PIN_SPECS[pin_id].max_tries})
+        self.go(self.screen)
+        self.sound.play("error")
+
+    def _on_pin_locked(self, data: dict) -> None:
+        pin_id = data.get("pin_id") or self.pin_id
+        self.pending = None
+        self._set_counter(pin_id, 0, True)
+        journal.log_event("pin_locked", "PIN is locked", journal.WARNING, PIN_ID=pin_id,
+                          SCREEN=self.screen)
+        self.pin_message = None
+        self.go("licence_locked")
+        self.sound.play("error")
+
+    def _set_counter(self, pin_id: str, left: int, locked: bool) -> None:
+        if self.status is not None and pin_id in PIN_SPECS:
+            self.status.pins[pin_id] = PinCounter(pin_id, left, PIN_SPECS[pin_id].max_tries, locked)
+
+    # linkage messages
+    def _on_linkage_preflight(self, data: dict) -> None:
+        if self.pending != "linkage_preflight":
+            return
+        self.pending = None
+        pre = data["preflight"]
+        self.linkage = {"preflight": pre, "step": data.get("step", 1)}
+        journal.log_event("linkage_step", "linkage pre-flight", STEP=0,
+                          RESULT="ok" if getattr(pre, "ok", False) else "refused")
+        if getattr(pre, "ok", False) and self.gateway_available:
+            self.go("linkage_1")
+        else:
+            self.go("linkage_preflight")
+
+    def _on_linkage_step(self, data: dict) -> None:
+        if self.pending != "linkage":
+            return
+        self.pending = None
+        step = int(data.get("step", 1))
+        self.linkage["step"] = step
+        if data.get("terms") is not None:
+            self.linkage["terms"] = data["terms"]
+        if data.get("reference") is not None:
+            self.linkage["reference"] = data["reference"]
+        if self.cancel_requested:
+            self._linkage_cancel()
+            return
+        journal.log_event("linkage_step", f"linkage step {step}", STEP=step)
+        self.pin_message = None
+        self.go(f"linkage_{min(max(step, 1), LINKAGE_STEPS)}")
+        if step == LINKAGE_STEPS:
+            self.sound.play("success")
+
+    def _on_linkage_pin_wrong(self, data: dict) -> None:
+        pin_id = data.get("pin_id") or self.pin_id
+        left = data.get("tries_left", 0)
+        self.pending = None
+        self._set_counter(pin_id, left, False)
+        journal.log_event("pin_wrong", "wrong PIN", journal.NOTICE, PIN_ID=pin_id, TRIES_LEFT=left,
+                          SCREEN=self.screen)
+        self.pin_message = ("pin.wrong", {"left": left, "max": PIN_SPECS[pin_id].max_tries})
+        self.go("linkage_7" if pin_id == "jpki_sign" else "linkage_4")
+        self.sound.play("error")
+
+    def _on_linkage_pin_locked(self, data: dict) -> None:
+        pin_id = data.get("pin_id") or self.pin_id
+        self.pending = None
+        self._set_counter(pin_id, 0, True)
+        journal.log_event("pin_locked", "PIN is locked", journal.WARNING, PIN_ID=pin_id,
+                          SCREEN=self.screen)
+        self.error = ("linkage.locked", {"pin_id": pin_id})
+        self.go("linkage_error")
+        self.sound.play("error")
+
+    def _on_linkage_error(self, data: dict) -> None:
+        self.pending = None
+        key = data.get("message_key") or "linkage.error.gateway_error"
+        journal.log_event("linkage_error", "linkage stopped", journal.WARNING,
+                          ERROR_CODE=data.get("code"), REASON=data.get("reason"), SCREEN=self.screen)
+        step = data.get("step")
+        if data.get("retryable") and not data.get("finished") and step in (4, 6, 7):
+            # The engine went back a step: the resident may try again (a fresh PIN entry).
+            if data.get("terms") is not None:
+                self.linkage["terms"] = data["terms"]
+                self.terms_page = 0
+            self.linkage["step"] = step
+            self.pin_message = (key, {})
+            self.go(f"linkage_{step}")
+            self.notice = (key, {}) if step == 6 else None
+            self.sound.play("error")
+            return
+        self.error = (key, {"code": data.get("reason") or data.get("code")})
+        self.go("linkage_error")
+        self.sound.play("error")
+
+    # -- resident input ----------------------------------------------------------
+    def tap(self, widget: str) -> bool:
+        """A button was pressed (touch, mouse or keypad).  True if anything changed."""
+        if self.screen in PIN_SCREENS and not self.pending:
+            self.pin_last_input = self.clock.now()
+        handler = getattr(self, f"_tap_{self.screen}", None)
+        if handler is None and self.screen.startswith("linkage_"):
+            handler = self._tap_linkage
+        if widget.startswith("lang_") and self.screen == "attract":
+            lang = widget[5:]
+            if lang in self.languages:
+                self.lang = lang
+                self.sound.play("click")
+                return True
+            return False
+        if widget == "btn_print":
+            return self._print()
+        if handler is None:
+            return False
+        return bool(handler(widget))
+
+    def _tap_attract(self, w: str) -> bool:
+        if w == "btn_large_text":
+            self.large_text = not self.large_text
+            self.sound.play("click")
+            return True
+        return False
+
+    def _tap_summary(self, w: str) -> bool:
+        if w == "btn_continue":
+            self.go("menu")
+            return True
+        return False
+
+    def _tap_menu(self, w: str) -> bool:
+        st = self.status
+        if w == "item_finish":
+            self.finish()
+        elif w == "item_pin_status":
+            self.go("pin_status")
+        elif w == "item_renewal":
+            self.go("renewal")
+        elif w == "item_lost_card":
+            self.go("lost_card")
+        elif w == "item_licence" and st.licence_present:
+            self._open_licence()
+        elif w == "item_linkage" and st.card_type == MYNA_LICENCE:
+            self.pending = "linkage_preflight"
+            self.linkage = {}
+            self.go("linkage_preflight")
+            self.worker.submit("linkage_begin", self.gen)
+        else:
+            return False
+        return True
+
+    def licence_pin_id(self) -> str:
+        return "ic_pin1" if self.status and self.status.card_type == IC_LICENCE else "licence"
+
+    def _open_licence(self) -> None:
+        st = self.status
+        pin_id = self.licence_pin_id()
+        counter = st.pins.get(pin_id)
+        self.wipe_pin()
+        self.pin_message = None
+        if st.licence_pin_set is False:
+            # No PIN was ever set: no pad at all, the card layer sends the default.
+            self.pending = "licence"
+            self.pin_id = pin_id
+            self.go("reading")
+            self.worker.submit("read_licence", self.gen, None)
+            return
+        if counter is not None and counter.locked:
+            journal.log_event("pin_locked", "licence PIN is locked; pad refused", journal.NOTICE,
+                              PIN_ID=pin_id, SCREEN="licence_pin")
+            self.go("licence_locked")
+            return
+        self.pin_id = pin_id
+        self.go("licence_pin")
+
+    def _back_to_menu(self) -> None:
+        self.wipe_pin()
+        self.pin_message = None
+        if self.licence is not None:          # minimal retention: gone when the screen goes
+            self.licence.wipe()
+            self.licence = None
+        if self.photo is not None:
+            self.photo = None
+        self.show_number = False
+        self.go("menu")
+
+    def _tap_pin_status(self, w: str) -> bool:
+        if w == "btn_back":
+            self._back_to_menu()
+            return True
+        return False
+
+    _tap_renewal = _tap_lost_card = _tap_licence_locked = _tap_pin_status
+
+    def _tap_licence(self, w: str) -> bool:
+        if w == "btn_toggle_number":
+            self.show_number = not self.show_number
+            return True
+        return self._tap_pin_status(w)
+
+    def _tap_card_removed(self, w: str) -> bool:
+        if w == "btn_ok":
+            self.go("attract")
+            return True
+        return False
+
+    # the PIN pad (licence, linkage step 4) and the password keyboard (step 7)
+    def pin_capacity(self) -> int:
+        return 16 if self.screen == "linkage_7" else 4
+
+    def pin_ready(self) -> bool:
+        if self.pending:
+            return False
+        if self.screen == "linkage_7":
+            return 6 <= self.pin_len <= 16
+        return self.pin_len == 4
+
+    def _pad(self, w: str) -> bool | None:
+        """Shared pad keys.  None when ``w`` is not a pad key."""
+        if self.pending:
+            return False
+        if w.startswith("key_") and len(w) == 5 and w[4].isdigit() or (
+                w.startswith("kb_") and len(w) == 4 and w[3].isalnum() and self.screen == "linkage_7"):
+            ch = w[-1].upper()
+            if self.screen != "linkage_7" and not ch.isdigit():
+                return False
+            if self.pin_len < self.pin_capacity():
+                self._pin[self.pin_len] = ord(ch)
+                self.pin_len += 1
+            self.sound.play("click")          # identical for every key, even when full
+            return True
+        if w == "key_back":
+            if self.pin_len:
+                self.pin_len -= 1
+                self._pin[self.pin_len] = 0
+            self.sound.play("click")
+            return True
+        if w == "key_clear":
+            self.wipe_pin()
+            self.sound.play("click")
+            return True
+        if w == "key_ok":
+            if not self.pin_ready():
+                return False
+            self.sound.play("click")
+            self._submit_pin()
+            return True
+        return None
+
+    def _take_pin(self, pin_id: str) -> Pin | None:
+        typed = bytearray(self._pin[:self.pin_len])
+        self.wipe_pin()
+        try:
+            return Pin(pin_id, typed)          # checks the format; wipes ``typed``
+        except PinFormatError:
+            self.pin_message = ("pin.format", {})
+            return None
+        finally:
+            typed[:] = b"\x00" * len(typed)
+
+    def _submit_pin(self) -> None:
+        if self.screen == "licence_pin":
+            pin = self._take_pin(self.pin_id or self.licence_pin_id())
+            if pin is None:
+                return
+            self.pending = "licence"
+            self.pin_message = None
+            self.worker.submit("read_licence", self.gen, pin)
+        elif self.screen == "linkage_4":
+            pin = self._take_pin("jpki_auth")
+            if pin is None:
+                return
+            self.pin_id = "jpki_auth"
+            self.pending = "linkage"
+            self.pin_message = None
+            self.go("linkage_5")
+            self.worker.submit("linkage", self.gen, "submit_auth_pin", pin)
+        elif self.screen == "linkage_7":
+            pin = self._take_pin("jpki_sign")
+            if pin is None:
+                return
+            self.pin_id = "jpki_sign"
+            self.pending = "linkage"
+            self.pin_message = None
+            self.go("linkage_8")
+            self.worker.submit("linkage", self.gen, "submit_sign_pin", pin)
+
+    def _tap_licence_pin(self, w: str) -> bool:
+        handled = self._pad(w)
+        if handled is not None:
+            return handled
+        if w == "btn_cancel" and not self.pending:
+            self._back_to_menu()
+            return True
+        return False
+
+    def _tap_linkage(self, w: str) -> bool:
+        if w == "btn_cancel":
+            if self.pending:
+                self.cancel_requested = True
+                return True
+            self._linkage_cancel()
+            return True
+        if self.screen in ("linkage_4", "linkage_7"):
+            handled = self._pad(w)
+            return bool(handled)
+        if self.pending:
+            return False
+        if self.screen in ("linkage_1", "linkage_2", "linkage_3") and w == "btn_next":
+            self.pending = "linkage"
+            self.worker.submit("linkage", self.gen, "advance")
+            return True
+        if self.screen == "linkage_6":
+            if w == "btn_accept":
+                self.pending = "linkage"
+                self.worker.submit("linkage", self.gen, "accept_terms")
+                return True
+            if w in ("btn_terms_next", "btn_terms_prev"):
+                self.terms_page = max(0, self.terms_page + (1 if w == "btn_terms_next" else -1))
+                return True
+        if self.screen in ("linkage_9", "linkage_preflight", "linkage_error") and w in ("btn_done", "btn_back"):
+            self._linkage_cancel()
+            return True
+        return False
+
+    def _linkage_cancel(self) -> None:
+        self.cancel_requested = False
+        self.pending = None
+        if self.worker is not None:
+            self.worker.submit("linkage", self.gen, "cancel")
+        self.linkage = {}
+        self.terms_page = 0
+        self.error = None
+        self._back_to_menu()
+
+    def finish(self) -> None:
+        """The resident is done: forget them now, then wait for the card to leave."""
+        gen = self.gen
+        self.wipe()
+        self.go("take_card")
+        self.last_chime = self.clock.now()
+        self.sound.play("take_card")
+        if self.worker is not None:
+            self.worker.submit("end", gen)
+
+    # -- printing -----------------------------------------------------------------
+    def can_print(self) -> bool:
+        return (self.printer is not None and self.receipt_builder is not None
+                and self.screen in RECEIPT_KINDS and bool(getattr(self.printer, "available", False)))
+
+    def _print(self) -> bool:
+        if self.screen not in RECEIPT_KINDS or not self.active:
+            return False
+        if not self.can_print():
+            self.notice = ("receipt.unavailable", {})
+            return True
+        kind = RECEIPT_KINDS[self.screen]
+        gen, lang, cfg = self.gen, self.lang, self.cfg
+        status = self.status
+        licence = self.licence if kind == "licence" else None
+        linkage = self._linkage_receipt() if kind.startswith("linkage") else None
+        self.notice = ("receipt.printing", {})
+        builder, printer = self.receipt_builder, self.printer
+
+        def done(result) -> None:
+            self._post(Message("print_done", gen, {"ok": bool(getattr(result, "ok", False)),
+                                                   "code": getattr(result, "code", None)}))
+
+        def job() -> None:
+            try:
+                receipt = builder(kind, lang, cfg, status=status, licence=licence, linkage=linkage)
+                printer.submit(receipt, done)
+            except Exception as exc:
+                self._post(Message("print_done", gen, {"ok": False, "code": type(exc).__name__}))
+
+        threading.Thread(target=job, name="kiosk-receipt", daemon=True).start()
+        return True
+
+    def _linkage_receipt(self) -> dict:
+        """Counters and ids only, for the checklist / completion slip."""
+        step = int(self.linkage.get("step") or 0)
+        return {"reference": self.linkage.get("reference"), "steps_total": LINKAGE_STEPS,
+                "steps_done": step if self.screen == "linkage_9" else 0,
+                "checklist": ["card", "auth_pin", "sign_pin", "smartphone"],
+                "portal_url": self.cfg.receipt.qr_mynaportal}
+
+    # -- keypad / keyboard ---------------------------------------------------------
+    def key(self, name: str, view=None) -> bool:
+        """A physical key: digits, letters, enter, backspace, escape, delete."""
+        name = name.lower()
+        if self.screen in PIN_SCREENS:
+            if name.isdigit() and len(name) == 1:
+                return self.tap(("kb_" if self.screen == "linkage_7" else "key_") + name)
+            if self.screen == "linkage_7" and len(name) == 1 and name.isalpha() and name.isascii():
+                return self.tap("kb_" + name.upper())
+            mapping = {"enter": "key_ok", "backspace": "key_back", "delete": "key_clear",
+                       "escape": "btn_cancel"}
+            if name in mapping:
+                return self.tap(mapping[name])
+            return False
+        if view is None:
+            from kiosk.display.screens import build_view
+            view = build_view(self)
+        target = None
+        if name.isdigit() and len(name) == 1:
+            target = view.shortcuts.get(name)
+        elif name == "enter":
+            target = view.default
+        elif name == "escape":
+            target = view.back
+        if target and view.enabled(target):
+            return self.tap(target)
+        return False

@@ -1,0 +1,334 @@
+"""The card worker: the only thread that talks to the reader and the card.
+
+The UI thread never blocks on a card.  It hands the worker commands (read the
+licence with this Pin, run this linkage step) and the worker answers with
+messages.  Every message carries the card's generation number, so an answer
+that belongs to a card that has left can never reach the next resident.
+
+Any Pin handed over is wiped on every path: used, refused, stale or dropped.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kiosk.appliance.health import HEALTH
+from kiosk.errors import (CardRemovedError, KioskError, NoCardError, PinLockedError,
+                          PinWrongError, ReaderError)
+from kiosk.nfc.card import CardSession
+from kiosk.nfc.pins import Pin
+from kiosk.nfc.reader import Reader
+
+
+@dataclass
+class Message:
+    """Worker -> session.  ``kind`` names what happened; ``data`` holds the payload."""
+
+    kind: str
+    gen: int
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Command:
+    op: str
+    gen: int
+    args: tuple = ()
+
+
+def _wipe_args(args: tuple) -> None:
+    for a in args:
+        if isinstance(a, Pin):
+            a.wipe()
+
+
+class CardWorker:
+    """Owns the reader, the CardSession and (during a linkage) the engine."""
+
+    def __init__(self, open_reader: Callable[[], Reader], post: Callable[[Message], None],
+                 linkage_factory: Callable[[CardSession, Any], Any] | None = None,
+                 poll: float = 0.1, retry: float = 2.0):
+        self._open_reader = open_reader
+        self._post = post
+        self._linkage_factory = linkage_factory
+        self.poll = poll
+        self.retry = retry
+        self.reader: Reader | None = None
+        self.card: CardSession | None = None
+        self.engine: Any = None
+        self.gen = 0
+        self._await_removal = False
+        self._reader_missing = False
+        self._commands: "queue.Queue[Command]" = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.busy = False
+
+    # -- UI side ------------------------------------------------------------
+    def start(self) -> None:
+        HEALTH.register("card")
+        self._thread = threading.Thread(target=self._run, name="kiosk-card-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._drop_commands()
+
+    def submit(self, op: str, gen: int, *args) -> None:
+        self._commands.put(Command(op, gen, args))
+
+    # -- worker thread --------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            HEALTH.beat("card")
+            try:
+                if self.reader is None:
+                    if not self._open():
+                        self._stop.wait(self.retry)
+                    continue
+                if self.card is None and not self._await_removal:
+                    self._drop_commands()
+                    if self.reader.wait_for_card(self.poll) and not self._stop.is_set():
+                        self._start_card()
+                elif self._await_removal:
+                    self._drop_commands()
+                    if self.reader.wait_for_removal(self.poll):
+                        self._await_removal = False
+                        self._post(Message("removed", self.gen))
+                else:
+                    try:
+                        cmd = self._commands.get(timeout=self.poll)
+                    except queue.Empty:
+                        cmd = None
+                    if cmd is not None:
+                        self._execute(cmd)
+                    if self.card is not None and not self.reader.card_present():
+                        self._card_left()
+            except ReaderError as exc:
+                self._reader_lost(exc)
+            except Exception as exc:                 # never let the worker die
+                self._close_card()
+                self._post(Message("card_error", self.gen, {"code": "card_error",
+                                                            "detail": type(exc).__name__}))
+                self._await_removal = True
+        self._close_card()
+        if self.reader is not None:
+            try:
+                self.reader.close()
+            except Exception:
+                pass
+
+    def _open(self) -> bool:
+        try:
+            self.reader = self._open_reader()
+        except KioskError as exc:
+            if not self._reader_missing:
+                self._reader_missing = True
+                self._post(Message("reader_missing", self.gen, {"code": exc.code}))
+            return False
+        if self._reader_missing:
+            self._reader_missing = False
+            self._post(Message("reader_ok", self.gen, {"reader": getattr(self.reader, "name", "")}))
+        return True
+
+    def _reader_lost(self, exc: KioskError) -> None:
+        self._close_card()
+        try:
+            if self.reader is not None:
+                self.reader.close()
+        except Exception:
+            pass
+        self.reader = None
+        self._await_removal = False
+        self._reader_missing = True
+        self._post(Message("reader_missing", self.gen, {"code": exc.code}))
+        self._stop.wait(self.retry)
+
+    def _start_card(self) -> None:
+        self.gen += 1
+        try:
+            conn = self.reader.connect()
+        except NoCardError:
+            return
+        self.card = CardSession(conn)
+        self._post(Message("inserted", self.gen, {"reader": getattr(self.reader, "name", "")}))
+        try:
+            status = self.card.read_status()
+        except CardRemovedError:
+            self._card_left()
+            return
+        except ReaderError:
+            raise
+        except KioskError as exc:
+            self._post(Message("card_error", self.gen, {"code": exc.code,
+                                                        "sw": exc.details.get("sw")}))
+            self._end()
+            return
+        self._post(Message("status", self.gen, {"status": status}))
+
+    def _card_left(self) -> None:
+        self._close_card()
+        self._await_removal = False
+        self._post(Message("removed", self.gen))
+
+    def _close_card(self) -> None:
+        if self.engine is not None:
+            try:
+                self.engine.wipe()
+            except Exception:
+                pass
+            self.engine = None
+        if self.card is not None:
+            try:
+                self.card.close()          # unpowers: no verified PIN outlives the resident
+            except Exception:
+                pass
+            self.card = None
+
+    def _end(self) -> None:
+        """Session over: unpower now, then report when the card is taken."""
+        self._close_card()
+        if self.reader is not None and self.reader.card_present():
+            self._await_removal = True
+        else:
+            self._post(Message("removed", self.gen))
+
+    def _drop_commands(self) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            _wipe_args(cmd.args)
+
+    def _execute(self, cmd: Command) -> None:
+        if cmd.gen != self.gen or self.card is None:
+            _wipe_args(cmd.args)
+            return
+        self.busy = True
+        try:
+            if cmd.op == "end":
+                self._end()
+            elif cmd.op == "read_licence":
+                self._read_licence(cmd)
+            elif cmd.op == "linkage_begin":
+                self._linkage_begin(cmd)
+            elif cmd.op == "linkage":
+                self._linkage_call(cmd)
+            else:
+                _wipe_args(cmd.args)
+        finally:
+            self.busy = False
+            _wipe_args(cmd.args)
+
+    def _read_licence(self, cmd: Command) -> None:
+        pin = cmd.args[0] if cmd.args else None
+        try:
+            lic = self.card.read_licence(pin)
+        except PinWrongError as exc:
+            self._post(Message("pin_wrong", cmd.gen, {"pin_id": exc.pin_id, "tries_left": exc.tries_left}))
+            return
+        except PinLockedError as exc:
+            self._post(Message("pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
+            return
+        except CardRemovedError:
+            self._card_left()
+            return
+        except ReaderError:
+            raise
+        except KioskError as exc:
+            self._post(Message("card_error", cmd.gen, {"code": exc.code, "sw": exc.details.get("sw")}))
+            return
+        self._post(Message("licence", cmd.gen, {"licence": lic}))
+
+    def _linkage_begin(self, cmd: Command) -> None:
+        if self._linkage_factory is None:
+            self._post(Message("linkage_error", cmd.gen, {"code": "not_available"}))
+            return
+        try:
+            if self.engine is not None:
+                self.engine.wipe()
+            self.engine = self._linkage_factory(self.card, self.card.status)
+            pre = self.engine.preflight()
+        except CardRemovedError:
+            self._card_left()
+            return
+        except ReaderError:
+            raise
+        except Exception as exc:
+            self._post(Message("linkage_error", cmd.gen, _error_data(exc)))
+            return
+        self._post(Message("linkage_preflight", cmd.gen, {"preflight": pre,
+                                                          "step": getattr(self.engine, "step", 1)}))
+
+    def _linkage_call(self, cmd: Command) -> None:
+        method, *args = cmd.args
+        engine = self.engine
+        if engine is None:
+            _wipe_args(tuple(args))
+            return
+        try:
+            getattr(engine, method)(*args)
+        except PinWrongError as exc:
+            self._post(Message("linkage_pin_wrong", cmd.gen, {"pin_id": exc.pin_id,
+                                                              "tries_left": exc.tries_left,
+                                                              "step": engine.step}))
+            return
+        except PinLockedError as exc:
+            self._post(Message("linkage_pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
+            return
+        except CardRemovedError:
+            self._card_left()
+            return
+        except ReaderError:
+            raise
+        except Exception as exc:
+            data = _error_data(exc)
+            data["step"] = engine.step
+            data["finished"] = bool(getattr(engine, "finished", False))
+            if not data["finished"] and engine.step == 6:
+                data["terms"] = _safe(engine, "terms")
+            self._post(Message("linkage_error", cmd.gen, data))
+            return
+        finally:
+            _wipe_args(tuple(args))
+        if method == "cancel":
+            try:
+                engine.wipe()
+            except Exception:
+                pass
+            self.engine = None
+            return
+        data = {"method": method, "step": engine.step}
+        if engine.step == 6:
+            data["terms"] = _safe(engine, "terms")
+        if engine.step >= 9:
+            data["reference"] = _safe(engine, "reference")
+        self._post(Message("linkage_step", cmd.gen, data))
+
+
+def _safe(engine, name: str):
+    """An engine property that may refuse outside its step."""
+    try:
+        return getattr(engine, name)
+    except Exception:
+        return None
+
+
+def _error_data(exc: Exception) -> dict:
+    """Codes only: an exception message could in principle carry card data."""
+    data = {"code": getattr(exc, "code", "card_error")}
+    key = getattr(exc, "message_key", None)
+    if key:
+        data["message_key"] = key
+    reason = getattr(exc, "reason", None)
+    if reason:
+        data["reason"] = reason
+    if getattr(exc, "retryable", False):
+        data["retryable"] = True
+    return data

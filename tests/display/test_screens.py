@@ -1,0 +1,192 @@
+"""Every screen, in every language, at 800×480 (normal and large text): no clipped text.
+
+The renderer reports any text that does not fit its box even at the smallest
+allowed size; this test fails on any such report.  It also checks that the
+screens never show a PIN digit and only use catalogue strings.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pygame
+import pytest
+
+from kiosk.display.render import Renderer
+from kiosk.display.screens import SCREENS, build_view
+from kiosk.i18n import catalog
+
+from .helpers import FakePreflight, FakeProblem, card_data, offline_session
+
+LANGS = ("ja", "en", "zh", "ko")
+
+
+@functools.lru_cache(maxsize=None)
+def data(profile: str, pin: str | None = None):
+    return card_data(profile, pin)
+
+
+def _status(s, profile):
+    st, _ = data(profile)
+    s.status = st
+    s.session_started = s.clock.now()
+
+
+PRE_PROBLEMS = [FakeProblem("jpki_auth_locked", "municipality"), FakeProblem("no_sign_cert", "municipality"),
+                FakeProblem("cert_expired", "municipality"), FakeProblem("no_licence", "police"),
+                FakeProblem("gateway_unreachable", "counter")]
+
+
+def variants():
+    """(label, screen, setup(session))."""
+    v = []
+
+    def add(label, screen, setup=lambda s: None):
+        v.append((label, screen, setup))
+
+    add("attract", "attract")
+    add("reading", "reading", lambda s: setattr(s, "session_started", s.clock.now()))
+    for prof in ("resident", "myna-plain", "jpki-locked", "cert-expired", "ic-licence", "licence-locked"):
+        add(f"summary-{prof}", "summary", lambda s, p=prof: _status(s, p))
+        add(f"menu-{prof}", "menu", lambda s, p=prof: _status(s, p))
+    for prof in ("resident", "jpki-locked", "licence-locked", "licence-no-pin", "minor", "myna-plain",
+                 "cert-expired"):
+        add(f"pin_status-{prof}", "pin_status", lambda s, p=prof: _status(s, p))
+        add(f"renewal-{prof}", "renewal", lambda s, p=prof: _status(s, p))
+
+    def pad(s, prof="licence-last-try"):
+        _status(s, prof)
+        s.pin_id = "licence"
+        s.pin_len = 3
+        s.pin_message = ("pin.wrong", {"left": 1, "max": 10})
+        s.pin_last_input = s.clock.now()
+        s.clock.advance(160)            # both countdowns due: the session one shows
+    add("licence_pin", "licence_pin", pad)
+    add("licence_pin-fresh", "licence_pin", lambda s: (_status(s, "resident"), setattr(s, "pin_id", "licence"),
+                                                       setattr(s, "pin_last_input", s.clock.now())))
+    add("licence_locked", "licence_locked", lambda s: _status(s, "licence-locked"))
+
+    def licence(s, show=False, prof="resident", pin="1357"):
+        _status(s, prof)
+        st, lic = data(prof, pin)
+        s.licence = lic
+        s.photo = lic.photo_image()
+        s.show_number = show
+    add("licence", "licence", licence)
+    add("licence-shown", "licence", functools.partial(licence, show=True))
+    add("licence-ic", "licence", functools.partial(licence, prof="ic-licence", pin="1111"))
+    add("lost_card", "lost_card", lambda s: _status(s, "resident"))
+
+    def pre(s, problems=(), warnings=(), gateway=False):
+        _status(s, "resident")
+        s.gateway_available = gateway
+        s.linkage = {"preflight": FakePreflight(list(problems), list(warnings))}
+    add("linkage_preflight-busy", "linkage_preflight", lambda s: _status(s, "resident"))
+    add("linkage_preflight-problems", "linkage_preflight", functools.partial(pre, problems=PRE_PROBLEMS))
+    add("linkage_preflight-nogw", "linkage_preflight", functools.partial(pre, warnings=["jpki_sign_last_try"]))
+    for n in range(1, 10):
+        def step(s, n=n):
+            pre(s, warnings=["jpki_auth_last_try"], gateway=True)
+            s.linkage["step"] = n
+            s.linkage["terms"] = ("2026-01", "第1条 この規約は連携の手続きに適用されます。\n" * 20)
+            s.linkage["reference"] = "REF-2026-000123"
+            if n in (4, 7):
+                s.pin_len = 16 if n == 7 else 2
+                s.pin_message = ("pin.wrong", {"left": 2, "max": 5})
+                s.pin_last_input = s.clock.now()
+            if n in (5, 8):
+                s.pending = "linkage"
+        add(f"linkage_{n}", f"linkage_{n}", step)
+    add("linkage_error", "linkage_error", lambda s: (_status(s, "resident"),
+                                                     setattr(s, "error", ("linkage.error.refused", {}))))
+    add("linkage_error-locked", "linkage_error", lambda s: (_status(s, "resident"), setattr(
+        s, "error", ("linkage.locked", {"pin_id": "jpki_sign"}))))
+    add("take_card", "take_card")
+    add("timed_out", "timed_out")
+    add("card_removed", "card_removed")
+    add("card_error", "card_error", lambda s: setattr(s, "error", ("card.error.unsupported_card", {})))
+    add("service_needed", "service_needed", lambda s: setattr(s, "service", "no_reader"))
+    return v
+
+
+VARIANTS = variants()
+
+
+def test_every_screen_has_a_variant():
+    assert {screen for _, screen, _ in VARIANTS} == set(SCREENS)
+
+
+@pytest.fixture(scope="module")
+def surface():
+    pygame.display.init()
+    pygame.font.init()
+    return pygame.Surface((800, 480))
+
+
+def render(surface, lang, large, screen, setup):
+    s = offline_session(lang, large)
+    setup(s)
+    s.screen = screen
+    view = build_view(s)
+    frame = Renderer(surface).draw(view)
+    return s, view, frame
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("large", [False, True], ids=["normal", "large"])
+def test_no_text_overflows(surface, lang, large):
+    problems = []
+    for label, screen, setup in VARIANTS:
+        _, view, frame = render(surface, lang, large, screen, setup)
+        for wid, text in frame.overflows:
+            problems.append(f"{label}/{wid}: {text[:60]!r}")
+        assert view.widgets, label
+    assert not problems, "\n".join(problems)
+
+
+def test_overflow_is_detected(surface):
+    """The check can fail: a text far too long for its box is reported."""
+    s = offline_session("en")
+    s.screen = "card_removed"
+    view = build_view(s)
+    view.get("body").text = "word " * 400
+    frame = Renderer(surface).draw(view)
+    assert ("body", view.get("body").text) in frame.overflows
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1024, 600), (1280, 800)])
+def test_layouts_scale(size):
+    surf = pygame.Surface(size)
+    for label, screen, setup in VARIANTS:
+        _, view, frame = render(surf, "ja", False, screen, setup)
+        assert not frame.overflows, (label, frame.overflows)
+        for wid, rect in frame.hits.items():
+            assert surf.get_rect().contains(rect), (label, wid)
+
+
+def test_buttons_are_big_enough_to_touch(surface):
+    """At 800×480 every button is at least ~9 mm on the 7\" screen (about 50 px)."""
+    for label, screen, setup in VARIANTS:
+        _, view, frame = render(surface, "ja", False, screen, setup)
+        for wid, rect in frame.hits.items():
+            assert rect.height >= 50 and rect.width >= 50, (label, wid, rect)
+
+
+def test_pin_digits_never_shown(surface):
+    for label, screen, setup in VARIANTS:
+        if screen not in ("licence_pin", "linkage_4", "linkage_7"):
+            continue
+        s, view, _ = render(surface, "ja", False, screen, setup)
+        dots = view.get("dots").text
+        assert set(dots) <= {"●", "○", "—"}, label
+
+
+def test_screens_use_only_catalogue_text(surface):
+    """Every visible string is made from catalogue entries (or card data / digits)."""
+    s = offline_session("en")
+    s.screen = "attract"
+    view = build_view(s)
+    en = catalog("ui", "en")
+    for text in view.texts():
+        core = text.split("  ", 1)[-1]
+        assert core in en.messages.values() or core in ("日本語", "English", "中文", "한국어"), core
