@@ -1,0 +1,305 @@
+#!/bin/bash
+# install.sh: provision a Raspberry Pi OS Bookworm 64-bit (Lite) Pi as a myna-kiosk.
+#
+#   sudo deploy/install.sh                  install or update this Pi (idempotent: run it again any time)
+#   deploy/install.sh --dry-run             print every change it would make; change nothing
+#   deploy/install.sh --root DIR            write the files into DIR instead of / (image builds, tests);
+#                                           apt, useradd, pip and systemctl are printed, not run
+#
+# Options:
+#   --config FILE         install FILE as /etc/kiosk/kiosk.toml (managed: replaced when it differs).
+#                         Without it the example is installed once and an existing file is kept.
+#   --overlayroot on|off  turn the read-only root (overlayroot=tmpfs) on or off at the next boot
+#   --no-apt              skip apt-get (packages already installed)
+#   --no-boot             leave cmdline.txt / config.txt alone
+#
+# What it does (docs/operations.md explains each part):
+#   apt packages (deploy/apt-pi.txt); the kiosk user and groups; a venv in /opt/kiosk/venv with
+#   the kiosk; /etc/kiosk/kiosk.toml; kiosk.service, enabled, with the linkage-gateway IP drop-in;
+#   udev rules (RC-S380, printers) and the port100 blacklist; polkit rule for pcscd; quiet boot with
+#   a splash and no getty on tty1; a persistent, size-capped journal; no core dumps; the PID 1
+#   hardware watchdog; the kiosk-rw helper for the optional read-only root.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=""
+DRY_RUN=0
+CONFIG=""
+OVERLAY=""
+APT=1
+BOOT=1
+KIOSK_USER=kiosk
+KIOSK_GROUPS=(video render input plugdev lp gpio)
+CHANGES=0
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) DRY_RUN=1 ;;
+        --root) ROOT=$(realpath -m "${2:?--root needs a directory}"); shift ;;
+        --root=*) ROOT=$(realpath -m "${1#*=}") ;;
+        --config) CONFIG=$(realpath "${2:?--config needs a file}"); shift ;;
+        --config=*) CONFIG=$(realpath "${1#*=}") ;;
+        --overlayroot) OVERLAY=${2:?--overlayroot needs on or off}; shift ;;
+        --overlayroot=*) OVERLAY=${1#*=} ;;
+        --no-apt) APT=0 ;;
+        --no-boot) BOOT=0 ;;
+        -h|--help) usage 0 ;;
+        *) echo "install.sh: unknown option $1" >&2; usage 2 ;;
+    esac
+    shift
+done
+case "$OVERLAY" in ""|on|off) ;; *) echo "install.sh: --overlayroot takes on or off" >&2; exit 2 ;; esac
+if [ -n "$ROOT" ] && [ "$ROOT" = / ]; then ROOT=""; fi
+if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+    echo "install.sh: run as root (or use --dry-run / --root DIR)" >&2; exit 1
+fi
+
+log() { printf '%s\n' "$*"; }
+change() {                       # change DESCRIPTION: count and announce one change
+    CHANGES=$((CHANGES + 1))
+    if [ "$DRY_RUN" = 1 ]; then log "would $*"; else log "$*"; fi
+}
+# run CMD...: a command that changes the system; printed in --dry-run and --root modes.
+run() {
+    if [ -n "$ROOT" ]; then log "skipped (--root): $*"; return 0; fi
+    if [ "$DRY_RUN" = 1 ]; then log "would run: $*"; CHANGES=$((CHANGES + 1)); return 0; fi
+    log "run: $*"; CHANGES=$((CHANGES + 1)); "$@"
+}
+
+# install_file SRC DEST MODE: write DEST (under ROOT) when missing or different.
+install_file() {
+    local src=$1 dest=$ROOT$2 mode=$3
+    if [ ! -f "$src" ]; then
+        log "WARNING: missing $src (not installed)"; return 0
+    fi
+    if [ -f "$dest" ] && cmp -s "$src" "$dest" && [ "$(stat -c %a "$dest")" = "${mode#0}" ]; then
+        return 0
+    fi
+    change "install $2 (mode $mode)"
+    [ "$DRY_RUN" = 1 ] && return 0
+    mkdir -p "$(dirname "$dest")"
+    install -m "$mode" "$src" "$dest.kiosk-new"
+    mv -f "$dest.kiosk-new" "$dest"
+}
+
+# install_text DEST MODE TEXT: like install_file for generated content.
+install_text() {
+    local tmp
+    tmp=$(mktemp)
+    printf '%s' "$3" > "$tmp"
+    install_file "$tmp" "$1" "$2"
+    rm -f "$tmp"
+}
+
+remove_file() {
+    if [ -e "$ROOT$1" ] || [ -L "$ROOT$1" ]; then
+        change "remove $1"
+        [ "$DRY_RUN" = 1 ] || rm -f "$ROOT$1"
+    fi
+}
+
+# link TARGET NAME: a symlink NAME (under ROOT) pointing at TARGET (as on the target system).
+link() {
+    local target=$1 name=$ROOT$2
+    if [ -L "$name" ] && [ "$(readlink "$name")" = "$target" ]; then return 0; fi
+    change "link $2 -> $target"
+    [ "$DRY_RUN" = 1 ] && return 0
+    mkdir -p "$(dirname "$name")"
+    ln -sfn "$target" "$name"
+}
+
+make_dir() {
+    [ -d "$ROOT$1" ] && return 0
+    change "create directory $1"
+    [ "$DRY_RUN" = 1 ] || install -d -m "$2" "$ROOT$1"
+}
+
+# cmdline_tokens FILE TOKEN...: add kernel options to the one-line cmdline.txt.
+cmdline_tokens() {
+    local file=$ROOT$1 line new token
+    shift
+    [ -f "$file" ] || { log "note: $1 not found, boot options left alone"; return 0; }
+    line=$(head -n1 "$file")
+    new=$line
+    # The kernel console moves off tty1 so the kiosk owns the screen.
+    new=$(printf '%s' "$new" | sed -E 's/(^| )console=tty1( |$)/\1console=tty3\2/')
+    for token in "$@"; do
+        case " $new " in *" $token "*) ;; *) new="$new $token" ;; esac
+    done
+    [ "$new" = "$line" ] && return 0
+    change "set kernel command line in ${file#"$ROOT"}: $new"
+    [ "$DRY_RUN" = 1 ] || { printf '%s\n' "$new" > "$file.kiosk-new"; mv -f "$file.kiosk-new" "$file"; }
+}
+
+config_txt_line() {                # appended under [all] so no board filter applies to it
+    local file=$ROOT$1 line=$2
+    [ -f "$file" ] || return 0
+    grep -qxF "$line" "$file" && return 0
+    change "add '$line' to ${file#"$ROOT"}"
+    [ "$DRY_RUN" = 1 ] || printf '\n[all]\n%s\n' "$line" >> "$file"
+}
+
+packages() {
+    grep -v '^\s*#' "$SRC/deploy/apt-pi.txt" | grep -v '^\s*$' | tr '\n' ' '
+}
+
+# --- 1. packages -------------------------------------------------------------------
+step_packages() {
+    [ "$APT" = 1 ] || return 0
+    local missing="" p
+    for p in $(packages); do
+        if [ -n "$ROOT" ] || ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    run apt-get update -qq
+    # shellcheck disable=SC2086
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+}
+
+# --- 2. the kiosk user ---------------------------------------------------------------
+step_user() {
+    local g
+    for g in "${KIOSK_GROUPS[@]}"; do
+        if [ -n "$ROOT" ] || ! getent group "$g" >/dev/null; then
+            run groupadd --system -f "$g"
+        fi
+    done
+    if [ -n "$ROOT" ] || ! id "$KIOSK_USER" >/dev/null 2>&1; then
+        run useradd --system --home-dir /var/lib/kiosk --no-create-home --shell /usr/sbin/nologin \
+            --user-group --groups "$(IFS=,; echo "${KIOSK_GROUPS[*]}")" "$KIOSK_USER"
+    elif [ "$(id -nG "$KIOSK_USER" | tr ' ' '\n' | sort | tr '\n' ' ')" != \
+           "$(printf '%s\n' "$KIOSK_USER" "${KIOSK_GROUPS[@]}" | sort | tr '\n' ' ')" ]; then
+        run usermod --groups "$(IFS=,; echo "${KIOSK_GROUPS[*]}")" "$KIOSK_USER"
+    fi
+}
+
+# --- 3. the venv with the kiosk ----------------------------------------------------------
+source_hash() {
+    (cd "$SRC" && find kiosk pyproject.toml -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
+        | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+step_venv() {
+    local venv=/opt/kiosk/venv hash
+    hash=$(source_hash)
+    if [ -n "$ROOT" ]; then
+        run python3 -m venv "$venv"
+        run "$venv/bin/pip" install --upgrade "$SRC[hardware]"
+        return 0
+    fi
+    if [ ! -x "$venv/bin/python" ]; then
+        run python3 -m venv "$venv"
+    fi
+    if [ "$(cat /opt/kiosk/.source-hash 2>/dev/null)" != "$hash" ]; then
+        run "$venv/bin/pip" install -q --upgrade pip
+        run "$venv/bin/pip" install -q --upgrade "$SRC[hardware]"
+        [ "$DRY_RUN" = 1 ] || printf '%s\n' "$hash" > /opt/kiosk/.source-hash
+    fi
+}
+
+# --- 4. files ---------------------------------------------------------------------------
+step_files() {
+    make_dir /etc/kiosk 0750
+    if [ -n "$CONFIG" ]; then
+        install_file "$CONFIG" /etc/kiosk/kiosk.toml 0640
+    elif [ ! -e "$ROOT/etc/kiosk/kiosk.toml" ]; then
+        install_file "$SRC/deploy/kiosk.toml" /etc/kiosk/kiosk.toml 0640
+    fi
+    install_file "$SRC/deploy/kiosk.toml" /etc/kiosk/kiosk.toml.example 0644
+    if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(stat -c %G /etc/kiosk)" != "$KIOSK_USER" ]; then
+        run chgrp -R "$KIOSK_USER" /etc/kiosk
+    fi
+
+    install_file "$SRC/systemd/kiosk.service" /etc/systemd/system/kiosk.service 0644
+    install_file "$SRC/systemd/journald.conf.d/50-kiosk.conf" /etc/systemd/journald.conf.d/50-kiosk.conf 0644
+    install_file "$SRC/systemd/coredump.conf.d/50-kiosk.conf" /etc/systemd/coredump.conf.d/50-kiosk.conf 0644
+    install_file "$SRC/systemd/system.conf.d/50-kiosk-watchdog.conf" /etc/systemd/system.conf.d/50-kiosk-watchdog.conf 0644
+    install_file "$SRC/deploy/udev/60-kiosk-rcs380.rules" /etc/udev/rules.d/60-kiosk-rcs380.rules 0644
+    install_file "$SRC/deploy/udev/61-kiosk-printers.rules" /etc/udev/rules.d/61-kiosk-printers.rules 0644
+    install_file "$SRC/deploy/modprobe.d/kiosk-blacklist-port100.conf" /etc/modprobe.d/kiosk-blacklist-port100.conf 0644
+    install_file "$SRC/deploy/sysctl.d/90-kiosk.conf" /etc/sysctl.d/90-kiosk.conf 0644
+    install_file "$SRC/deploy/polkit/60-kiosk-pcscd.rules" /etc/polkit-1/rules.d/60-kiosk-pcscd.rules 0644
+    install_file "$SRC/deploy/sbin/kiosk-rw" /usr/local/sbin/kiosk-rw 0755
+    install_file "$SRC/docs/operations.md" /opt/kiosk/docs/operations.md 0644
+    link /opt/kiosk/venv/bin/kiosk /usr/local/bin/kiosk
+    make_dir /var/log/journal 2755
+
+    # Network: loopback only, plus the linkage gateway when the config names one.
+    local dropin
+    dropin=$(python3 "$SRC/kiosk/appliance/netallow.py" "$ROOT/etc/kiosk/kiosk.toml" 2>&1) || {
+        log "WARNING: cannot compute the gateway allow-list: $dropin"; dropin=""; }
+    if [ "$DRY_RUN" = 1 ] && [ ! -e "$ROOT/etc/kiosk/kiosk.toml" ]; then
+        dropin=$(python3 "$SRC/kiosk/appliance/netallow.py" "${CONFIG:-$SRC/deploy/kiosk.toml}" 2>/dev/null || true)
+    fi
+    if [ -n "$dropin" ]; then
+        install_text /etc/systemd/system/kiosk.service.d/50-linkage-gateway.conf 0644 "$dropin"
+    else
+        remove_file /etc/systemd/system/kiosk.service.d/50-linkage-gateway.conf
+    fi
+}
+
+# --- 5. services: enabled kiosk, pcscd socket, no getty on tty1 -------------------------------
+step_services() {
+    link /etc/systemd/system/kiosk.service /etc/systemd/system/multi-user.target.wants/kiosk.service
+    link /lib/systemd/system/pcscd.socket /etc/systemd/system/sockets.target.wants/pcscd.socket
+    link /dev/null /etc/systemd/system/getty@tty1.service
+    if [ "$CHANGES" -gt 0 ]; then
+        run systemctl daemon-reload
+        run udevadm control --reload
+        run sysctl --quiet --system
+        log "note: journald, the PID 1 watchdog and boot options take effect at the next reboot"
+    fi
+}
+
+# --- 6. boot: quiet, splash, console off tty1 ---------------------------------------------------
+step_boot() {
+    [ "$BOOT" = 1 ] || return 0
+    local boot=/boot/firmware
+    [ -e "$ROOT$boot/cmdline.txt" ] || boot=/boot
+    cmdline_tokens "$boot/cmdline.txt" quiet splash loglevel=3 logo.nologo vt.global_cursor_default=0 \
+        consoleblank=0 plymouth.ignore-serial-consoles fsck.repair=yes
+    config_txt_line "$boot/config.txt" "disable_splash=1"
+    if [ -z "$ROOT" ] && command -v plymouth-set-default-theme >/dev/null \
+        && [ "$(plymouth-set-default-theme)" != spinner ]; then
+        run plymouth-set-default-theme spinner
+    fi
+}
+
+# --- 7. optional read-only root --------------------------------------------------------------------
+step_overlay() {
+    case "$OVERLAY" in
+        on)  run apt-get install -y -qq --no-install-recommends overlayroot
+             run raspi-config nonint do_overlayfs 0
+             log "read-only root: on after the next reboot (kiosk-rw explains how to change things)" ;;
+        off) run raspi-config nonint do_overlayfs 1
+             log "read-only root: off after the next reboot" ;;
+    esac
+}
+
+main() {
+    if [ "$DRY_RUN" = 1 ]; then log "dry run: nothing is changed"; fi
+    if [ -n "$ROOT" ]; then log "installing into $ROOT"; fi
+    step_packages
+    step_user
+    step_venv
+    step_files
+    step_services
+    step_boot
+    step_overlay
+    if [ "$CHANGES" = 0 ]; then
+        log "kiosk: up to date, nothing to change"
+    elif [ "$DRY_RUN" = 1 ]; then
+        log "dry run: $CHANGES changes"
+    else
+        log "kiosk: $CHANGES changes"
+        if [ -z "$ROOT" ]; then
+            log "next: kiosk config check && sudo systemctl restart kiosk (or reboot)"
+        fi
+    fi
+}
+
+main
