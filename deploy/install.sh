@@ -188,7 +188,7 @@ step_venv() {
     hash=$(source_hash)
     if [ -n "$ROOT" ]; then
         run python3 -m venv "$venv"
-        run "$venv/bin/pip" install --upgrade "$SRC[hardware]"
+        run "$venv/bin/pip" install --upgrade "${SRC}[hardware]"
         return 0
     fi
     if [ ! -x "$venv/bin/python" ]; then
@@ -196,7 +196,7 @@ step_venv() {
     fi
     if [ "$(cat /opt/kiosk/.source-hash 2>/dev/null)" != "$hash" ]; then
         run "$venv/bin/pip" install -q --upgrade pip
-        run "$venv/bin/pip" install -q --upgrade "$SRC[hardware]"
+        run "$venv/bin/pip" install -q --upgrade "${SRC}[hardware]"
         [ "$DRY_RUN" = 1 ] || printf '%s\n' "$hash" > /opt/kiosk/.source-hash
     fi
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -165,3 +166,11 @@ def test_bad_option_is_refused(target, fake_tools):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "unknown option --frobnicate" in result.stderr
     assert not (target / "etc").exists()
+
+
+def test_shell_scripts_pass_shellcheck():
+    exe = shutil.which("shellcheck")
+    assert exe, "shellcheck missing: apt-get install shellcheck (deploy/apt-dev.txt)"
+    result = subprocess.run([exe, "--severity=style", str(INSTALL), str(ROOT / "deploy/sbin/kiosk-rw")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
