@@ -6,9 +6,10 @@ A scenario is a list of steps (or a TOML file with ``steps = [...]``):
     remove                take it away
     tap WIDGET_ID         press an enabled button of the current screen
     key NAME              a keypad/keyboard key: 0-9, a-z, enter, backspace, escape, delete
-    wait_screen SCREEN_ID wait (real time, bounded) until that screen is shown
+    wait_screen SCREEN_ID wait (real time, bounded) until that screen is shown and the
+                          card has answered whatever was asked (no operation pending)
     advance SECONDS       move the session clock (timeouts) without sleeping
-    expect_text "…"       the current screen shows this text
+    expect_text "…"       the current screen shows this text (after pending card/printer answers)
     expect_no_text "…"    … and not this
     expect_widget ID / expect_no_widget ID
     screenshot NAME       save NAME.png into the screenshots directory
@@ -32,6 +33,7 @@ from pathlib import Path
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 WAIT_SECONDS = 15.0
+BUSY_SCREENS = ("reading", "linkage_5", "linkage_8")
 
 
 @dataclass
@@ -109,13 +111,30 @@ class ScenarioRunner:
         self.session.tick()
         self.draw()
 
+    def busy(self) -> bool:
+        s = self.session
+        return bool(s.pending) and s.screen not in BUSY_SCREENS or (
+            s.notice is not None and s.notice[0] == "receipt.printing")
+
+    def settle_async(self, timeout: float = WAIT_SECONDS) -> None:
+        """Wait (bounded) until the card and the printer have answered."""
+        end = time.monotonic() + timeout
+        while True:
+            self._wake.clear()
+            self.session.pump()
+            if not self.busy() or time.monotonic() >= end:
+                break
+            self._wake.wait(0.05)
+        self.settle()
+
     def wait_screen(self, screen: str, timeout: float = WAIT_SECONDS) -> bool:
         end = time.monotonic() + timeout
         while True:
             self._wake.clear()
             self.session.pump()
             self.session.tick()
-            if self.session.screen == screen:
+            # A screen counts once the card has answered (busy screens count at once).
+            if self.session.screen == screen and (not self.session.pending or screen in BUSY_SCREENS):
                 self.draw()
                 return True
             left = end - time.monotonic()
@@ -168,13 +187,13 @@ class ScenarioRunner:
                 s.pump()
                 s.tick()
         elif op in ("expect_text", "expect_no_text"):
-            self.settle()
+            self.settle_async()
             present = any(arg in t for t in self.app.view.texts())
             if present != (op == "expect_text"):
                 self.fail(f"{op} {arg!r} on screen {s.screen!r}")
             return
         elif op in ("expect_widget", "expect_no_widget"):
-            self.settle()
+            self.settle_async()
             present = self.app.view.get(arg) is not None
             if present != (op == "expect_widget"):
                 self.fail(f"{op} {arg} on screen {s.screen!r}")

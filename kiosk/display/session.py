@@ -298,7 +298,9 @@ class Session:
                 self.go("attract")
             return
         if kind == "inserted":
+            lang, large = self.lang, self.large_text      # chosen on the attract screen
             self.wipe()
+            self.lang, self.large_text = lang, large
             self.gen = msg.gen
             self.session_started = self.clock.now()
             journal.log_event("card_inserted", "card placed", READER=data.get("reader"))

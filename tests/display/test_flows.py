@@ -1,0 +1,253 @@
+"""Every flow of the leaflet, played through the scenario runner on the simulated card.
+
+The card worker, the card layer and the simulated card are real; only time
+(ManualClock) and the edges (printer, linkage gateway) are faked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.display.scenario import run_scenario
+
+from .helpers import TODAY, FakePrinter, fake_linkage_factory, fake_receipt_builder
+
+START = ["insert {p}", "wait_screen summary", "tap btn_continue", "wait_screen menu"]
+
+
+def start(profile: str) -> list[str]:
+    return [s.format(p=profile) for s in START]
+
+
+def run(steps, **kw):
+    kw.setdefault("today", lambda: TODAY)
+    r = run_scenario(steps, **kw)
+    assert r.ok, r.errors
+    return r
+
+
+def data_verifies(card, pin_id=None):
+    return [v for v in card.verifies if v.with_data and (pin_id is None or v.pin_id == pin_id)]
+
+
+def test_pin_status_in_words_residents_know():
+    r = run(start("jpki-locked") + [
+        "tap item_pin_status", "wait_screen pin_status",
+        "expect_text 免許証の暗証番号", "expect_text 利用者証明用電子証明書の暗証番号",
+        "expect_text 署名用電子証明書のパスワード", "expect_text 券面事項入力補助用",
+        "expect_text 住民基本台帳用", "expect_text あと 10 回（全 10 回）", "expect_text ロック中",
+        "expect_text 市区町村の窓口", "expect_text JPKI暗証番号リセットアプリ",
+        "expect_text 署名用電子証明書のパスワードが必要",
+        "expect_text 電子証明書の有効期限：2029年5月2日", "expect_text カードの有効期限：2034年5月2日",
+    ])
+    assert not data_verifies(r.cards[0])          # reading counters spends no try
+
+
+def test_locked_licence_pin_guidance_names_the_police_never_phone():
+    r = run(start("licence-locked") + [
+        "tap item_pin_status", "expect_text 試験場・警察署", "expect_text 電話での回答はしていません",
+        "tap btn_back", "tap item_licence", "wait_screen licence_locked",
+        "expect_no_widget key_ok", "expect_no_widget key_1", "expect_text 試験場・警察署",
+    ])
+    assert not data_verifies(r.cards[0])          # refused with 0 VERIFY carrying data
+
+
+def test_licence_read_with_one_verify():
+    r = run(start("resident") + [
+        "tap item_licence", "wait_screen licence_pin", "expect_text あと 10 回（全 10 回）",
+        "expect_no_widget warn", "tap key_1", "tap key_3", "tap key_5",
+        "expect_text ●●●○", "tap key_7", "tap key_ok", "wait_screen licence",
+        "expect_text 有効期限：2027年6月15日", "expect_text 更新期間：2027年4月15日〜2027年6月15日",
+        "expect_text 区分：優良", "expect_text オンライン更新時講習を受けられます",
+        "expect_text 種類：普通・普自二", "expect_text 条件等：眼鏡等",
+        "expect_no_text 912345678901", "tap btn_toggle_number", "expect_text 912345678901",
+        "tap btn_toggle_number", "expect_no_text 912345678901", "expect_widget photo",
+    ])
+    assert len(data_verifies(r.cards[0], "licence")) == 1
+    assert r.session.licence is None              # wiped at the end of the scenario
+
+
+def test_wrong_pin_shows_new_count_and_warns():
+    r = run(start("resident") + [
+        "tap item_licence", "wait_screen licence_pin",
+        "tap key_1", "tap key_1", "tap key_1", "tap key_1", "tap key_ok",
+        "expect_text 暗証番号が違います。あと 9 回（全 10 回）", "expect_text あと 9 回（全 10 回）",
+        "expect_text ○○○○",
+    ])
+    assert len(data_verifies(r.cards[0], "licence")) == 1
+    assert r.cards[0].pin_tries("licence") == 9
+
+
+def test_last_try_warning_shown_before_the_pad_is_used():
+    run(start("licence-last-try") + [
+        "tap item_licence", "wait_screen licence_pin", "expect_text あと 1 回（全 10 回）",
+        "expect_text 最後の1回です", "expect_widget warn",
+    ])
+
+
+def test_wrong_last_try_locks_and_shows_guidance():
+    r = run(start("licence-last-try") + [
+        "tap item_licence", "wait_screen licence_pin",
+        "key 9", "key 9", "key 9", "key 9", "key enter", "wait_screen licence_locked",
+        "expect_text 試験場・警察署",
+    ])
+    assert len(data_verifies(r.cards[0], "licence")) == 1
+
+
+def test_no_pin_card_shows_no_pad():
+    r = run(start("licence-no-pin") + ["tap item_licence", "wait_screen licence", "expect_text 区分：一般"])
+    assert "licence_pin" not in r.screens_seen
+
+
+def test_plain_card_has_no_licence_item_but_a_note():
+    run(start("myna-plain") + [
+        "expect_no_widget item_licence", "expect_no_widget item_linkage", "expect_widget item_pin_status",
+        "expect_text このカードには免許情報が記録されていない", "tap item_pin_status",
+        "expect_no_text 免許証の暗証番号", "expect_text あと 2 回（全 3 回）",
+    ])
+
+
+def test_ic_licence_offers_licence_only():
+    r = run(start("ic-licence") + [
+        "expect_widget item_licence", "expect_widget item_finish", "expect_no_widget item_pin_status",
+        "expect_no_widget item_linkage", "tap item_licence", "wait_screen licence_pin",
+        "tap key_1", "tap key_1", "tap key_1", "tap key_1", "tap key_ok", "wait_screen licence",
+        "expect_text 区分：一般",
+    ])
+    assert len(data_verifies(r.cards[0], "ic_pin1")) == 1
+
+
+def test_renewal_guidance_is_personalised():
+    run(start("resident") + [
+        "tap item_renewal", "expect_text オンラインで申請する", "expect_text 署名用電子証明書の発行を希望する",
+        "expect_text マイナポータルと連携", "expect_text 免許証番号を正しく入力する",
+        "expect_text 試験場・警察署等で免許情報の記録", "expect_no_text 署名用電子証明書がありません",
+    ])
+    run(start("minor") + ["tap item_renewal", "expect_text 署名用電子証明書がありません"])
+    run(start("cert-expired") + ["tap item_renewal", "expect_text 電子証明書の有効期限が切れています"])
+    run(start("myna-plain") + ["tap item_renewal", "expect_text オンライン申請サイト",
+                               "expect_no_text 免許証番号を正しく入力する"])
+
+
+def test_lost_card_guidance():
+    run(start("resident") + [
+        "tap item_lost_card", "expect_text 0120-95-0178", "expect_text 0120-0178-27",
+        "expect_text 24時間365日", "expect_text 再発行", "expect_text 1,500円", "expect_text 3×2.4cm",
+        "expect_text 6か月以内", "expect_text 従来の運転免許証",
+    ])
+
+
+def test_finish_asks_for_the_card_until_it_is_removed():
+    r = run(start("resident") + [
+        "tap item_finish", "wait_screen take_card", "expect_text カードをお取りください",
+        "advance 10", "expect_text カードをお取りください", "remove", "wait_screen attract",
+    ])
+    assert r.sounds.count("take_card") >= 2        # the chime repeats while the card stays
+    assert not r.cards[0].powered                  # unpowered between residents
+
+
+def test_unknown_card_is_refused_clearly():
+    run(["insert unknown", "wait_screen card_error", "expect_text このカードには対応していません",
+         "remove", "wait_screen attract"])
+
+
+def test_language_choice_and_reset_for_next_resident():
+    run(["tap lang_en", "expect_text Please place your card on the reader"] + start("resident") + [
+        "expect_text Licence details", "tap item_pin_status", "expect_text 10 of 10 tries left",
+        "tap btn_back", "tap item_finish", "wait_screen take_card", "remove", "wait_screen attract",
+        "expect_text カードをリーダーに置いてください",
+    ])
+    run(["tap lang_ko", "expect_text 카드를 리더기에 올려 주세요", "tap lang_zh", "expect_text 请将卡片放在读卡器上"])
+
+
+def test_large_text_switch():
+    r = run(["tap btn_large_text", "expect_text カードをリーダーに置いてください"])
+    assert r.session.large_text is False            # reset at the end (wipe)
+
+
+def test_print_slip_success_and_failure():
+    ok = FakePrinter(ok=True)
+    run(start("resident") + ["tap item_pin_status", "tap btn_print", "wait_screen pin_status",
+                             "advance 0.1", "expect_text 印刷しました"],
+        printer=ok, receipt_builder=fake_receipt_builder)
+    assert ok.submitted == [{"kind": "pin_status", "lang": "ja"}]
+    bad = FakePrinter(ok=False)
+    run(start("resident") + ["tap item_lost_card", "tap btn_print", "advance 0.1",
+                             "expect_text 印刷できません。窓口の係員にお尋ねください。",
+                             "tap btn_back", "wait_screen menu", "tap item_pin_status"],
+        printer=bad, receipt_builder=fake_receipt_builder)
+
+
+def test_no_print_button_without_printer():
+    run(start("resident") + ["tap item_pin_status", "expect_no_widget btn_print"])
+
+
+# -- linkage -----------------------------------------------------------------------
+
+def linkage_steps(auth="2468", sign="KIOSK2025"):
+    steps = start("resident") + ["tap item_linkage", "wait_screen linkage_1", "expect_text 1/9",
+                                 "tap btn_next", "wait_screen linkage_2", "expect_text 2/9",
+                                 "tap btn_next", "wait_screen linkage_3", "expect_text 3/9",
+                                 "tap btn_next", "wait_screen linkage_4", "expect_text 4/9",
+                                 "expect_text あと 3 回（全 3 回）"]
+    steps += [f"tap key_{d}" for d in auth] + ["tap key_ok", "wait_screen linkage_6", "expect_text 6/9",
+                                               "expect_text 第1条", "tap btn_terms_next", "tap btn_accept",
+                                               "wait_screen linkage_7", "expect_text 7/9"]
+    steps += [f"tap kb_{c}" for c in sign] + ["tap key_ok", "wait_screen linkage_9", "expect_text 9/9",
+                                              "expect_text REF-0001"]
+    return steps
+
+
+def test_linkage_nine_screens_with_progress():
+    r = run(linkage_steps() + ["tap btn_done", "wait_screen menu"], linkage_factory=fake_linkage_factory(),
+            gateway_available=True)
+    card = r.cards[0]
+    assert [v.pin_id for v in data_verifies(card)] == ["jpki_auth", "jpki_sign"]
+    assert card.signatures == 2
+    for n in (1, 2, 3, 4, 5, 6, 7, 8, 9):
+        assert f"linkage_{n}" in r.screens_seen
+
+
+def test_linkage_password_keyboard_is_upper_case_and_keypad_typed():
+    steps = linkage_steps(sign="")[:-4]
+    steps += ["key k", "key i", "key o", "key s", "key k", "key 2", "key 0", "key 2", "key 5",
+              "expect_text 9 文字入力済み", "key enter", "wait_screen linkage_9"]
+    r = run(steps, linkage_factory=fake_linkage_factory(), gateway_available=True)
+    assert r.cards[0].pin_tries("jpki_sign") == 5
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4, 6, 7])
+def test_linkage_cancel_on_every_step(step):
+    steps = linkage_steps()
+    cut = steps.index(f"wait_screen linkage_{step}") + 1
+    r = run(steps[:cut] + ["tap btn_cancel", "wait_screen menu"], linkage_factory=fake_linkage_factory(),
+            gateway_available=True)
+    assert r.screens_seen[-1] == "menu" or "menu" in r.screens_seen[cut:]
+
+
+def test_linkage_wrong_auth_pin_shows_count():
+    steps = linkage_steps(auth="1111")
+    cut = steps.index("wait_screen linkage_6")
+    r = run(steps[:cut] + ["wait_screen linkage_4", "expect_text 暗証番号が違います。あと 2 回（全 3 回）"],
+            linkage_factory=fake_linkage_factory(), gateway_available=True)
+    assert r.cards[0].pin_tries("jpki_auth") == 2
+
+
+def test_linkage_preflight_refusal_and_checklist_slip():
+    from .helpers import FakeProblem
+    printer = FakePrinter(ok=True)
+    r = run(start("resident") + ["tap item_linkage", "wait_screen linkage_preflight",
+                                 "expect_text このままでは連携できません",
+                                 "expect_text 署名用電子証明書がありません", "expect_text 市区町村の窓口",
+                                 "tap btn_print", "advance 0.1", "expect_text 印刷しました", "tap btn_back",
+                                 "wait_screen menu"],
+            linkage_factory=fake_linkage_factory(problems=[FakeProblem("no_sign_cert", "municipality")]),
+            gateway_available=True, printer=printer, receipt_builder=fake_receipt_builder)
+    assert printer.submitted[0]["kind"] == "linkage_checklist"
+    assert not data_verifies(r.cards[0])
+
+
+def test_linkage_without_gateway_offers_the_app_route():
+    run(start("resident") + ["tap item_linkage", "wait_screen linkage_preflight",
+                             "expect_text 連携の条件を満たしています", "expect_text マイナポータルアプリで続けて"],
+        linkage_factory=fake_linkage_factory(), gateway_available=False)
