@@ -152,8 +152,8 @@ class ReceiptService:
         if code is None:
             self._recovered()
             if data:
-                journal.log_event("receipt_printed", "receipt printed", KIND=kind,
-                                  BYTES=len(data), WIDTH=self.cfg.width_dots)
+                journal.log_event("receipt_printed", "receipt printed", PRINTER=self.cfg.backend,
+                                  RECEIPT=kind, BYTES=len(data), WIDTH=self.cfg.width_dots)
             job.finish(PrintResult(True, None, len(data)))
         else:
             self._fault(code, kind)
@@ -188,7 +188,7 @@ class ReceiptService:
     # -- service state ------------------------------------------------------------------
     def _fault(self, code: str, kind: str, detail: str = "") -> None:
         journal.log_event("printer_error", f"receipt printer: {code}", journal.ERR,
-                          ERROR_CODE=code, BACKEND=self.cfg.backend, KIND=kind, DETAIL=detail or None)
+                          ERROR_CODE=code, PRINTER=self.cfg.backend, RECEIPT=kind, DETAIL=detail or None)
         cond = CONDITIONS.get(code)
         if cond is None:
             return
@@ -205,15 +205,15 @@ class ReceiptService:
             previous, self.condition = self.condition, None
         if previous is None:
             return
-        journal.log_event("printer_recovered", "receipt printer is back", BACKEND=self.cfg.backend,
-                          ERROR_CODE=previous.value)
+        journal.log_event("printer_recovered", "receipt printer is back", journal.NOTICE,
+                          PRINTER=self.cfg.backend, CONDITION=previous.value)
         if self.bus is not None:
             self.bus.service(previous, False)
 
     def _note_near_end(self, near_end: bool) -> None:
         if near_end and not self._near_end:
             journal.log_event("printer_error", "receipt paper near end", journal.WARNING,
-                              ERROR_CODE="paper_near_end", BACKEND=self.cfg.backend)
+                              ERROR_CODE="paper_near_end", PRINTER=self.cfg.backend)
         self._near_end = near_end
 
 
