@@ -50,7 +50,7 @@ def _run_scenario(args, cfg, error, size) -> int:
         print(f"kiosk run: {error.message}", file=sys.stderr)
         return error.exit_code
     result = run_scenario(args.scenario, config=cfg, screenshots=args.screenshots, size=size,
-                          lang=cfg.kiosk.default_language)
+                          lang=cfg.kiosk.default_language, production=True)
     print(json.dumps({"ok": result.ok, "screens_seen": result.screens_seen, "errors": result.errors,
                       "overflows": [list(o) for o in result.overflows],
                       "screenshots": result.screenshots}, ensure_ascii=False, indent=1))

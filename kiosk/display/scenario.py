@@ -231,15 +231,30 @@ class ScenarioRunner:
 
 
 def run_scenario(steps, config=None, screenshots=None, size=(800, 480), lang="ja",
-                 **kwargs) -> ScenarioResult:
+                 production: bool = False, **kwargs) -> ScenarioResult:
     """Play ``steps`` (a list of step strings, or a path to a TOML file).
 
-    Extra keyword arguments reach ScenarioRunner (printer, receipt_builder,
-    linkage_factory, gateway_available, today, clock).
+    ``production=True`` wires the real linkage engine (with the loopback
+    reference gateway when none is configured) and the printer from the
+    config, as ``kiosk run`` does.  Extra keyword arguments reach
+    ScenarioRunner (printer, receipt_builder, linkage_factory,
+    gateway_available, today, clock).
     """
     step_list, options = load_steps(steps)
     if "size" in options and size == (800, 480):
         size = tuple(int(v) for v in str(options["size"]).lower().split("x"))
     lang = options.get("lang", lang)
-    runner = ScenarioRunner(config=config, screenshots=screenshots, size=size, lang=lang, **kwargs)
-    return runner.run(step_list)
+    parts = None
+    if production:
+        from kiosk.config import Config
+        from kiosk.display.wiring import build_parts
+        from kiosk.signals import Bus
+        parts = build_parts(config or Config(), Bus())
+        for key in ("printer", "receipt_builder", "linkage_factory", "gateway_available"):
+            kwargs.setdefault(key, getattr(parts, key))
+    try:
+        runner = ScenarioRunner(config=config, screenshots=screenshots, size=size, lang=lang, **kwargs)
+        return runner.run(step_list)
+    finally:
+        if parts is not None:
+            parts.close()

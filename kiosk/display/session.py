@@ -420,8 +420,6 @@ class Session:
         self.pending = None
         pre = data["preflight"]
         self.linkage = {"preflight": pre, "step": data.get("step", 1)}
-        journal.log_event("linkage_step", "linkage pre-flight", STEP=0,
-                          RESULT="ok" if getattr(pre, "ok", False) else "refused")
         if getattr(pre, "ok", False) and self.gateway_available:
             self.go("linkage_1")
         else:
@@ -440,7 +438,6 @@ class Session:
         if self.cancel_requested:
             self._linkage_cancel()
             return
-        journal.log_event("linkage_step", f"linkage step {step}", STEP=step)
         self.pin_message = None
         self.go(f"linkage_{min(max(step, 1), LINKAGE_STEPS)}")
         if step == LINKAGE_STEPS:
