@@ -163,14 +163,15 @@ class _Layout:
 
 # -- line wrapping (CJK breaks between characters, latin and hangul at spaces) ------------
 _NO_LINE_START = set("、。，．,.:;：；!?！？)）]」』】〕〉》ー々〜・…ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ%％")
+_NO_LINE_END = set("(（[「『【〔〈《□")
 _TOKEN = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff01-\uff60][^\S\n]*|[^\s\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff01-\uff60]+[^\S\n]*|\s+")
 
 
 def _tokens(text: str) -> list[str]:
     out: list[str] = []
     for tok in _TOKEN.findall(text):
-        if out and tok[0] in _NO_LINE_START:
-            out[-1] += tok               # keep closing punctuation with what precedes it
+        if out and (tok[0] in _NO_LINE_START or out[-1].rstrip()[-1:] in _NO_LINE_END):
+            out[-1] += tok               # no closing mark starts a line, no opening mark ends one
         else:
             out.append(tok)
     return out
@@ -325,7 +326,7 @@ class _Builder:
         self.add("heading", "linkage.heading")
         if linkage.get("reference"):
             self.add("text", "linkage.reference", reference=str(linkage["reference"]))
-        if linkage.get("steps_total"):
+        if linkage.get("steps_total") and linkage.get("steps_done"):
             self.add("small", "linkage.progress", done=int(linkage.get("steps_done", 0)),
                      total=int(linkage["steps_total"]))
         items = list(linkage.get("checklist") or [])

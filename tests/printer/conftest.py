@@ -9,31 +9,13 @@ import pytest
 from escpos.printer import Dummy
 
 from kiosk import journal
-from kiosk.nfc.card import CardSession
-from kiosk.nfc.pins import Pin
 from kiosk.nfc.sim.profile import load_profile
-from kiosk.nfc.sim.reader import SimReader
-
-ONLINE, PAPER = b"\x10\x04\x01", b"\x10\x04\x04"
+from kiosk.printer.sample import read_sample
 
 
 def read_card(profile_name: str):
     """(profile, CardStatus, LicenceData | None) read through the real card layer."""
-    profile = load_profile(profile_name)
-    reader = SimReader(profile)
-    session = CardSession(reader.connect())
-    try:
-        status = session.read_status()
-        licence = None
-        if status.licence_present:
-            counter = status.pins.get("licence")
-            if status.licence_pin_set is False:
-                licence = session.read_licence(None)
-            elif counter is not None and not counter.locked:
-                licence = session.read_licence(Pin("licence", profile.pins["licence"].value))
-    finally:
-        session.close()
-    return profile, status, licence
+    return (load_profile(profile_name), *read_sample(profile_name))
 
 
 @pytest.fixture(scope="session")

@@ -231,3 +231,12 @@ def test_catalogues_have_the_same_keys_in_every_language():
     for lang in LANGS:
         for key, value in catalog("receipt", lang).messages.items():
             assert not re.search(r"\{(name|address|pin|my_number)\}", value), key
+
+
+def test_wrapping_keeps_opening_brackets_with_what_follows():
+    font = fonts.load("ja", 20)
+    text = "利用者証明用電子証明書の暗証番号（数字4桁）"
+    for width in range(120, 400, 7):
+        rows = wrap(text, font, width)
+        assert "".join(rows) == text
+        assert not any(r.endswith("（") for r in rows) and not any(r.startswith("）") for r in rows)
