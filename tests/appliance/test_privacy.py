@@ -2,14 +2,19 @@
 
 Each profile's canaries (PINs, name, address, My Number, licence number) must
 never appear in a journal record (captured with kiosk.journal.add_sink), in
-stderr, or in an error message.  The sessions run through the real card layer
-on the simulated reader, through the ``kiosk card`` CLI with the PIN on stdin
-and, when the touchscreen app's scenario runner exists, through full scripted
-kiosk sessions.
+stderr, or in an error message.  Three drivers, each for every profile:
+
+- full kiosk sessions through the touchscreen app's scenario runner, with the
+  production wiring (dummy printer, real linkage engine against the loopback
+  reference gateway): status, wrong and right PINs, licence, slips, linkage,
+  renewal and lost-card guidance, timeout, card pulled mid-session;
+- the card layer directly (CardSession on SimReader), logging as the app would;
+- the ``kiosk card`` CLI with the PIN on stdin.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import sys
@@ -18,6 +23,7 @@ import pytest
 
 from kiosk import journal
 from kiosk.cli import main as kiosk_main
+from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.pins import Pin
@@ -154,3 +160,92 @@ def test_the_leak_check_can_fail(records):
     journal.log_event("card_error", "odd", DETAIL=f"holder {name}")
     journal.log_event("card_error", "odd", DETAIL=profile.person["address"].replace("\u3000", " "))
     assert leaks(profile.canaries, record_texts(records)) == [name, profile.person["address"]]
+
+
+# -- full kiosk sessions ------------------------------------------------------------
+
+def keys(value: str) -> list[str]:
+    return [f"tap key_{d}" for d in value]
+
+
+def linkage_refused(profile) -> bool:
+    """The linkage pre-flight stops on locked JPKI PINs, no signature certificate, expiry."""
+    locked = any(profile.pins[p].tries_left == 0 for p in ("jpki_auth", "jpki_sign") if p in profile.pins)
+    return locked or not profile.sign_certificate or profile.auth_not_after < dt.date.today()
+
+
+def kiosk_steps(name: str) -> list[str]:
+    """Everything a resident can do with this card, then a timeout and a card pulled mid-session."""
+    p = load_profile(name)
+    if p.card == "unknown":
+        return ["insert unknown", "wait_screen card_error", "remove", "wait_screen attract"]
+    menu = [f"insert {name}", "wait_screen summary", "tap btn_continue", "wait_screen menu"]
+    s = list(menu)
+    if p.card == "myna":
+        s += ["tap item_pin_status", "wait_screen pin_status", "tap btn_print", "advance 0.1",
+              "tap btn_back", "wait_screen menu"]
+    if p.licence or p.card == "ic_licence":
+        pin = p.pins.get("ic_pin1" if p.card == "ic_licence" else "licence")
+        s.append("tap item_licence")
+        if p.licence_data.get("pin_set") is False:
+            s += ["wait_screen licence", "tap btn_back", "wait_screen menu"]
+        elif pin.tries_left == 0:
+            s += ["wait_screen licence_locked", "tap btn_back", "wait_screen menu"]
+        else:
+            s.append("wait_screen licence_pin")
+            if pin.tries_left > 1:
+                s += keys("0000" if pin.value != "0000" else "9999") + ["tap key_ok", "expect_text 暗証番号が違います"]
+            s += keys(pin.value) + ["tap key_ok", "wait_screen licence", "tap btn_toggle_number",
+                                    "tap btn_toggle_number", "tap btn_print", "advance 0.1",
+                                    "tap btn_back", "wait_screen menu"]
+    if p.card == "myna" and p.licence and name == "resident":
+        s += ["tap item_linkage", "wait_screen linkage_1", "tap btn_next", "wait_screen linkage_2", "tap btn_next",
+              "wait_screen linkage_3", "tap btn_next", "wait_screen linkage_4"] + keys(p.pins["jpki_auth"].value)
+        s += ["tap key_ok", "wait_screen linkage_6", "tap btn_terms_next", "tap btn_accept", "wait_screen linkage_7"]
+        s += [f"tap kb_{c}" for c in p.pins["jpki_sign"].value]
+        s += ["tap key_ok", "wait_screen linkage_9", "tap btn_done", "wait_screen menu"]
+    elif p.card == "myna" and p.licence and linkage_refused(p):
+        s += ["tap item_linkage", "wait_screen linkage_preflight", "tap btn_back", "wait_screen menu"]
+    elif p.card == "myna" and p.licence:
+        s += ["tap item_linkage", "wait_screen linkage_1", "tap btn_cancel", "wait_screen menu"]
+    if p.card == "myna":
+        s += ["tap item_renewal", "tap btn_back", "wait_screen menu",
+              "tap item_lost_card", "tap btn_back", "wait_screen menu"]
+    s += ["tap item_finish", "wait_screen take_card", "remove", "wait_screen attract"]
+    s += [f"insert {name}", "wait_screen summary", "advance 400", "wait_screen timed_out", "remove",
+          "wait_screen attract"]
+    s += menu + ["remove", "wait_screen card_removed"]
+    return s
+
+
+@pytest.fixture(scope="module")
+def production_parts():
+    """The wiring of ``kiosk run``: dummy printer, linkage engine + loopback reference gateway."""
+    from kiosk.display.wiring import build_parts
+    from kiosk.signals import Bus
+    cfg = Config()
+    cfg.printer.backend = "dummy"
+    parts = build_parts(cfg, Bus())
+    assert parts.printer is not None and parts.gateway_available
+    yield cfg, parts
+    parts.close()
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_full_kiosk_sessions_leak_nothing(name, records, capfd, production_parts):
+    from kiosk.display.scenario import run_scenario
+    journal.configure("stderr", 10000)
+    cfg, parts = production_parts
+    profile = load_profile(name)
+    result = run_scenario(kiosk_steps(name), config=cfg, printer=parts.printer,
+                          receipt_builder=parts.receipt_builder, linkage_factory=parts.linkage_factory,
+                          gateway_available=parts.gateway_available, today=dt.date.today)
+    assert result.ok, result.errors
+    err = capfd.readouterr().err
+    texts = record_texts(records) + [err] + list(result.errors)
+    assert not leaks(profile.canaries, texts)
+    assert not [r for r in records.items if "REDACTED" in r], "the guard had to clean a record"
+    events = set(records.events())
+    assert {"card_inserted", "card_removed", "session_timeout"} <= events or name == "unknown"
+    if name == "resident":
+        assert {"pin_wrong", "licence_read", "linkage_step", "receipt_printed"} <= events
