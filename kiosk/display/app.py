@@ -2,14 +2,16 @@
 
 Three display modes: full screen on the Pi's console (KMSDRM, no X), a
 window on a desktop, and SDL's ``dummy`` driver for tests and headless runs.
-The loop sleeps in ``pygame.event.wait`` until an input, a worker message
-or the next countdown tick, so an idle attract screen costs almost nothing.
+The loop sleeps until an input, a worker message or the next countdown
+tick and redraws only then, so an idle attract screen costs almost nothing.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -20,6 +22,7 @@ from kiosk.display.render import Frame, Renderer  # noqa: E402
 from kiosk.display.screens import build_view  # noqa: E402
 
 WAKE = pygame.event.custom_type()
+INPUT_POLL = 0.05          # seconds between input polls while idle
 # Developer card tray (simulated reader only): F1-F8 insert, F9 removes.
 TRAY_ORDER = ("resident", "myna-plain", "licence-last-try", "licence-locked", "licence-no-pin",
               "ic-licence", "jpki-locked", "cert-expired")
@@ -88,13 +91,11 @@ class KioskApp:
         self._pressed: str | None = None
         self.frames = 0
         self.on_first_frame = None
+        self._wake = threading.Event()
 
     def wake(self) -> None:
         """Called from the card worker: make the loop look at its inbox now."""
-        try:
-            pygame.event.post(pygame.event.Event(WAKE))
-        except Exception:
-            pass
+        self._wake.set()
 
     # -- drawing ---------------------------------------------------------------
     def draw(self) -> Frame:
@@ -159,18 +160,34 @@ class KioskApp:
             self.tray.insert(names[index])
 
     # -- the loop -----------------------------------------------------------------
+    def next_events(self, timeout: float) -> list:
+        """Input events, waiting up to ``timeout`` s without spinning.
+
+        SDL's own wait-with-timeout polls every millisecond on several video
+        drivers (a few % of a core on an idle kiosk), so the loop sleeps on a
+        threading.Event instead: the card worker sets it, and input is
+        collected every INPUT_POLL seconds (touch feedback within ~50 ms).
+        """
+        end = time.monotonic() + timeout
+        events = pygame.event.get()
+        while not events and not self._wake.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self._wake.wait(min(INPUT_POLL, left))
+            events = pygame.event.get()
+        self._wake.clear()
+        return events
+
     def run(self) -> None:
         HEALTH.register("ui")
         self.draw()
         while self.running:
             HEALTH.beat("ui")
             deadline = self.session.next_deadline()
-            wait_ms = 1000 if deadline is None else int(min(1.0, max(0.02, deadline)) * 1000)
-            first = pygame.event.wait(wait_ms)
-            events = [first] if first.type != pygame.NOEVENT else []
-            events += pygame.event.get()
+            wait = 1.0 if deadline is None else min(1.0, max(0.02, deadline))
             changed = False
-            for ev in events:
+            for ev in self.next_events(wait):
                 changed |= bool(self.handle(ev))
             changed |= self.session.pump()
             changed |= self.session.tick()

@@ -89,6 +89,7 @@ class ScenarioRunner:
                                printer=printer, receipt_builder=receipt_builder,
                                linkage_factory=linkage_factory, gateway_available=gateway_available,
                                sound=self.sounds, on_wake=self._wake.set, **kwargs)
+        self.session.worker.idle_wait = 0.1       # prompt shutdown between scripted runs
         if pygame.display.get_surface() is not None and pygame.display.get_surface().get_size() == tuple(size):
             surface = pygame.display.get_surface()
         else:

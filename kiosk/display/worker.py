@@ -50,11 +50,12 @@ class CardWorker:
 
     def __init__(self, open_reader: Callable[[], Reader], post: Callable[[Message], None],
                  linkage_factory: Callable[[CardSession, Any], Any] | None = None,
-                 poll: float = 0.1, retry: float = 2.0):
+                 poll: float = 0.1, idle_wait: float = 0.5, retry: float = 2.0):
         self._open_reader = open_reader
         self._post = post
         self._linkage_factory = linkage_factory
-        self.poll = poll
+        self.poll = poll                  # command wait while a card session runs
+        self.idle_wait = idle_wait        # reader waits (they return at once on a change)
         self.retry = retry
         self.reader: Reader | None = None
         self.card: CardSession | None = None
@@ -93,11 +94,11 @@ class CardWorker:
                     continue
                 if self.card is None and not self._await_removal:
                     self._drop_commands()
-                    if self.reader.wait_for_card(self.poll) and not self._stop.is_set():
+                    if self.reader.wait_for_card(self.idle_wait) and not self._stop.is_set():
                         self._start_card()
                 elif self._await_removal:
                     self._drop_commands()
-                    if self.reader.wait_for_removal(self.poll):
+                    if self.reader.wait_for_removal(self.idle_wait):
                         self._await_removal = False
                         self._post(Message("removed", self.gen))
                 else:

@@ -190,3 +190,31 @@ def test_screens_use_only_catalogue_text(surface):
     for text in view.texts():
         core = text.split("  ", 1)[-1]
         assert core in en.messages.values() or core in ("日本語", "English", "中文", "한국어"), core
+
+
+def test_every_language_has_every_key():
+    ja = set(catalog("ui", "ja").messages)
+    for lang in LANGS:
+        assert set(catalog("ui", lang).messages) == ja, lang
+
+
+def test_every_key_used_by_screens_exists(surface):
+    """Render everything with catalogues that record each key looked up and not found."""
+    missing = []
+
+    class Recording(dict):
+        def get(self, key, default=None):
+            if key not in self:
+                missing.append(key)
+            return super().get(key, default)
+
+    for lang in LANGS:
+        cat = catalog("ui", lang)
+        original = cat.messages
+        cat.messages = Recording(original)
+        try:
+            for label, screen, setup in VARIANTS:
+                render(surface, lang, False, screen, setup)
+        finally:
+            cat.messages = original
+    assert not missing, sorted(set(missing))
