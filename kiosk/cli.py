@@ -18,6 +18,7 @@ from kiosk.errors import KioskError
 COMMAND_MODULES = (
     "kiosk.nfc.cli",          # card status | card licence | readers
     "kiosk.nfc.sim.cli",      # sim serve
+    "kiosk.nfc.readers_cli",  # readers
     "kiosk.display.cli",      # run
     "kiosk.printer.cli",      # receipt | print-test | selftest
     "kiosk.appliance.cli",    # status | diag | config

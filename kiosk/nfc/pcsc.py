@@ -185,6 +185,8 @@ class PcscReader(Reader):
     # -- waits -----------------------------------------------------------------------
     def _status_change(self, ctx: int, timeout_ms: int, states):
         with self._lock:
+            if self._closed.is_set():
+                return CANCELLED, []
             self._wait_ctxs.add(ctx)
         try:
             return scard.SCardGetStatusChange(ctx, timeout_ms, states)
@@ -197,10 +199,10 @@ class PcscReader(Reader):
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._closed.is_set():
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left < 0:
+            if left is not None and left <= 0:
                 return False
             try:
-                done = self._wait_once(want_present, left)
+                done = self._wait_once(want_present, deadline)
             except ReaderError as exc:
                 self._set_available(False, exc.message)
                 if not want_present:
@@ -212,8 +214,11 @@ class PcscReader(Reader):
                 return done
         return False
 
-    def _wait_once(self, want_present: bool, left: float | None) -> bool | None:
+    def _wait_once(self, want_present: bool, deadline: float | None) -> bool | None:
         """One context's worth of waiting.  True/False: answer; None: look again."""
+        def ms() -> int:
+            return _ms(None if deadline is None else deadline - time.monotonic())
+
         ctx = _establish()
         try:
             name = self._match(list_reader_names(ctx))
@@ -225,16 +230,15 @@ class PcscReader(Reader):
                 pnp = _pnp_state(ctx)
                 if self._match(list_reader_names(ctx)) is not None:
                     return None                 # it arrived meanwhile
-                hr, _ = self._status_change(ctx, _ms(left), pnp)
-                return self._after_wait(hr, left)
+                hr, _ = self._status_change(ctx, ms(), pnp)
+                return self._after_wait(hr)
             self.name = name
             self._set_available(True)
             states = [(name, scard.SCARD_STATE_UNAWARE)]
             while True:
-                hr, new = self._status_change(ctx, _ms(left), states)
-                code = _code(hr)
-                if code != OK:
-                    return self._after_wait(hr, left)
+                hr, new = self._status_change(ctx, ms(), states)
+                if _code(hr) != OK:
+                    return self._after_wait(hr)
                 event = new[0][1]
                 if event & (scard.SCARD_STATE_UNAVAILABLE | scard.SCARD_STATE_UNKNOWN):
                     return None                 # the reader went away: look it up again
@@ -245,10 +249,12 @@ class PcscReader(Reader):
         finally:
             scard.SCardReleaseContext(ctx)
 
-    def _after_wait(self, hr: int, left: float | None) -> bool | None:
+    def _after_wait(self, hr: int) -> bool | None:
+        """A wait that returned without the wanted state: None to look again (the
+        caller checks its deadline), False when closed; ReaderError when pcscd went."""
         code = _code(hr)
         if code == TIMEOUT:
-            return False if left is not None else None
+            return None
         if code == CANCELLED:
             return False if self._closed.is_set() else None
         if code in READER_GONE:
@@ -328,9 +334,14 @@ class PcscReader(Reader):
             conn.close(unpower=True)
 
 
+# The longest single SCardGetStatusChange: an SCardCancel that lands just
+# before a wait starts is lost, so no wait may block forever on its own.
+MAX_WAIT_SLICE = 2.0
+
+
 def _ms(left: float | None) -> int:
-    if left is None:
-        return scard.INFINITE
+    if left is None or left > MAX_WAIT_SLICE:
+        return int(MAX_WAIT_SLICE * 1000)
     return max(0, int(left * 1000))
 
 

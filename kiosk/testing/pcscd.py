@@ -11,7 +11,11 @@ Usage (tests share ONE bench per session: only one pcscd can run per machine)::
     bench.restart_pcscd()                # stop (waits for the pid to die), start again
     bench.stop()
 
-API: ``start() -> self``, ``stop()``, ``restart_pcscd()``, ``reader_name``, ``uri``,
+A second bench (another test run in the same checkout) waits on a file lock
+until the first one stops.
+
+API: ``start() -> self``, ``stop()``, ``stop_pcscd()`` (keeps the bench lock),
+``restart_pcscd()``, ``reader_name``, ``uri``,
 ``insert(profile_or_card, faults=None, wait=True) -> SimulatedCard``, ``remove(wait=True)``,
 ``wait_present()``, ``wait_empty()``, ``server`` (the VpcdCardServer: reinsert, swap,
 remove_after), ``card`` (the card in the field).
@@ -26,6 +30,7 @@ pcscd's own log line, card presence from SCardGetStatusChange.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import shutil
@@ -42,6 +47,8 @@ from kiosk.nfc.sim.vpcd import VpcdCardServer
 ROOT = Path(__file__).resolve().parents[2]
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PID_FILE = Path("/run/pcscd/pcscd.pid")
+SOCKET = Path("/run/pcscd/pcscd.comm")
+LOCK_FILE = Path("/tmp/kiosk-pcscd-bench.lock")
 FRIENDLY_NAME = "Kiosk Test VPCD"
 DEFAULT_PORT = 0x9C7B
 READY_LINE = "daemon ready"
@@ -122,8 +129,11 @@ class PcscBench:
     """A private pcscd + vpcd + our card server.  One per machine at a time."""
 
     def __init__(self, port: int = DEFAULT_PORT, workdir: str | Path | None = None,
-                 friendly_name: str = FRIENDLY_NAME, timeout: float = 10.0):
+                 friendly_name: str = FRIENDLY_NAME, timeout: float = 10.0,
+                 wait_for_other: float = 120.0):
         self.port = port
+        self.wait_for_other = wait_for_other
+        self._lock_fd: int | None = None
         self.friendly_name = friendly_name
         self.timeout = timeout
         self.workdir = Path(workdir) if workdir else ROOT / ".cache" / "pcscd"
@@ -146,26 +156,51 @@ class PcscBench:
             f"LIBPATH      {VPCD_DRIVER}\n"
             f"CHANNELID    {self.port:#06x}\n")
 
+    def _lock(self) -> None:
+        """Hold the machine-wide bench lock while our pcscd runs: a second bench
+        (another test run, any workdir) waits here instead of fighting over the
+        one pcscd a machine can have.  The kernel drops the lock if we die."""
+        fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.wait_for_other
+        pause = threading.Event()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise RuntimeError("another PcscBench holds the pcscd bench lock") from None
+                pause.wait(0.1)            # no event exists for another process's flock
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)          # releases the flock
+            self._lock_fd = None
+
     def _stop_stale(self) -> None:
-        """A pcscd left over from a crashed run of this bench is stopped; any other is an error."""
+        """Make room for our pcscd (called with the bench lock held).
+
+        A bench's pcscd (``-c .../pcscd*/conf``) belongs to a bench that died
+        (it no longer holds the lock): it is killed.  Any other pcscd (a system one)
+        is waited for, up to ``wait_for_other`` seconds, then reported.
+        """
         pid = running_pcscd()
-        if pid is None or _zombie(pid) or not _is_pcscd(pid):
-            # Dead, dead but not reaped (a container's PID 1 may reap late), or
-            # the pid now belongs to something else: pcscd would still take
-            # it for a live daemon and refuse to start, so clear its files.
-            for leftover in (PID_FILE, PID_FILE.with_name("pcscd.comm")):
-                leftover.unlink(missing_ok=True)
-            return
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            cmdline = []
-        if str(self.conf_dir).encode() not in cmdline:
-            raise RuntimeError(f"another pcscd (pid {pid}) is running; stop it first "
-                               "(only one pcscd can run per machine)")
-        os.kill(pid, signal.SIGKILL)
-        _wait_pid_gone(pid, self.timeout)
-        for leftover in (PID_FILE, PID_FILE.with_name("pcscd.comm")):
+        if pid is not None and not _zombie(pid) and _is_pcscd(pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                cmdline = []
+            if _bench_pcscd(cmdline):
+                os.kill(pid, signal.SIGKILL)
+            if not _wait_pid_gone(pid, self.wait_for_other):
+                raise RuntimeError(f"another pcscd (pid {pid}) is running; stop it first "
+                                   "(only one pcscd can run per machine)")
+        # Dead, dead but not reaped (a container's PID 1 may reap late), or the
+        # pid now belongs to something else: pcscd would still take the files
+        # for a live daemon and refuse to start.
+        for leftover in (PID_FILE, SOCKET):
             leftover.unlink(missing_ok=True)
 
     def start(self) -> "PcscBench":
@@ -173,23 +208,35 @@ class PcscBench:
             return self
         if not Path(VPCD_DRIVER).exists():
             raise RuntimeError(f"{VPCD_DRIVER} missing: apt-get install vsmartcard-vpcd")
-        self._stop_stale()
+        if self._lock_fd is None:
+            self._lock()
+        try:
+            self._stop_stale()
+        except BaseException:
+            self._unlock()
+            raise
         self._write_conf()
         self._events_before = None
         ready = threading.Event()            # one per process: an old pump must not set it
+        watch = _SocketWatch(SOCKET.parent)    # before pcscd starts, so its socket cannot be missed
         self.proc = subprocess.Popen(["pcscd", "--foreground", "--info", "-c", str(self.conf_dir)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         threading.Thread(target=self._pump_log, args=(self.proc, ready), daemon=True,
                          name="pcscd-log").start()
-        if not ready.wait(self.timeout):
-            self.stop()
-            raise RuntimeError(f"pcscd did not become ready; see {self.log_path}")
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = None
-            raise RuntimeError(f"pcscd exited at start; see {self.log_path}")
-        wait_state(self.reader_name, _scard().SCARD_STATE_EMPTY | _scard().SCARD_STATE_PRESENT,
-                   self.timeout)
+        try:
+            if not ready.wait(self.timeout) or self.proc.poll() is not None:
+                raise RuntimeError(f"pcscd did not start; see {self.log_path}")
+            # pcscd 1.9 logs "daemon ready" before it creates its socket.
+            if not watch.wait_for(SOCKET.name, self.timeout):
+                raise RuntimeError(f"pcscd did not create {SOCKET}; see {self.log_path}")
+            wait_state(self.reader_name, _scard().SCARD_STATE_EMPTY | _scard().SCARD_STATE_PRESENT,
+                       self.timeout)
+        except BaseException:
+            self.stop()                        # never leave an orphan pcscd behind
+            raise
+        finally:
+            watch.close()
         return self
 
     def _pump_log(self, proc: subprocess.Popen, ready: threading.Event) -> None:
@@ -202,7 +249,14 @@ class PcscBench:
         ready.set()                         # exited: wake start() so it can report
 
     def stop(self) -> None:
-        """Remove the card, stop pcscd and wait until its pid is gone (~1.4 s)."""
+        """Remove the card, stop pcscd (waiting until its pid is gone) and free the bench."""
+        try:
+            self.stop_pcscd()
+        finally:
+            self._unlock()
+
+    def stop_pcscd(self) -> None:
+        """Remove the card and stop pcscd, keeping the bench (``start()`` brings it back)."""
         self.server.remove()
         proc, self.proc = self.proc, None
         if proc is None:
@@ -218,7 +272,7 @@ class PcscBench:
     def restart_pcscd(self) -> None:
         """Stop pcscd and start it again (the card, if any, is re-inserted)."""
         card = self.server.card
-        self.stop()
+        self.stop_pcscd()
         self.start()
         if card is not None:
             self.insert(card)
@@ -279,13 +333,56 @@ def _scard():
     return scard
 
 
-def _wait_pid_gone(pid: int, timeout: float) -> None:
-    """Wait for a pid we did not spawn to disappear (pidfd: no polling)."""
+def _wait_pid_gone(pid: int, timeout: float) -> bool:
+    """Wait for a pid we did not spawn to exit (pidfd: no polling).  True when gone."""
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
-        return
+        return True
     try:
-        select.select([fd], [], [], timeout)
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable) or _zombie(pid)
     finally:
         os.close(fd)
+
+
+def _bench_pcscd(cmdline: list[bytes]) -> bool:
+    """Started by a PcscBench: ``pcscd ... -c <workdir>/conf`` with a workdir named pcscd*."""
+    if b"-c" not in cmdline:
+        return False
+    index = cmdline.index(b"-c") + 1
+    conf = Path(cmdline[index].decode(errors="replace")) if index < len(cmdline) else Path()
+    return conf.name == "conf" and conf.parent.name.startswith("pcscd")
+
+
+class _SocketWatch:
+    """inotify on a directory: wait for a file to appear without polling."""
+
+    IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+
+    def __init__(self, directory: Path):
+        import ctypes
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0 or self._libc.inotify_add_watch(
+                self.fd, str(directory).encode(), self.IN_CREATE | self.IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), "inotify")
+
+    def wait_for(self, name: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not (self.directory / name).exists():
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return (self.directory / name).exists()
+            try:
+                os.read(self.fd, 4096)
+            except BlockingIOError:
+                pass
+        return True
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, TextIO
 
 from kiosk.nfc.sim.card import Faults, SimulatedCard
 from kiosk.nfc.sim.profile import Profile, load_profile
@@ -32,6 +32,9 @@ class CardSlot:
     """The card in the field.  Subclasses connect/disconnect the transport."""
 
     def __init__(self, trace: str | Path | TextIO | None = None):
+        # Called with ("inserted" | "removed" | "left", card); "left" = the card
+        # removed itself (Faults.remove_after).  ``kiosk sim serve`` prints these.
+        self.on_event: Callable[[str, SimulatedCard], None] | None = None
         self._cond = threading.Condition()
         self.card: SimulatedCard | None = None
         self.last_card: SimulatedCard | None = None
@@ -56,6 +59,7 @@ class CardSlot:
             self._traced = len(card.trace)
             self._cond.notify_all()
         self._attach(card)
+        self._notify("inserted", card)
         return card
 
     def reinsert(self, faults: Faults | None = None) -> SimulatedCard:
@@ -81,6 +85,7 @@ class CardSlot:
         if card is not None:
             self._detach(card)
             card.power_off()
+            self._notify("removed", card)
 
     def card_left(self, card: SimulatedCard) -> None:
         """The card removed itself (Faults.remove_after): drop the link."""
@@ -90,6 +95,11 @@ class CardSlot:
             self.card = None
             self._cond.notify_all()
         self._detach(card)
+        self._notify("left", card)
+
+    def _notify(self, event: str, card: SimulatedCard) -> None:
+        if self.on_event is not None:
+            self.on_event(event, card)
 
     def wait_removed(self, timeout: float) -> bool:
         with self._cond:
