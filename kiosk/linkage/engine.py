@@ -199,7 +199,7 @@ class LinkageEngine:
     # -- step 4 -> 5 -> 6 ------------------------------------------------------------
     def submit_auth_pin(self, pin: Pin) -> None:
         """Step 5 with the resident's 4-digit PIN: sign the challenge, send it."""
-        self._require(4, pin=pin)
+        self._require(4, pin=pin, pin_id="jpki_auth")
         try:
             if self._challenge is None or not self._challenge.fresh():
                 self._fetch_challenge()               # network only; no PIN sent yet
@@ -235,7 +235,7 @@ class LinkageEngine:
     def submit_sign_pin(self, pin: Pin) -> None:
         """Step 8 with the signature password: one VERIFY, read the signature
         certificate, sign the application, send it."""
-        self._require(7, pin=pin)
+        self._require(7, pin=pin, pin_id="jpki_sign")
         self.step = 8
         self._log_step()
         version = self._terms[0]
@@ -265,8 +265,16 @@ class LinkageEngine:
             self._finish("cancelled")
 
     def wipe(self) -> None:
-        """Drop everything about this resident (certificates, challenge, session).
-        The reference survives only until the completion screen is done."""
+        """Drop everything about this resident: certificates, challenge, session,
+        consent time, terms and the reference number.  A wiped flow is over."""
+        self._drop_secrets()
+        self._reference = None
+        self._terms = None
+        if not self.finished:
+            self.finished = True
+            self.outcome = "cancelled"
+
+    def _drop_secrets(self) -> None:
         self._challenge = None
         self._auth_certificate = None
         self._sign_certificate = None
@@ -275,9 +283,10 @@ class LinkageEngine:
         self._consent_time = None
 
     def _finish(self, outcome: str) -> None:
+        """End the flow; only a completed one keeps its reference (and terms) for step 9."""
         self.finished = True
         self.outcome = outcome
-        self.wipe()
+        self._drop_secrets()
         if outcome != "complete":
             self._reference = None
             self._terms = None
@@ -286,13 +295,15 @@ class LinkageEngine:
     _session: str | None = None
     _challenge_value: bytes | None = None
 
-    def _require(self, *steps: int, pin: Pin | None = None) -> None:
-        if self.finished or self.step not in steps:
-            if pin is not None:
+    def _require(self, *steps: int, pin: Pin | None = None, pin_id: str | None = None) -> None:
+        wrong_pin = pin is not None and getattr(pin, "pin_id", None) != pin_id
+        if self.finished or self.step not in steps or wrong_pin:
+            if isinstance(pin, Pin):
                 pin.wipe()
-            raise LinkageStateError(f"not possible at step {self.step}"
-                                    + (" (the linkage has ended)" if self.finished else ""),
-                                    step=self.step)
+            why = ("the linkage has ended" if self.finished else
+                   f"step {self.step} needs a {pin_id} PIN" if wrong_pin and self.step in steps else
+                   f"not possible at step {self.step}")
+            raise LinkageStateError(why, step=self.step)
 
     def _log_step(self, result: str = "entered", priority: int = INFO) -> None:
         log_event("linkage_step", f"linkage step {self.step}/{STEPS}: {result}", priority=priority,
