@@ -269,11 +269,11 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
 
 
 def load_config_safely(path: str | os.PathLike | None = None,
-                       report: bool = True) -> tuple[Config, ConfigError | None]:
+                       report: bool = False) -> tuple[Config, ConfigError | None]:
     """Never raises: a bad file gives the defaults plus the error (service-needed state).
 
-    With ``report`` (the kiosk itself) the error also goes to the journal as a
-    ``config_error`` event; technicians' tools pass ``report=False``.
+    With ``report`` the error also goes to the journal as a ``config_error``
+    event (the kiosk's session logs it itself when it enters "service needed").
     """
     try:
         return load_config(path), None
@@ -282,7 +282,7 @@ def load_config_safely(path: str | os.PathLike | None = None,
             from kiosk import journal
             journal.log_event("config_error", f"bad configuration, service needed: {exc.message}",
                               journal.ERR, CONFIG=str(config_path(path)),
-                              CONFIG_KEY=exc.details.get("key", ""), ERROR_CODE=exc.code)
+                              KEY=exc.details.get("key", ""), ERROR_CODE=exc.code)
         return Config(), exc
 
 

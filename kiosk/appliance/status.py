@@ -91,7 +91,7 @@ def last_errors(lines: int = 10) -> list[dict] | None:
 
 def config_report(path: str | None) -> tuple[Config, dict]:
     p = config_path(path)
-    cfg, error = load_config_safely(path, report=False)
+    cfg, error = load_config_safely(path)
     report = {"path": str(p), "exists": p.exists(), "valid": error is None}
     if error is not None:
         report["error"] = {"key": error.details.get("key", ""), "message": error.message}

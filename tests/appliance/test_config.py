@@ -87,19 +87,20 @@ def test_unknown_key_lists_the_accepted_keys():
 def test_bad_file_gives_defaults_plus_error_and_a_journal_event(tmp_path, records, content):
     path = tmp_path / "kiosk.toml"
     path.write_bytes(content)
-    cfg, err = load_config_safely(path)
+    cfg, err = load_config_safely(path, report=True)
     assert isinstance(cfg, Config) and cfg == Config()
     assert isinstance(err, ConfigError)
     rec = records.wait_for(lambda r: r["EVENT"] == "config_error")
     assert rec["PRIORITY"] == 3 and rec["CONFIG"] == str(path) and rec["ERROR_CODE"] == "config_error"
+    assert rec["KEY"] == err.details["key"]
 
 
 def test_a_directory_or_missing_explicit_file_is_an_error_not_a_crash(tmp_path, records):
-    cfg, err = load_config_safely(tmp_path, report=False)
+    cfg, err = load_config_safely(tmp_path)
     assert err is not None and cfg == Config()
-    cfg, err = load_config_safely(tmp_path / "absent.toml", report=False)
+    cfg, err = load_config_safely(tmp_path / "absent.toml")
     assert err is not None and err.details["key"] == "(file)"
-    assert records.items == []          # report=False: technicians' tools do not log
+    assert records.items == []          # by default nothing is logged (the session logs once)
 
 
 def test_no_file_at_the_default_path_means_defaults(monkeypatch, tmp_path):
