@@ -291,7 +291,7 @@ def _pin_status(b: _Builder) -> None:
     if st.card_expiry:
         expiry.append(t("pin_status.card_expiry", date=b.date(st.card_expiry)))
     items.append(("expiry", "  ".join(expiry), "body"))
-    b.paragraphs(items, top=y + 0.01, size=SMALL)
+    b.paragraphs(items, top=y + 0.01, size=ROW)
     b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
 
@@ -316,7 +316,7 @@ def _pad(b: _Builder, pin_id: str, title_key: str) -> None:
         items.append(("busy", t("reading.body"), "ok"))
     b.text("dots", (0.03, BODY_TOP, 0.40, 0.14), "●" * s.pin_len + "○" * (4 - s.pin_len),
            "big", BIG, "center")
-    b.paragraphs(items, top=BODY_TOP + 0.15, bottom=FOOT_Y - 0.01, width=0.40, size=SMALL)
+    b.paragraphs(items, top=BODY_TOP + 0.15, bottom=FOOT_Y - 0.01, width=0.40, size=BODY)
     b.button("btn_cancel", (0.03, FOOT_Y, 0.40, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
              enabled=not s.pending)
     x0, y0, w, h, gap = 0.46, BODY_TOP, 0.165, 0.13, 0.012
@@ -368,7 +368,7 @@ def _licence(b: _Builder) -> None:
     items.append(("classes", t("licence.classes", classes=classes), "body"))
     items.append(("conditions", t("licence.conditions", conditions="・".join(lic.conditions) or t("fmt.none")),
                   "body"))
-    b.paragraphs(items, left=0.25, width=0.72, size=SMALL)
+    b.paragraphs(items, left=0.25, width=0.72, size=BODY)
     toggle = t("licence.hide_number") if s.show_number else t("licence.show_number")
     b.footer([("btn_toggle_number", toggle, "normal"), ("btn_back", t("btn.back"), "normal")]
              + b.print_button())
@@ -397,7 +397,7 @@ def _renewal(b: _Builder) -> None:
         items.append(("otherwise", t("renewal.otherwise"), "warn"))
     else:
         items.append(("plain", t("renewal.plain"), "body"))
-    b.paragraphs(items, size=SMALL)
+    b.paragraphs(items, size=BODY)
     b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
 
@@ -412,7 +412,7 @@ def _lost_card(b: _Builder) -> None:
         ("rerecord", t("lost.rerecord"), "body"),
         ("switch", t("lost.switch"), "body"),
     ]
-    b.paragraphs(items, size=SMALL)
+    b.paragraphs(items, size=BODY)
     b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
 
@@ -456,7 +456,7 @@ def _linkage_preflight(b: _Builder) -> None:
             items.append(("no_gateway", t("linkage.no_gateway"), "body"))
     else:
         items.insert(0, ("refused", t("linkage.refused"), "danger"))
-    b.paragraphs(items[:5], size=SMALL)
+    b.paragraphs(items[:5], size=BODY)
     buttons = [("btn_back", t("btn.back"), "normal")]
     if s.can_print():
         buttons.append(("btn_print", t("linkage.print_checklist"), "primary"))
