@@ -136,7 +136,8 @@ class KioskApp:
             target = self.frame.hit(self._pos(ev))
             pressed, self._pressed = self._pressed, None
             if target is not None and target == pressed:
-                self.session.tap(target)
+                if self.view is not None and self.view.screen == self.session.screen:
+                    self.session.tap(target)    # never a button of a screen that has gone
                 return True
             return pressed is not None
         if t == pygame.KEYDOWN:

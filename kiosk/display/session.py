@@ -789,7 +789,7 @@ class Session:
             if name in mapping:
                 return self.tap(mapping[name])
             return False
-        if view is None:
+        if view is None or view.screen != self.screen:
             from kiosk.display.screens import build_view
             view = build_view(self)
         target = None

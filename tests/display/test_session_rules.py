@@ -384,3 +384,72 @@ def test_states_published_for_the_leds():
 
 def test_all_languages_configured():
     assert set(LANGUAGES) == {"ja", "en", "zh", "ko"}
+
+
+# -- the card or the reader leaves in the middle of an exchange --------------------------------------
+@pytest.mark.parametrize("fault", ["before_verify", "response_lost"])
+def test_card_pulled_at_verify_never_retries(fault):
+    from kiosk.nfc.sim.card import Faults
+    runner = ScenarioRunner(today=lambda: TODAY)
+    runner.session.start()
+    try:
+        for line in start("resident") + ["tap item_licence", "wait_screen licence_pin"] + \
+                [f"tap key_{d}" for d in "1357"]:
+            runner.step(line)
+        card = runner.result.cards[0]
+        # the card layer reads the counter (1 APDU) and then sends the VERIFY (the 2nd)
+        card.set_faults(Faults(remove_after=1) if fault == "before_verify" else Faults(lose_response_at=2))
+        runner.step("tap key_ok")
+        runner.step("wait_screen card_removed")
+        assert runner.result.ok, runner.result.errors
+        assert_no_personal_data(runner, "resident")
+        sent = len([v for v in card.verifies if v.with_data])
+        assert sent == (0 if fault == "before_verify" else 1)
+        runner.reader.remove()
+        runner.result.cards.append(runner.reader.insert(card))     # the same card placed again
+        runner.step("wait_screen summary")
+        runner.step("tap btn_continue")
+        runner.step("wait_screen menu")
+        assert runner.result.ok, runner.result.errors
+        assert len([v for v in card.verifies if v.with_data]) == sent     # nothing re-sent on our own
+    finally:
+        runner.session.stop()
+
+
+def test_reader_unplugged_mid_session_wipes_and_needs_service():
+    import threading
+    from kiosk.nfc.sim.reader import SimReader
+
+    class FlakyReader(SimReader):
+        unplugged = False
+
+        def card_present(self):
+            if self.unplugged:
+                raise ReaderError("reader gone", reader="sim")
+            return super().card_present()
+
+    reader = FlakyReader()
+    woke = threading.Event()
+    from kiosk.display.clock import ManualClock
+    s = Session(Config(), reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set,
+                today=lambda: TODAY)
+    s.worker.retry = 0.05
+    s.start()
+
+    def wait(cond):
+        for _ in range(300):
+            woke.clear()
+            s.pump()
+            if cond():
+                return True
+            woke.wait(0.05)
+        return False
+    try:
+        reader.insert("resident")
+        assert wait(lambda: s.screen == "summary")
+        reader.unplugged = True
+        assert wait(lambda: s.screen == "service_needed")
+        assert s.status is None and s.service == "no_reader"
+    finally:
+        reader.unplugged = False
+        s.stop()
