@@ -60,7 +60,7 @@ class NfcpyConnection(Connection):
         except (Type4TagCommandError, nfc.clf.CommunicationError):
             self._reader._tag_lost(self._tag)
             raise CardRemovedError("the card left the field") from None
-        except (OSError, AttributeError) as exc:     # USB gone (nfcpy drops its device on close)
+        except OSError as exc:                       # USB gone (libusb errors are IOError)
             self._reader._tag_lost(self._tag)
             self._reader._drop_frontend()
             raise ReaderError(f"the reader went away ({exc})", reader=self._reader.uri) from None
@@ -135,7 +135,7 @@ class NfcpyReader(Reader):
                 return clf.sense(nfc.clf.RemoteTarget("106B"))
             except nfc.clf.CommunicationError:
                 return None
-            except (OSError, AttributeError) as exc:
+            except OSError as exc:
                 self._drop_frontend()
                 self._set_available(False, str(exc))
                 raise ReaderError(f"the reader went away ({exc})", reader=self.uri) from None
@@ -210,7 +210,7 @@ class NfcpyReader(Reader):
                 tag = Type4BTag(clf, target)         # ATTRIB
             except (nfc.clf.CommunicationError, Type4TagCommandError):
                 raise NoCardError("the card left while connecting") from None
-            except (OSError, AttributeError) as exc:
+            except OSError as exc:
                 self._drop_frontend()
                 raise ReaderError(f"the reader went away ({exc})", reader=self.uri) from None
             self._tag = tag

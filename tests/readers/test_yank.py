@@ -105,3 +105,24 @@ def test_yank_of_an_ic_licence_status(card_path):
         card = card_path.insert(card)
         with CardSession(card_path.reader.connect()) as session:
             assert session.read_status().card_type == "ic_licence"
+
+
+def test_a_lost_answer_to_verify_is_card_removed_and_the_pin_is_not_resent(card_path):
+    """The card counted the wrong PIN but its answer never arrived: the kiosk
+    reports card_removed, and the next session reads the counter instead of
+    trying again."""
+    reader = SimReader()
+    ref = reader.insert("resident")
+    with CardSession(reader.connect()) as session:
+        session.read_licence(Pin("licence", "1357"))
+    verify_at = next(v.index for v in ref.verifies if v.with_data)
+    card = card_path.insert("resident", Faults(lose_response_at=verify_at))
+    with pytest.raises(CardRemovedError):
+        with CardSession(card_path.reader.connect()) as session:
+            session.read_licence(Pin("licence", "0000"))
+    assert pin_sends(card.verifies) == 1 and card.pin_tries("licence") == 9
+    card_path.settle_after_yank()
+    card = card_path.insert(card)
+    with CardSession(card_path.reader.connect()) as session:
+        assert session.read_status().pins["licence"].tries_left == 9
+    assert pin_sends(card.verifies) == 1
