@@ -29,6 +29,9 @@ CODES = ("paper_out", "offline", "timeout", "error")
 CONDITIONS = {"paper_out": ServiceCondition.PRINTER_PAPER_OUT,
               "offline": ServiceCondition.PRINTER_OFFLINE,
               "timeout": ServiceCondition.PRINTER_OFFLINE}
+# A slow printer takes seconds to accept a whole receipt; a USB write's timeout
+# covers one call, so the raster goes out in pieces.
+WRITE_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,8 @@ class ReceiptService:
             self._note_near_end(status.near_end)
             if status.code or not data:
                 return status.code
-            printer._raw(data)
+            for start in range(0, len(data), WRITE_CHUNK):   # each write gets its own timeout
+                printer._raw(data[start:start + WRITE_CHUNK])
             after = backend.read_status(printer)     # a paper end during the job: not confirmed
             return after.code if after.code == "paper_out" else None
         except Exception as exc:
