@@ -48,6 +48,33 @@ THEMES = {
 }
 
 
+# Face of the Noto Sans CJK collection per language (0 JP, 1 KR, 2 SC): the same
+# character is drawn the way each language's readers expect.
+FACE_INDEX = {"ko": 1, "zh": 2}
+
+
+class _FaceFont:
+    """A pygame.freetype face with the three pygame.font.Font calls the renderer uses."""
+
+    def __init__(self, path: str, px: int, index: int):
+        import pygame.freetype as freetype
+        if not freetype.get_init():
+            freetype.init()
+        self._f = freetype.Font(path, px, font_index=index)
+        self._f.pad = True                       # line boxes like pygame.font's
+        self._line = pygame.font.Font(path, px).get_linesize()
+
+    def size(self, text: str) -> tuple[int, int]:
+        return self._f.get_rect(text).width, self._line
+
+    def render(self, text: str, antialias: bool, color):
+        surf, _ = self._f.render(text, color)
+        return surf
+
+    def get_linesize(self) -> int:
+        return self._line
+
+
 @dataclass
 class Frame:
     """What one draw produced: where the buttons are and what did not fit."""
@@ -138,15 +165,17 @@ class Renderer:
     def __init__(self, surface: pygame.Surface, font_path: str | None = None):
         self.surface = surface
         self.font_path = font_path if font_path is not None else find_font()
-        self._fonts: dict[int, pygame.font.Font] = {}
+        self._fonts: dict[tuple[int, int], object] = {}
         self.pressed: str | None = None
 
-    def font(self, px: int) -> pygame.font.Font:
+    def font(self, px: int, lang: str = "ja"):
+        """The font at ``px``; Chinese and Korean use their own faces of the CJK collection."""
         px = max(8, int(px))
-        f = self._fonts.get(px)
+        index = FACE_INDEX.get(lang, 0) if self.font_path and self.font_path.endswith(".ttc") else 0
+        f = self._fonts.get((px, index))
         if f is None:
-            f = pygame.font.Font(self.font_path, px)
-            self._fonts[px] = f
+            f = _FaceFont(self.font_path, px, index) if index else pygame.font.Font(self.font_path, px)
+            self._fonts[(px, index)] = f
         return f
 
     def rect(self, r) -> pygame.Rect:
@@ -162,7 +191,7 @@ class Renderer:
         by_space = _breakable_by_space(lang, w.text)
         inner_w, inner_h = box.width - 2 * pad, box.height - 2 * pad
         while True:
-            f = self.font(size)
+            f = self.font(size, lang)
             lines = wrap(f, w.text, inner_w, by_space)
             if lines is not None and (w.scroll is not None or len(lines) * f.get_linesize() <= inner_h):
                 return f, lines, True
@@ -204,7 +233,7 @@ class Renderer:
             ok = True
             for w in items:
                 by_space = _breakable_by_space(lang, w.text)
-                f = self.font(w.size * H * scale)
+                f = self.font(w.size * H * scale, lang)
                 lines = wrap(f, w.text, box.width - 2 * pad, by_space)
                 if lines is None:
                     ok = False
