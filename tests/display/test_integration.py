@@ -132,3 +132,21 @@ def test_scenario_runner_rejects_unknown_widgets():
     runner = ScenarioRunner(today=lambda: TODAY)
     r = runner.run(["tap no_such_button"])
     assert not r.ok and "no_such_button" in r.errors[0]
+
+
+def test_real_receipt_service_with_dummy_printer():
+    """The slip path of `kiosk run`: build_receipt + ReceiptService (python-escpos Dummy)."""
+    cfg = Config()
+    cfg.printer.backend = "dummy"
+    parts = build_parts(cfg, Bus(), local_gateway=False)
+    try:
+        r = run_scenario(["insert resident", "wait_screen summary", "tap btn_continue", "wait_screen menu",
+                          "tap item_licence", "wait_screen licence_pin", "tap key_1", "tap key_3", "tap key_5",
+                          "tap key_7", "tap key_ok", "wait_screen licence", "tap btn_print",
+                          "expect_text 印刷しました", "tap btn_back", "tap item_pin_status", "tap btn_print",
+                          "expect_text 印刷しました"],
+                         config=cfg, printer=parts.printer, receipt_builder=parts.receipt_builder,
+                         today=lambda: TODAY)
+        assert r.ok, r.errors
+    finally:
+        parts.close()
