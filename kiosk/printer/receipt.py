@@ -73,7 +73,7 @@ class Receipt:
         self.drawn = []
         y = layout.margin
         for (h, paint) in placed:
-            self.drawn.extend(paint(draw, img, y))
+            self.drawn.extend(paint(draw, y))
             y += h
         return img.point(lambda v: 255 if v >= 128 else 0, mode="1")
 
@@ -95,35 +95,34 @@ class _Layout:
         return round(self.fonts[style].size * 1.35)
 
     def measure(self, block: Block):
-        """(height, paint) where paint(draw, img, y) draws the block and returns the strings drawn."""
+        """(height, paint) where paint(draw, y) draws the block and returns the strings drawn."""
         if block.style == "gap":
-            return self.line_height("small") // 2, lambda d, i, y: []
+            return self.line_height("small") // 2, lambda d, y: []
         if block.style == "rule":
-            def rule(d, i, y):
+            def rule(d, y):
                 d.line((self.margin, y + 4, self.width - self.margin - 1, y + 4), fill=0, width=2)
                 return []
             return 10, rule
         if block.style == "qr":
             return self._qr(block)
         font = self.fonts[block.style]
-        pad = max(4, self.margin) if block.style == "title" else 0
+        title, heading = block.style == "title", block.style == "heading"
+        pad = max(4, self.margin) if title else 0          # white text inside a black bar
         rows = wrap(block.text, font, self.inner - 2 * pad)
         lh = self.line_height(block.style)
-        top = lh // 3 if block.style == "heading" else 0
-        height = top + lh * len(rows) + (2 * pad if block.style == "title" else 0) + \
-            (lh // 3 if block.style == "heading" else 0)
+        space = lh // 3 if heading else 0                   # air above and below a heading
+        height = space + 2 * pad + lh * len(rows) + space
 
-        def paint(d, img, y):
-            ink = 0
-            y += top
-            if block.style == "title":
-                d.rectangle((self.margin, y, self.width - self.margin - 1, y + height - 1), fill=0)
-                ink = 255
+        def paint(d, y):
+            y += space
+            if title:
+                d.rectangle((self.margin, y, self.width - self.margin - 1, y + 2 * pad + lh * len(rows) - 1),
+                            fill=0)
             for n, row in enumerate(rows):
-                d.text((self.margin + pad, y + pad + n * lh), row, font=font, fill=ink)
-            if block.style == "heading":
-                yy = y + lh * len(rows)
-                d.line((self.margin, yy, self.width - self.margin - 1, yy), fill=0, width=1)
+                d.text((self.margin + pad, y + pad + n * lh), row, font=font, fill=255 if title else 0)
+            if heading:
+                d.line((self.margin, y + lh * len(rows), self.width - self.margin - 1, y + lh * len(rows)),
+                       fill=0, width=1)
             return rows
         return height, paint
 
@@ -143,7 +142,7 @@ class _Layout:
         text_h = len(cap_rows) * self.line_height("text") + len(url_rows) * self.line_height("small")
         height = max(side, text_h) + self.margin
 
-        def paint(d, img, y):
+        def paint(d, y):
             x0 = self.margin
             for r, row in enumerate(matrix):
                 for c, on in enumerate(row):
