@@ -115,6 +115,11 @@ class Session:
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+        while True:                         # answers nobody will read: wipe what they carry
+            try:
+                self._discard(self.inbox.get_nowait())
+            except queue.Empty:
+                break
         self.wipe()
 
     def _post(self, msg: Message) -> None:
