@@ -148,8 +148,54 @@ class SimBench:
         self.reader.close()
 
 
-@pytest.fixture(params=["sim"])
+class PcscBenchPath:
+    """The same card served through vpcd -> a private pcscd -> pyscard (PcscReader)."""
+
+    kind = "pcsc"
+    WAIT = 10.0
+
+    def __init__(self, pcscd):
+        from kiosk.nfc.pcsc import PcscReader
+        self.pcscd = pcscd
+        self.reader = PcscReader(pcscd.reader_name)
+
+    def insert(self, profile, faults: Faults | None = None) -> SimulatedCard:
+        card = self.pcscd.insert(profile, faults, wait=False)
+        assert self.reader.wait_for_card(self.WAIT), "pcscd did not see the card"
+        return card
+
+    def session(self) -> CardSession:
+        return CardSession(self.reader.connect())
+
+    def remove(self) -> None:
+        self.pcscd.remove(wait=False)
+        assert self.reader.wait_for_removal(self.WAIT), "pcscd did not see the removal"
+
+    def close(self) -> None:
+        if self.pcscd.card is not None and not self.pcscd.card.gone:
+            self.remove()
+        else:
+            self.pcscd.remove(wait=False)
+            self.reader.wait_for_removal(self.WAIT)
+        self.reader.close()
+
+
+@pytest.fixture(scope="module")
+def linkage_pcscd():
+    """A private pcscd + vpcd for this module only, on its own port and config
+    directory, stopped before tests/readers starts its own (one pcscd per machine)."""
+    from kiosk.testing.pcscd import PcscBench
+    b = PcscBench(port=0x9C9B, workdir=ROOT / ".cache" / "pcscd-linkage",
+                  friendly_name="Kiosk Linkage VPCD").start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture(params=["sim", "pcsc"])
 def bench(request):
-    b = SimBench()
+    """The card path: in-process SimReader, or the PC/SC bench (pcscd + vpcd)."""
+    b = SimBench() if request.param == "sim" else PcscBenchPath(request.getfixturevalue("linkage_pcscd"))
     yield b
     b.close()

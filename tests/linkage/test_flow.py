@@ -9,6 +9,7 @@ import re
 import pytest
 
 from kiosk.errors import CardRemovedError, NoLicenceError, PinLockedError, PinWrongError
+from kiosk.linkage.client import GatewayClient
 from kiosk.linkage.engine import LinkageEngine, LinkageStateError
 from kiosk.linkage.errors import (GatewayProtocolError, GatewayServerError, GatewaySlowError,
                                   GatewayUnreachableError, TermsChangedError)
@@ -205,11 +206,10 @@ def test_gateway_down_after_auth_signature(bench, client, gateway, records):
 
 
 def test_gateway_slow(bench, gateway):
-    from kiosk.linkage.client import GatewayClient
-    slow_client = GatewayClient(gateway.url, ca=gateway.ca, timeout=0.5, retries=1, backoff=0)
+    slow_client = GatewayClient(gateway.url, ca=gateway.ca, timeout=1.0, retries=1, backoff=0)
     card, session, engine = start(bench, slow_client)
     to_step4(engine)
-    gateway.fault("slow", seconds=3, match="/auth")
+    gateway.fault("slow", seconds=5, match="/auth")      # the server waits; the client gives up
     with pytest.raises(GatewaySlowError):
         engine.submit_auth_pin(Pin("jpki_auth", AUTH_PIN))
     assert gateway.requests("auth") == 2
