@@ -70,7 +70,7 @@ def _run_kiosk(args, cfg, error, size) -> int:
     if note:
         print_note(note)
     bus = Bus()
-    parts = build_parts(cfg, bus)
+    parts = build_parts(cfg, bus, local_gateway=error is None)   # a bad config starts nothing extra
     bus.state(KioskState.BOOTING)
     surface = open_display(size, driver, fullscreen)
     app_box = {}

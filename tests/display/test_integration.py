@@ -150,3 +150,21 @@ def test_real_receipt_service_with_dummy_printer():
         assert r.ok, r.errors
     finally:
         parts.close()
+
+
+def test_kiosk_run_with_bad_config_shows_service_needed(tmp_path, monkeypatch):
+    bad = tmp_path / "kiosk.toml"
+    bad.write_text("[display]\nwidth = 'wide'\n")
+    seen = []
+    original = KioskApp.draw
+
+    def draw_then_quit(self):
+        frame = original(self)
+        seen.append(self.session.screen)
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
+        return frame
+
+    monkeypatch.setattr(KioskApp, "draw", draw_then_quit)
+    from kiosk.cli import main
+    assert main(["run", "--headless", "--config", str(bad)]) == 0
+    assert seen[0] == "service_needed"
