@@ -16,7 +16,6 @@ from typing import Any
 
 from kiosk.i18n import LANGUAGE_NAMES, catalog
 from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER
-from kiosk.nfc.pins import PIN_SPECS
 
 # Relative font sizes (fraction of the screen height).
 TITLE, BIG, BODY, SMALL, BUTTON, KEY = 0.066, 0.085, 0.052, 0.044, 0.052, 0.075
@@ -621,4 +620,4 @@ def build_view(session) -> View:
     return b.view
 
 
-__all__ = ["SCREENS", "View", "Widget", "build_view", "menu_items", "PIN_SPECS"]
+__all__ = ["SCREENS", "View", "Widget", "build_view", "menu_items"]

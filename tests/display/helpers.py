@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from kiosk.config import Config
 from kiosk.display.clock import ManualClock
 from kiosk.display.session import Session
-from kiosk.errors import PinLockedError, PinWrongError
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.sim.profile import load_profile
@@ -74,7 +73,7 @@ class FakeEngine:
 
     def preflight(self):
         self.calls.append("preflight")
-        return FakePreflight(list(self.problems), ["jpki_sign_last_try"] if False else [])
+        return FakePreflight(list(self.problems))
 
     def advance(self):
         self.calls.append("advance")
@@ -143,5 +142,3 @@ class FakePrinter:
 def fake_receipt_builder(kind, lang, cfg, status=None, licence=None, linkage=None):
     return {"kind": kind, "lang": lang}
 
-
-__all__ = ["PinLockedError", "PinWrongError"]
