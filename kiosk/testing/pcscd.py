@@ -219,7 +219,8 @@ class PcscBench:
         self._events_before = None
         ready = threading.Event()            # one per process: an old pump must not set it
         watch = _SocketWatch(SOCKET.parent)    # before pcscd starts, so its socket cannot be missed
-        self.proc = subprocess.Popen(["pcscd", "--foreground", "--info", "-c", str(self.conf_dir)],
+        pcscd = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        self.proc = subprocess.Popen([pcscd, "--foreground", "--info", "-c", str(self.conf_dir)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         threading.Thread(target=self._pump_log, args=(self.proc, ready), daemon=True,

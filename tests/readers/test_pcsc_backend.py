@@ -142,3 +142,40 @@ def test_pcscd_restart_under_a_waiting_reader_loop(pcsc_bench, pcsc_path, events
     names = [r["EVENT"] for r in events]
     assert "reader_missing" in names and "reader_recovered" in names
     reader.close()
+
+
+class _ListedReader:
+    """Stands in for PcscReader in the mapping table: the reader is still listed."""
+
+    name = "stub"
+
+    def __init__(self, listed: bool = True):
+        self.listed = listed
+
+    def _reader_listed(self) -> bool:
+        return self.listed
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("SCARD_W_REMOVED_CARD", CardRemovedError),
+    ("SCARD_E_NO_SMARTCARD", CardRemovedError),
+    ("SCARD_W_RESET_CARD", CardRemovedError),          # someone reset it: the verified state is gone
+    ("SCARD_W_UNPOWERED_CARD", CardRemovedError),
+    ("SCARD_W_UNRESPONSIVE_CARD", CardRemovedError),
+    ("SCARD_E_NOT_TRANSACTED", CardRemovedError),      # what pcscd answers when vpcd's card vanished
+    ("SCARD_E_NO_SERVICE", ReaderError),
+    ("SCARD_E_SERVICE_STOPPED", ReaderError),
+    ("SCARD_E_READER_UNAVAILABLE", ReaderError),
+    ("SCARD_E_UNKNOWN_READER", ReaderError),
+    ("SCARD_E_INVALID_HANDLE", ReaderError),           # a handle from before a pcscd restart
+    ("SCARD_F_COMM_ERROR", ReaderError),
+    ("SCARD_E_INVALID_VALUE", CardError),
+])
+def test_pcsc_error_mapping(name, expected):
+    from kiosk.nfc.pcsc import PcscConnection
+    conn = PcscConnection(_ListedReader(), 0, 0, 0, b"", False)
+    err = conn._fail(getattr(scard, name), "transmit")
+    assert type(err) is expected
+    # A card error while the reader has vanished from the list is the reader's.
+    conn = PcscConnection(_ListedReader(listed=False), 0, 0, 0, b"", False)
+    assert type(conn._fail(getattr(scard, name), "transmit")) is ReaderError

@@ -48,29 +48,29 @@ class VpcdCardServer(CardSlot):
         super().__init__(trace)
         self.host, self.port = host, port
         self.connect_timeout = connect_timeout
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self._links: dict[int, tuple[socket.socket, threading.Thread]] = {}   # id(card) -> link
 
     # -- CardSlot hooks --------------------------------------------------------
     def _attach(self, card: SimulatedCard) -> None:
         sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock = sock
-        self._thread = threading.Thread(target=self._serve, args=(sock, card),
-                                        name=f"vpcd-card-{self.port}", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._serve, args=(sock, card),
+                                  name=f"vpcd-card-{self.port}", daemon=True)
+        self._links[id(card)] = (sock, thread)
+        thread.start()
 
     def _detach(self, card: SimulatedCard) -> None:
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        link = self._links.pop(id(card), None)
+        if link is None:
+            return
+        sock, thread = link
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+        if thread is not threading.current_thread():
             thread.join(timeout=5.0)
 
     # -- the card's side of the vpcd protocol -----------------------------------
