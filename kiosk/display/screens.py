@@ -446,7 +446,7 @@ def _linkage_preflight(b: _Builder) -> None:
         return
     items = []
     for i, p in enumerate(getattr(pre, "problems", []) or []):
-        items.append((f"problem_{i}", "✕ " + _problem_text(b, p), "danger"))
+        items.append((f"problem_{i}", "× " + _problem_text(b, p), "danger"))
     for i, p in enumerate(getattr(pre, "warnings", []) or []):
         items.append((f"warning_{i}", "! " + _problem_text(b, p), "warn"))
     if getattr(pre, "ok", False):

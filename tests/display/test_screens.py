@@ -218,3 +218,24 @@ def test_every_key_used_by_screens_exists(surface):
         finally:
             cat.messages = original
     assert not missing, sorted(set(missing))
+
+
+def test_no_missing_glyphs(surface):
+    """Every character on every screen exists in the face used for that language (no tofu)."""
+    import pygame.freetype as freetype
+
+    from kiosk.display.render import FACE_INDEX, find_font
+    freetype.init()
+    path = find_font()
+    missing = set()
+    for lang in LANGS:
+        face = freetype.Font(path, 20, font_index=FACE_INDEX.get(lang, 0))
+        chars = set()
+        for label, screen, setup in VARIANTS:
+            _, view, _ = render(surface, lang, False, screen, setup)
+            for text in view.texts():
+                chars |= set(text) - {"\n"}
+        for ch, m in zip(sorted(chars), face.get_metrics("".join(sorted(chars)))):
+            if m is None and not ch.isspace():
+                missing.add((lang, ch, f"U+{ord(ch):04X}"))
+    assert not missing, sorted(missing)
