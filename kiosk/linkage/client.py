@@ -89,8 +89,9 @@ class GatewayClient:
         self._http.close()
 
     # -- the protocol ----------------------------------------------------------
-    def health(self) -> dict:
-        return self._call("GET", PATH_HEALTH, "health")
+    def health(self, timeout: float | None = None, retries: int | None = None) -> dict:
+        """Reachability.  The pre-flight passes a short timeout: a resident is waiting."""
+        return self._call("GET", PATH_HEALTH, "health", timeout=timeout, retries=retries)
 
     def terms(self) -> tuple[str, str]:
         return self._terms(self._call("GET", PATH_TERMS, "terms"), "terms")
@@ -134,19 +135,22 @@ class GatewayClient:
         return ref
 
     # -- transport ---------------------------------------------------------------
-    def _call(self, method: str, path: str, route: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, route: str, body: dict | None = None,
+              timeout: float | None = None, retries: int | None = None) -> dict:
         if body is not None:
             body = dict(body, request_id=uuid.uuid4().hex)     # the same on every retry
+        timeout = min(timeout, self.timeout) if timeout else self.timeout
+        retries = self.retries if retries is None else min(retries, self.retries)
         last: LinkageGatewayError | None = None
         attempts = 0
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
             if attempt and self.backoff:
                 time.sleep(self.backoff * attempt)     # spacing retries, not synchronisation
             attempts += 1
             try:
-                resp = self._http.request(method, path, json=body)
+                resp = self._http.request(method, path, json=body, timeout=timeout)
             except httpx.TimeoutException:
-                last = GatewaySlowError(f"no answer within {self.timeout:g} s")
+                last = GatewaySlowError(f"no answer within {timeout:g} s")
                 continue
             except httpx.TransportError as exc:
                 if _tls_failure(exc):

@@ -39,6 +39,7 @@ STEP_NAMES = {0: "preflight", 1: "start", 2: "confirm", 3: "consent", 4: "auth_p
 # Where a resident goes to fix each pre-flight problem.
 MUNICIPALITY, POLICE, COUNTER = "municipality", "police", "counter"
 MYNAPORTAL_URL = "https://myna.go.jp/"
+PREFLIGHT_TIMEOUT = 3.0          # seconds per reachability probe: the resident is waiting
 
 PROBLEM_WHERE = {
     "not_my_number_card": COUNTER,
@@ -167,7 +168,7 @@ class LinkageEngine:
         pre.checklist.licence_present = st.licence_present
         if self.gateway is not None:
             try:
-                self.gateway.health()
+                self.gateway.health(timeout=PREFLIGHT_TIMEOUT, retries=1)
             except LinkageGatewayError:
                 problems.append(Problem("gateway_unreachable", COUNTER))
         log_event("linkage_step", "linkage pre-flight", STEP=0, STEP_NAME="preflight",

@@ -87,6 +87,18 @@ def test_server_errors_are_retried():
     assert got.value.details["status"] == 500 and len(seen) == 3
 
 
+def test_a_call_may_ask_for_less_but_never_more():
+    c, seen = scripted(httpx.ConnectError("refused"), httpx.ConnectError("refused"))
+    with pytest.raises(GatewayUnreachableError):
+        c.health(timeout=1.0, retries=1)
+    assert len(seen) == 2
+    assert seen[0].extensions["timeout"]["read"] == 1.0
+    c, seen = scripted(*[httpx.ConnectError("refused")] * 3)
+    with pytest.raises(GatewayUnreachableError):
+        c.health(timeout=60, retries=9)
+    assert len(seen) == 3 and seen[0].extensions["timeout"]["read"] == 10.0
+
+
 def test_no_retries_when_configured_so():
     c, seen = scripted(httpx.ConnectError("refused"))
     c.retries = 0

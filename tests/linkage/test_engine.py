@@ -3,10 +3,13 @@ without touching the card, and a wiped engine is over."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from kiosk.linkage.engine import STEP_NAMES, STEPS, LinkageEngine, LinkageStateError
 from kiosk.nfc.card import CardSession
+from kiosk.nfc.model import CardStatus, PinCounter
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.sim.reader import SimReader
 
@@ -70,3 +73,47 @@ def test_wipe_after_completion_drops_the_reference(at_step4):
 
 def test_step_names_cover_every_step():
     assert sorted(STEP_NAMES) == list(range(STEPS + 1))
+
+
+def status(**overrides):
+    st = CardStatus(card_type="myna_licence", licence_present=True, sign_cert_present=True,
+                    auth_cert_not_after=dt.date(2029, 5, 2),
+                    pins={"jpki_auth": PinCounter("jpki_auth", 3, 3, False),
+                          "jpki_sign": PinCounter("jpki_sign", 5, 5, False)})
+    for k, v in overrides.items():
+        setattr(st, k, v)
+    return st
+
+
+@pytest.mark.parametrize("changes, problems, warnings", [
+    ({}, [], []),
+    ({"pins": {"jpki_auth": PinCounter("jpki_auth", 1, 3, False),
+               "jpki_sign": PinCounter("jpki_sign", 1, 5, False)}}, [],
+     ["jpki_auth_last_try", "jpki_sign_last_try"]),
+    ({"pins": {"jpki_auth": PinCounter("jpki_auth", 3, 3, False),
+               "jpki_sign": PinCounter("jpki_sign", 0, 5, True)}},
+     [("jpki_sign_locked", "municipality")], []),
+    ({"card_type": "ic_licence", "pins": {}}, [("not_my_number_card", "counter")], []),
+    ({"sign_cert_present": False, "licence_present": False,
+      "auth_cert_not_after": dt.date(2026, 11, 24)},
+     [("no_sign_cert", "municipality"), ("cert_expired", "municipality"), ("no_licence", "police")], []),
+])
+def test_preflight_from_status(changes, problems, warnings):
+    clock = lambda: 1795600000.0          # 2026-11-25 (JST)
+    engine = LinkageEngine(None, status(**changes), None, "kiosk-1", clock=clock)
+    pre = engine.preflight()
+    assert [(p.code, p.where) for p in pre.problems] == problems
+    assert pre.warnings == warnings and pre.ok == (not problems)
+    if problems:
+        with pytest.raises(Exception) as exc:
+            engine.advance()
+        assert exc.value.details["problems"] == [p for p, _ in problems]
+
+
+def test_preflight_skips_the_gateway_when_none_is_configured():
+    class Exploding:
+        def health(self, **kw):
+            raise AssertionError("must not be called")
+    assert LinkageEngine(None, status(), None, "k").preflight().ok
+    with pytest.raises(AssertionError):
+        LinkageEngine(None, status(), Exploding(), "k").preflight()
