@@ -335,6 +335,9 @@ class Session:
         lic = msg.data.get("licence")
         if lic is not None:
             lic.wipe()
+        photo = msg.data.get("photo")
+        if photo is not None:
+            photo.close()
 
     def _removed(self) -> None:
         was = self.screen
@@ -378,12 +381,12 @@ class Session:
     def _on_licence(self, data: dict) -> None:
         lic = data["licence"]
         if self.pending != "licence":
-            lic.wipe()
+            self._discard(Message("licence", self.gen, data))
             return
         self.pending = None
         self.licence = lic
         self.show_number = False
-        self.photo = lic.photo_image()
+        self.photo = data.get("photo")
         pin_id = self.pin_id or ("ic_pin1" if self.status.card_type == IC_LICENCE else "licence")
         c = self.status.pins.get(pin_id)
         if c is not None and self.status.licence_pin_set is not False:
@@ -576,6 +579,7 @@ class Session:
             self.licence.wipe()
             self.licence = None
         if self.photo is not None:
+            self.photo.close()
             self.photo = None
         self.show_number = False
         self.go("menu")

@@ -245,7 +245,8 @@ class CardWorker:
         except KioskError as exc:
             self._post(Message("card_error", cmd.gen, {"code": exc.code, "sw": exc.details.get("sw")}))
             return
-        self._post(Message("licence", cmd.gen, {"licence": lic}))
+        photo = lic.photo_image()          # decoded here: JPEG 2000 is too slow for the UI thread
+        self._post(Message("licence", cmd.gen, {"licence": lic, "photo": photo}))
 
     def _linkage_begin(self, cmd: Command) -> None:
         if self._linkage_factory is None:
