@@ -88,7 +88,11 @@ class Watchdog:
                  max_age: float | None = None, send=notify):
         self.interval = interval
         self.period = interval / 2
-        self.max_age = max_age if max_age is not None else self.period
+        # A loop may legitimately be busy for a while (the card worker waits on the
+        # linkage gateway: linkage.timeout x attempts), so the default grace is
+        # three quarters of WatchdogSec; systemd still kills a stalled kiosk
+        # within WatchdogSec of the last ping.
+        self.max_age = max_age if max_age is not None else 0.75 * interval
         self.health = health
         self.components = tuple(components)
         self._send = send

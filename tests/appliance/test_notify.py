@@ -96,3 +96,19 @@ def test_a_component_that_never_registered_blocks_pings():
     assert wd.check() is False and sent == []
     health.beat("card")
     assert wd.check() is True and sent == ["WATCHDOG=1"]
+
+
+def test_default_grace_covers_a_busy_loop_but_not_a_dead_one():
+    clock = FakeClock()
+    health = Health(clock=clock)
+    sent = []
+    wd = notify.Watchdog(60.0, health, send=sent.append)
+    assert wd.period == 30.0 and wd.max_age == 45.0
+    health.beat("ui")
+    health.beat("card")
+    clock.advance(40)                       # e.g. the card worker waits on the linkage gateway
+    health.beat("ui")
+    assert wd.check() is True
+    clock.advance(10)                       # 50 s without a card-worker beat: stalled
+    health.beat("ui")
+    assert wd.check() is False and sent == ["WATCHDOG=1"]
