@@ -182,6 +182,7 @@ class ReferenceGateway:
         if not isinstance(kiosk_id, str) or not 1 <= len(kiosk_id) <= 64:
             raise Refusal("bad_request", "kiosk_id must be 1-64 characters")
         with self.lock:
+            self._prune()
             if replay and self._last_session is not None:
                 s = self._last_session          # the fault: hand out an old challenge again
             else:
@@ -191,6 +192,12 @@ class ReferenceGateway:
                 self._last_session = s
             return 201, {"session": s.id, "challenge": b64e(s.challenge),
                          "expires_in": max(0, int(s.issued_at + self.challenge_ttl - self.clock()))}
+
+    def _prune(self) -> None:
+        """Forget sessions nobody can use any more (memory stays bounded)."""
+        horizon = self.clock() - self.challenge_ttl - self.session_ttl
+        for sid in [k for k, v in self.sessions.items() if v.issued_at < horizon]:
+            del self.sessions[sid]
 
     def _session(self, sid: str) -> Session:
         s = self.sessions.get(sid)

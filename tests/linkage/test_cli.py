@@ -70,3 +70,24 @@ def test_gateway_down(gateway):
 def test_reference_gateway_refuses_a_public_address():
     out = kiosk("linkage-gateway", "--listen", "0.0.0.0:0")
     assert out.returncode == 40 and b"loopback" in out.stderr
+
+
+def test_bench_run_through_pcsc(gateway, linkage_pcscd):
+    """The hardware-in-the-loop shape: the CLI process reads the card through pcscd."""
+    from kiosk.nfc.pcsc import PcscReader
+    card = linkage_pcscd.insert("resident", wait=False)
+    watcher = PcscReader(linkage_pcscd.reader_name)
+    try:
+        assert watcher.wait_for_card(10.0)
+        out = kiosk("linkage", "run", "--reader", linkage_pcscd.uri, "--gateway", gateway.url,
+                    "--ca", gateway.ca, "--json", "--accept-terms", stdin="2468\nKIOSK2025\n")
+        doc = json.loads(out.stdout.decode().strip().splitlines()[-1])
+        assert out.returncode == 0, doc
+        assert doc["result"] == "complete"
+        assert [(v.pin_id, v.sw) for v in card.verifies if v.with_data] == [("jpki_auth", 0x9000),
+                                                                           ("jpki_sign", 0x9000)]
+        assert not card.powered                   # the CLI unpowered the card when it was done
+    finally:
+        linkage_pcscd.remove(wait=False)
+        watcher.wait_for_removal(10.0)
+        watcher.close()

@@ -114,6 +114,13 @@ def test_an_expired_challenge_is_refused(client, clock):
     assert refusal(exc) == "challenge_expired"
 
 
+def test_old_sessions_are_forgotten(gw, client, clock):
+    old = client.new_challenge("kiosk-1")
+    clock.now += gw.challenge_ttl + gw.session_ttl + 1
+    client.new_challenge("kiosk-1")
+    assert old.session not in gw.sessions and len(gw.sessions) == 1
+
+
 def test_a_bad_signature_is_refused(client):
     ch = client.new_challenge("kiosk-1")
     key, cert = card("resident", "auth")
