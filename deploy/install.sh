@@ -118,9 +118,9 @@ make_dir() {
 
 # cmdline_tokens FILE TOKEN...: add kernel options to the one-line cmdline.txt.
 cmdline_tokens() {
-    local file=$ROOT$1 line new token
+    local rel=$1 file=$ROOT$1 line new token
     shift
-    [ -f "$file" ] || { log "note: $1 not found, boot options left alone"; return 0; }
+    [ -f "$file" ] || { log "note: $rel not found, boot options left alone"; return 0; }
     line=$(head -n1 "$file")
     new=$line
     # The kernel console moves off tty1 so the kiosk owns the screen.
@@ -210,9 +210,17 @@ step_files() {
         install_file "$SRC/deploy/kiosk.toml" /etc/kiosk/kiosk.toml 0640
     fi
     install_file "$SRC/deploy/kiosk.toml" /etc/kiosk/kiosk.toml.example 0644
-    if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(stat -c %G /etc/kiosk)" != "$KIOSK_USER" ]; then
-        run chgrp -R "$KIOSK_USER" /etc/kiosk
-    fi
+    # The kiosk reads its config through group kiosk (0640 root:kiosk), also after a replacement.
+    local f
+    for f in /etc/kiosk /etc/kiosk/kiosk.toml /etc/kiosk/kiosk.toml.example; do
+        if [ -n "$ROOT" ]; then
+            log "skipped (--root): chgrp $KIOSK_USER $f"
+        elif [ -e "$f" ] && [ "$(stat -c %G "$f")" != "$KIOSK_USER" ]; then
+            run chgrp "$KIOSK_USER" "$f"
+        elif [ ! -e "$f" ] && [ "$DRY_RUN" = 1 ]; then
+            run chgrp "$KIOSK_USER" "$f"
+        fi
+    done
 
     install_file "$SRC/systemd/kiosk.service" /etc/systemd/system/kiosk.service 0644
     install_file "$SRC/systemd/journald.conf.d/50-kiosk.conf" /etc/systemd/journald.conf.d/50-kiosk.conf 0644

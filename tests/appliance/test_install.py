@@ -174,3 +174,25 @@ def test_shell_scripts_pass_shellcheck():
     result = subprocess.run([exe, "--severity=style", str(INSTALL), str(ROOT / "deploy/sbin/kiosk-rw")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
+
+
+def test_dry_run_on_this_machine_changes_nothing(fake_tools, tmp_path):
+    """The real-system path (no --root) in --dry-run: only read-only queries run, nothing is written."""
+    env = dict(os.environ, PATH=f"{fake_tools}:{os.environ['PATH']}")
+
+    def dry_run() -> str:
+        result = subprocess.run(["bash", str(INSTALL), "--dry-run"], capture_output=True, text=True, env=env,
+                                timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stderr == ""
+        return result.stdout
+
+    first = dry_run()
+    calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
+    assert all(c.split()[0] in ("dpkg-query", "plymouth-set-default-theme") and len(c.split()) < 5
+               for c in calls), calls
+    assert re.search(r"^would run: .*apt-get install", first, re.M)
+    planned = re.findall(r"^would install (/\S+)", first, re.M)
+    assert "/etc/systemd/system/kiosk.service" in planned or Path("/etc/systemd/system/kiosk.service").exists()
+    # Had the dry run written anything, the second plan would be shorter.
+    assert dry_run() == first
