@@ -185,15 +185,23 @@ class KioskApp:
         self.draw()
         while self.running:
             HEALTH.beat("ui")
-            deadline = self.session.next_deadline()
-            wait = 1.0 if deadline is None else min(1.0, max(0.02, deadline))
-            changed = False
-            for ev in self.next_events(wait):
-                changed |= bool(self.handle(ev))
-            changed |= self.session.pump()
-            changed |= self.session.tick()
-            if changed:
+            try:
+                self.iterate()
+            except Exception as exc:          # a UI bug must not take the kiosk down
+                self.session.recover(type(exc).__name__)
                 self.draw()
+
+    def iterate(self) -> None:
+        """One pass: wait, apply input and worker answers, timers; redraw if needed."""
+        deadline = self.session.next_deadline()
+        wait = 1.0 if deadline is None else min(1.0, max(0.02, deadline))
+        changed = False
+        for ev in self.next_events(wait):
+            changed |= bool(self.handle(ev))
+        changed |= self.session.pump()
+        changed |= self.session.tick()
+        if changed:
+            self.draw()
 
 
 def print_note(text: str) -> None:

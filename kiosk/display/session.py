@@ -733,6 +733,17 @@ class Session:
         self.error = None
         self._back_to_menu()
 
+    def recover(self, detail: str) -> None:
+        """After an unexpected error in the UI: forget the resident, ask for the card back."""
+        journal.log_event("card_error", "unexpected UI error; session ended", journal.ERR,
+                          ERROR_CODE="ui_error", DETAIL=detail, SCREEN=self.screen)
+        gen, had_card = self.gen, self.active
+        self.wipe()
+        self.error = ("card.error.card_error", {})
+        self.go("card_error" if had_card else "attract")
+        if had_card and self.worker is not None:
+            self.worker.submit("end", gen)
+
     def finish(self) -> None:
         """The resident is done: forget them now, then wait for the card to leave."""
         gen = self.gen

@@ -168,3 +168,35 @@ def test_kiosk_run_with_bad_config_shows_service_needed(tmp_path, monkeypatch):
     from kiosk.cli import main
     assert main(["run", "--headless", "--config", str(bad)]) == 0
     assert seen[0] == "service_needed"
+
+
+def test_recover_after_a_ui_bug_wipes_and_asks_for_the_card():
+    runner = ScenarioRunner(today=lambda: TODAY)
+    runner.session.start()
+    try:
+        for line in ["insert resident", "wait_screen summary", "tap btn_continue", "wait_screen menu"]:
+            runner.step(line)
+        runner.session.recover("KeyError")
+        assert runner.session.screen == "card_error" and runner.session.status is None
+        runner.step("remove")
+        runner.step("wait_screen attract")
+        assert runner.result.ok, runner.result.errors
+    finally:
+        runner.session.stop()
+
+
+def test_run_loop_survives_an_exception(monkeypatch):
+    """KioskApp.run: an exception inside a pass is caught, the loop goes on to QUIT."""
+    s = Session(Config())
+    app = KioskApp(s, pygame.Surface((800, 480)))
+    passes = []
+
+    def iterate():
+        passes.append(1)
+        if len(passes) == 1:
+            raise RuntimeError("bug")
+        app.running = False
+
+    monkeypatch.setattr(app, "iterate", iterate)
+    app.run()
+    assert len(passes) == 2 and s.screen == "attract"
