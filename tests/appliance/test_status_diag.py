@@ -66,7 +66,8 @@ def test_hardware_probes(sysroot):
     assert hardware.undervoltage(empty)["available"] is False and hardware.usb_devices(empty) == []
 
 
-def test_status_reports_the_running_kiosk(sysroot, pi_config, tmp_path):
+def test_status_reports_the_running_kiosk(sysroot, pi_config, tmp_path, monkeypatch):
+    monkeypatch.setattr(status, "systemd_running", lambda: False)     # hermetic on a systemd desktop too
     bus = Bus()
     state_file = tmp_path / "run" / "state.json"
     runstate.RuntimeState(bus, state_file).attach()
@@ -89,7 +90,8 @@ def test_status_reports_the_running_kiosk(sysroot, pi_config, tmp_path):
     assert oct(state_file.stat().st_mode & 0o777) == "0o644"
 
 
-def test_status_reports_a_bad_config_as_service_needed(tmp_path, capsys, records):
+def test_status_reports_a_bad_config_as_service_needed(tmp_path, capsys, records, monkeypatch):
+    monkeypatch.setattr(status, "systemd_running", lambda: False)
     bad = write(tmp_path / "kiosk.toml", '[leds]\nkind = "blinky"\n')
     code = kiosk_main(["status", "--json", "--config", str(bad), "--sysroot", str(tmp_path)])
     report = json.loads(capsys.readouterr().out)
@@ -158,7 +160,12 @@ def test_diag_bundle_is_redacted(tmp_path, sysroot, monkeypatch, capsys):
     assert "reader_missing ERROR_CODE=no_reader" in everything and "linkage to [ip] failed" in everything
     assert "network = \"[ip]:9100\"" in members["config.toml"] and str(key) in members["config.toml"]
     assert json.loads(members["power.json"])["undervoltage"]["now"] is True
-    assert json.loads(members["summary.json"])["config"]["error"]["key"] == "linkage.password"
+    summary = json.loads(members["summary.json"])
+    assert summary["config"]["error"]["key"] == "linkage.password"
+    assert summary["service"]["active"] == "active" and summary["service"]["restarts"] == "2"
+    last = summary["last_errors"][0]
+    assert last["event"] == "printer_error" and last["error_code"] == "offline"
+    assert last["time"].startswith("2025-11-25T10:00:00") and "[email]" in last["message"]
     assert "under-voltage NOW" in members["status.txt"]
     assert oct(out.stat().st_mode & 0o777) == "0o600"
 
@@ -169,6 +176,21 @@ def test_diag_survives_a_broken_collector(tmp_path):
     out = tmp_path / "b.tar.gz"
     names = diag.build_bundle(out, sources={"ok.txt": lambda: "fine", "bad.txt": broken})
     assert names == ["ok.txt", "collector-errors.txt"]
+
+
+def test_service_state_from_systemctl(monkeypatch):
+    monkeypatch.setattr(status, "systemd_running", lambda: True)
+    monkeypatch.setattr(status, "_run", lambda argv, **kw: subprocess.CompletedProcess(
+        argv, 0, "ActiveState=activating\nSubState=auto-restart\nResult=watchdog\nNRestarts=3\n"
+                 "UnitFileState=enabled\nStatusText=\n", ""))
+    svc = status.service_state()
+    assert svc["active"] == "activating" and svc["result"] == "watchdog" and svc["restarts"] == "3"
+    report = {"kiosk_id": "k", "version": "0", "service": svc, "kiosk": {"running": False, "service_needed": []},
+              "config": {"valid": True, "path": "/etc/kiosk/kiosk.toml", "exists": True},
+              "readers": {"configured": "pcsc", "usb": []}, "printer": {"backend": "none"},
+              "leds": {"enabled": False}, "power": hardware.power(Path("/nonexistent")),
+              "storage": {"ext4_errors": {}, "overlayroot": False}, "last_errors": [], "ok": False}
+    assert "activating (auto-restart) restarts=3" in status.render(report)
 
 
 @pytest.mark.parametrize("text, expected", [
