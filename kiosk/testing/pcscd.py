@@ -62,11 +62,9 @@ def wait_state(reader: str, want: int, timeout: float = 5.0, min_events: int | N
     of the state) reaches it.  Returns the event state; raises TimeoutError.
     """
     from smartcard import scard
-    hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hr != scard.SCARD_S_SUCCESS:
-        raise RuntimeError(f"pcscd is not running ({scard.SCardGetErrorMessage(hr)})")
+    deadline = time.monotonic() + timeout
+    ctx = _context(deadline)
     try:
-        deadline = time.monotonic() + timeout
         states = [(reader, scard.SCARD_STATE_UNAWARE)]
         while True:
             left = deadline - time.monotonic()
@@ -83,6 +81,21 @@ def wait_state(reader: str, want: int, timeout: float = 5.0, min_events: int | N
             states = [(reader, event & ~scard.SCARD_STATE_CHANGED)]
     finally:
         scard.SCardReleaseContext(ctx)
+
+
+def _context(deadline: float) -> int:
+    """A PC/SC context.  Right after start pcscd may have created its socket
+    but not be listening yet (it logs "daemon ready" first), so a refused
+    connection is retried briefly; a pcscd that is really gone fails at the deadline."""
+    from smartcard import scard
+    pause = threading.Event()
+    while True:
+        hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hr == scard.SCARD_S_SUCCESS:
+            return ctx
+        if time.monotonic() > deadline or not SOCKET.exists():
+            raise RuntimeError(f"pcscd is not running ({scard.SCardGetErrorMessage(hr)})")
+        pause.wait(0.01)
 
 
 def _events(state: int) -> int:
