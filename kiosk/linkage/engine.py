@@ -218,6 +218,7 @@ class LinkageEngine:
             self._terms = self.gateway.submit_auth(challenge.session, signature, self._auth_certificate)
             self._session = challenge.session
             self._challenge_value = challenge.value
+        self._auth_certificate = None                             # sent; not needed any more
         self.step = 6
         self._log_step()
 
@@ -330,6 +331,10 @@ class _Outcome:
         if exc is None:
             return False
         e = self.engine
+        if self.back_to == 4:                          # whatever happened, this reading is over
+            e._auth_certificate = None
+        else:
+            e._sign_certificate = None
         if isinstance(exc, PinWrongError):
             e.step = self.back_to                      # the resident decides; a new Pin
         elif isinstance(exc, CardRemovedError):

@@ -201,6 +201,7 @@ def test_gateway_down_after_auth_signature(bench, client, gateway, records):
     assert pin_verifies(card) == [("jpki_auth", "9000")]     # ...the VERIFY was not
     assert card.signatures == 1
     assert engine.step == 4 and not engine.finished          # the resident may try again
+    assert engine._auth_certificate is None and engine._challenge is None
     assert [r["ATTEMPTS"] for r in records if r["EVENT"] == "linkage_unreachable"] == ["3"]
     session.close()
 
@@ -230,7 +231,7 @@ def test_gateway_answers_500(bench, client, gateway, records):
     assert exc.value.details["status"] == 500
     assert gateway.requests("application") == 3
     assert pin_verifies(card, "jpki_sign") == [("jpki_sign", "9000")] and card.signatures == 2
-    assert engine.step == 7 and not engine.finished
+    assert engine.step == 7 and not engine.finished and engine._sign_certificate is None
     assert any(r["EVENT"] == "linkage_server_error" for r in records)
     session.close()
 
