@@ -23,6 +23,7 @@ ROW = 0.047
 LARGE_TEXT_SCALE = 1.2
 
 HEADER_H = 0.13
+RENEWAL_SOON_DAYS = 90          # expiry notices arrive about 2-3 months ahead
 BODY_TOP, BODY_BOTTOM = 0.15, 0.80
 FOOT_Y, FOOT_H = 0.82, 0.15
 
@@ -387,7 +388,11 @@ def _renewal(b: _Builder) -> None:
     if st.auth_cert_not_after and st.auth_cert_expired(today):
         items.append(("cert", t("renewal.cert_expired", date=b.date(st.auth_cert_not_after),
                                 **b.office("municipality")), "danger"))
-    items.append(("dates", "  ".join(dates), "body"))
+    soon = [d for d in (st.auth_cert_not_after, st.card_expiry)
+            if d is not None and today <= d <= today + dt.timedelta(days=RENEWAL_SOON_DAYS)]
+    items.append(("dates", "  ".join(dates), "warn" if soon else "body"))
+    if soon:
+        items.append(("soon", t("renewal.soon", date=b.date(min(soon))), "warn"))
     if st.licence_present:
         steps = [t("renewal.carry_over")] + [t(f"renewal.step{i}") for i in range(1, 5)]
         items.append(("carry_over", "\n".join(steps), "body"))

@@ -251,3 +251,10 @@ def test_linkage_without_gateway_offers_the_app_route():
     run(start("resident") + ["tap item_linkage", "wait_screen linkage_preflight",
                              "expect_text 連携の条件を満たしています", "expect_text マイナポータルアプリで続けて"],
         linkage_factory=fake_linkage_factory(), gateway_available=False)
+
+
+def test_renewal_warns_when_expiry_is_near():
+    import datetime as dt
+    run(start("resident") + ["tap item_renewal", "expect_text もうすぐ有効期限です（2029年5月2日）"],
+        today=lambda: dt.date(2029, 3, 1))
+    run(start("resident") + ["tap item_renewal", "expect_no_text もうすぐ有効期限です"])

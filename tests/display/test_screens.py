@@ -77,6 +77,14 @@ def variants():
     add("licence-ic", "licence", functools.partial(licence, prof="ic-licence", pin="1111"))
     add("lost_card", "lost_card", lambda s: _status(s, "resident"))
 
+    def soon(s):
+        import copy
+        import datetime as dt
+        _status(s, "resident")
+        s.status = copy.copy(s.status)
+        s.status.auth_cert_not_after = s.today() + dt.timedelta(days=30)
+    add("renewal-soon", "renewal", soon)
+
     def pre(s, problems=(), warnings=(), gateway=False):
         _status(s, "resident")
         s.gateway_available = gateway
