@@ -149,12 +149,18 @@ def gather(config: str | None = None, sysroot: Path = Path("/"),
     needed = list(state.get("service_needed", [])) if state and state.get("running") else []
     if not conf["valid"] and "config_error" not in needed:
         needed.append("config_error")
+    service = service_state()
+    if state and state.get("running"):
+        kiosk = {"running": True, "state": state.get("state"), "service_needed": needed}
+    elif service["active"] == "active":
+        kiosk = {"running": True, "state": f"unknown (no {state_path})", "service_needed": needed}
+    else:
+        kiosk = {"running": False, "service_needed": needed}
     report = {
         "version": __version__,
         "kiosk_id": cfg.kiosk.id,
-        "service": service_state(),
-        "kiosk": ({"running": True, "state": state.get("state"), "service_needed": needed}
-                  if state and state.get("running") else {"running": False, "service_needed": needed}),
+        "service": service,
+        "kiosk": kiosk,
         "config": conf,
         "readers": readers_report(cfg, sysroot, usb),
         "printer": printer_report(cfg, sysroot, usb),

@@ -203,3 +203,10 @@ def test_service_state_from_systemctl(monkeypatch):
 ])
 def test_redact(text, expected):
     assert redact(text, hostname="") == expected
+
+
+def test_active_service_without_a_state_file_is_running_state_unknown(tmp_path, monkeypatch):
+    monkeypatch.setattr(status, "service_state", lambda: {"active": "active", "sub": "running"})
+    report = status.gather(None, tmp_path, tmp_path / "absent.json", with_journal=False)
+    assert report["kiosk"]["running"] is True and report["kiosk"]["state"].startswith("unknown")
+    assert report["ok"] is True
