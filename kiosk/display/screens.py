@@ -195,14 +195,13 @@ def _attract(b: _Builder) -> None:
     b.text("place_card", (0.04, 0.17, 0.92, 0.22), t("attract.place_card"), "big", BIG, "center")
     b.text("what", (0.04, 0.40, 0.92, 0.16), t("attract.what"), "body", BODY, "center")
     langs = [lang for lang in ("ja", "en", "zh", "ko") if lang in s.languages]
-    n = len(langs) + 1
     gap = 0.02
-    w = (0.96 - gap * (n - 1)) / n
+    w = (0.96 - gap * len(langs)) / (len(langs) + 1.4)      # the switch gets a wider button
     for i, lang in enumerate(langs):
         b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.60, w, 0.17), LANGUAGE_NAMES[lang],
                  "normal", selected=lang == s.lang)
-    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.60, w, 0.17), t("attract.large_text"),
-             "normal", selected=s.large_text, size=SMALL)
+    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.60, 0.96 - len(langs) * (w + gap), 0.17),
+             t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
     b.text("hint", (0.04, 0.80, 0.92, 0.16), t("attract.hint"), "muted", SMALL, "center")
 
 
