@@ -70,6 +70,11 @@ def _run_kiosk(args, cfg, error, size) -> int:
     if note:
         print_note(note)
     bus = Bus()
+    if not args.headless:
+        # Publish states for `kiosk status` (/run/kiosk/state.json); a scripted
+        # headless run must not overwrite the live kiosk's file.
+        from kiosk.appliance.runstate import RuntimeState
+        RuntimeState(bus).attach()
     parts = build_parts(cfg, bus, local_gateway=error is None)   # a bad config starts nothing extra
     bus.state(KioskState.BOOTING)
     surface = open_display(size, driver, fullscreen)
