@@ -11,8 +11,10 @@ Usage (tests share ONE bench per session: only one pcscd can run per machine)::
     bench.restart_pcscd()                # stop (waits for the pid to die), start again
     bench.stop()
 
-A second bench (another test run in the same checkout) waits on a file lock
-until the first one stops.
+A second bench in another process (another test run) waits on a machine-wide
+file lock until the first one stops; a second bench in the same process fails
+at once (stop the first: e.g. a module-scoped bench must stop before the
+session-scoped one in tests/readers starts).
 
 API: ``start() -> self``, ``stop()``, ``stop_pcscd()`` (keeps the bench lock),
 ``restart_pcscd()``, ``reader_name``, ``uri``,
@@ -49,6 +51,7 @@ VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PID_FILE = Path("/run/pcscd/pcscd.pid")
 SOCKET = Path("/run/pcscd/pcscd.comm")
 LOCK_FILE = Path("/tmp/kiosk-pcscd-bench.lock")
+_holder: "PcscBench | None" = None          # the bench holding LOCK_FILE in this process
 FRIENDLY_NAME = "Kiosk Test VPCD"
 DEFAULT_PORT = 0x9C7B
 READY_LINE = "daemon ready"
@@ -173,6 +176,10 @@ class PcscBench:
         """Hold the machine-wide bench lock while our pcscd runs: a second bench
         (another test run, any workdir) waits here instead of fighting over the
         one pcscd a machine can have.  The kernel drops the lock if we die."""
+        global _holder
+        if _holder is not None and _holder is not self:
+            raise RuntimeError(f"a PcscBench ({_holder.reader_name}) is already running in this "
+                               "process; stop it first (one pcscd per machine)")
         fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.wait_for_other
         pause = threading.Event()
@@ -186,11 +193,14 @@ class PcscBench:
                     raise RuntimeError("another PcscBench holds the pcscd bench lock") from None
                 pause.wait(0.1)            # no event exists for another process's flock
         self._lock_fd = fd
+        _holder = self
 
     def _unlock(self) -> None:
+        global _holder
         if self._lock_fd is not None:
             os.close(self._lock_fd)          # releases the flock
             self._lock_fd = None
+            _holder = None
 
     def _stop_stale(self) -> None:
         """Make room for our pcscd (called with the bench lock held).
