@@ -217,7 +217,9 @@ class NfcUdpCardServer(CardSlot):
                 self._send(bytes((0xF2, WTXM)), addr)
                 got = self._recv(fwt * WTXM)        # the reader echoes S(WTX)
                 if got is None or got[1] is None or got[1][:1] != b"\xF2":
-                    future.cancel()
+                    future.cancel()                  # the reader gave up (field off, new poll)
+                    if got is not None:
+                        self._handle(*got)
                     return None
             except CardGone:
                 self.flush_trace(card)
