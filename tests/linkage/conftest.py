@@ -183,10 +183,16 @@ class PcscBenchPath:
 @pytest.fixture(scope="module")
 def linkage_pcscd():
     """A private pcscd + vpcd for this module only, on its own port and config
-    directory, stopped before tests/readers starts its own (one pcscd per machine)."""
-    from kiosk.testing.pcscd import PcscBench
-    b = PcscBench(port=0x9C9B, workdir=ROOT / ".cache" / "pcscd-linkage",
-                  friendly_name="Kiosk Linkage VPCD").start()
+    directory, stopped before tests/readers starts its own (one pcscd per machine;
+    PcscBench's machine-wide lock makes a concurrent run elsewhere wait).  When a
+    bench already runs in this process (another suite's session fixture), share it."""
+    from kiosk.testing import pcscd
+    running = getattr(pcscd, "_holder", None)
+    if running is not None and running.proc is not None:
+        yield running
+        return
+    b = pcscd.PcscBench(port=0x9C9B, workdir=ROOT / ".cache" / "pcscd-linkage",
+                        friendly_name="Kiosk Linkage VPCD").start()
     try:
         yield b
     finally:
