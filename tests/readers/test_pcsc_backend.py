@@ -179,3 +179,38 @@ def test_pcsc_error_mapping(name, expected):
     # A card error while the reader has vanished from the list is the reader's.
     conn = PcscConnection(_ListedReader(listed=False), 0, 0, 0, b"", False)
     assert type(conn._fail(getattr(scard, name), "transmit")) is ReaderError
+
+
+def _rename(bench, friendly: str) -> None:
+    bench.friendly_name = friendly
+    bench.reader_name = f"{friendly} 00 00"
+    bench.uri = f"pcsc:{bench.reader_name}"
+
+
+def test_a_reader_loop_waits_for_a_missing_reader_and_finds_it(pcsc_bench, events):
+    """The kiosk's reader is not there (pcscd serves another one): the loop
+    blocks on the PnP notification, rides out pcscd restarting, and finds its
+    reader and the card once they appear."""
+    wanted = pcsc_bench.reader_name
+    original = pcsc_bench.friendly_name
+    reader = PcscReader(wanted, retry_interval=0.05)
+    seen: list[bool] = []
+    pcsc_bench.stop_pcscd()
+    _rename(pcsc_bench, "Kiosk Other VPCD")
+    try:
+        pcsc_bench.start()
+        loop = threading.Thread(target=lambda: seen.append(reader.wait_for_card(30)))
+        loop.start()
+        pcsc_bench.stop_pcscd()
+    finally:
+        _rename(pcsc_bench, original)
+    pcsc_bench.start()
+    card = pcsc_bench.insert("myna-plain")
+    loop.join(WAIT)
+    assert not loop.is_alive() and seen == [True]
+    assert reader.name == wanted
+    with CardSession(reader.connect()) as session:
+        assert session.read_status().card_type == "myna"
+    assert not any(v.with_data for v in card.verifies)
+    assert "reader_missing" in [r["EVENT"] for r in events]
+    reader.close()
