@@ -63,6 +63,7 @@ class NfcpyConnection(Connection):
         except OSError as exc:                       # USB gone (libusb errors are IOError)
             self._reader._tag_lost(self._tag)
             self._reader._drop_frontend()
+            self._reader._set_available(False, str(exc))
             raise ReaderError(f"the reader went away ({exc})", reader=self._reader.uri) from None
         if response is None or len(response) < 2:
             self._reader._tag_lost(self._tag)
@@ -186,8 +187,13 @@ class NfcpyReader(Reader):
         with self._lock:
             tag = self._tag
             if tag is not None:
-                if tag.is_present:
-                    return True
+                try:
+                    if tag.is_present:           # ISO-DEP R(NAK)
+                        return True
+                except OSError as exc:
+                    self._drop_frontend()
+                    self._set_available(False, str(exc))
+                    raise ReaderError(f"the reader went away ({exc})", reader=self.uri) from None
                 self._tag = None
                 return False
         return self._sense() is not None

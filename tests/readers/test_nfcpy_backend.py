@@ -93,3 +93,27 @@ def test_probe_reports_the_udp_reader(nfcpy_path):
     uri = f"nfcpy:udp:127.0.0.1:{nfcpy_path.server.port}"
     nfcpy_path.insert("resident")
     assert probe(uri).state == "card_present"
+
+
+def test_a_reader_failing_mid_session_is_no_reader_and_the_loop_reopens_it(nfcpy_path, monkeypatch):
+    """I/O errors from the device (an RC-S380 unplugged: nfcpy raises IOError)
+    -> no_reader; the waiting loop opens the reader again by itself."""
+    from kiosk import journal
+    records: list[dict] = []
+    monkeypatch.setattr(journal, "rate_limit_per_minute", 10**6)
+    journal.add_sink(records.append)
+    try:
+        nfcpy_path.insert("resident")
+        reader = nfcpy_path.reader
+        conn = reader.connect()
+        reader._clf.device.socket.close()            # fault injection: the device's I/O fails
+        with pytest.raises(ReaderError) as err:
+            conn.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))
+        assert err.value.code == "no_reader"
+        assert reader.wait_for_card(5)
+        with CardSession(reader.connect()) as session:
+            assert session.read_status().card_type == "myna_licence"
+    finally:
+        journal.remove_sink(records.append)
+    events = [r["EVENT"] for r in records]
+    assert "reader_missing" in events and "reader_recovered" in events
