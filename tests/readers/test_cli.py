@@ -132,3 +132,9 @@ def test_kiosk_readers_probes_a_udp_reader(nfcpy_path, capsys):
     assert main(["readers", "--json", "--probe", uri]) == 0
     listing = json.loads(capsys.readouterr().out)["readers"]
     assert {"uri": uri, "state": "card_present"}.items() <= [r for r in listing if r["uri"] == uri][0].items()
+
+
+def test_sim_serve_without_a_reader_side_is_no_reader(capsys):
+    assert main(["sim", "serve", "--profile", "resident", "--vpcd", "127.0.0.1:1"]) == 10
+    assert "no_reader" in capsys.readouterr().err
+    assert main(["sim", "serve", "--nfc-udp", "no-port"]) == 40

@@ -123,8 +123,7 @@ def cmd_serve(args) -> int:
     server.on_event = lambda event, card: _say(f"{event} {card.profile.name}" if event != "removed"
                                                else "removed")
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not args.empty:
             _insert(server, profile, Faults(remove_after=args.remove_after)
@@ -144,4 +143,6 @@ def cmd_serve(args) -> int:
         stop.wait()
     finally:
         server.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

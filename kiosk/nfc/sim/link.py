@@ -58,7 +58,13 @@ class CardSlot:
             self.insertions += 1
             self._traced = len(card.trace)
             self._cond.notify_all()
-        self._attach(card)
+        try:
+            self._attach(card)
+        except BaseException:
+            with self._cond:                 # the link never came up: no card in the field
+                self.card = None
+                self._cond.notify_all()
+            raise
         self._notify("inserted", card)
         return card
 
