@@ -344,6 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(500, Refusal("internal", "simulated failure").to_json())
             self._send(*self._route(method, path, body, replay=bool(fault and fault.kind == "replay_challenge")))
         except Refusal as r:
+            if r.code == "bad_request":
+                self.close_connection = True     # the body may be unread: no keep-alive after it
             self._send(r.status, r.to_json())
         except (ssl.SSLError, OSError):
             self.close_connection = True
