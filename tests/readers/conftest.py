@@ -96,7 +96,8 @@ class NfcpyPath:
         self.reader.close()
 
 
-@pytest.fixture(params=["pcsc", "nfcpy"])
+@pytest.fixture(params=[pytest.param("pcsc", marks=pytest.mark.pcsc),
+                        pytest.param("nfcpy", marks=pytest.mark.nfcpy)])
 def card_path(request):
     if request.param == "pcsc":
         path = PcscPath(request.getfixturevalue("pcsc_bench"))

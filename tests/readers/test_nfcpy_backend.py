@@ -11,7 +11,7 @@ from kiosk.nfc.pins import Pin
 from kiosk.nfc.reader import open_reader
 from kiosk.nfc.sim.card import Faults
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.nfcpy]
 
 
 def test_uris():

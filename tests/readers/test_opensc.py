@@ -22,7 +22,7 @@ from kiosk.nfc.apdu import AID_JPKI
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.pins import Pin
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.pcsc]
 
 
 def pkcs15_tool(reader: str, *args: str) -> str:

@@ -14,7 +14,7 @@ from kiosk.nfc.pcsc import PcscReader, list_readers
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.reader import open_reader
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.pcsc]
 WAIT = 10.0
 
 
