@@ -84,6 +84,7 @@ class GatewayProcess:
     def stop(self) -> None:
         if getattr(self, "_admin", None) is not None:
             self._admin.close()
+            self._admin = None
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -92,7 +93,8 @@ class GatewayProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         for stream in (self.proc.stdout, self.proc.stderr):
-            stream.close()
+            if not stream.closed:
+                stream.close()
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +102,19 @@ def gateway_process(tmp_path_factory):
     gw = GatewayProcess(tmp_path_factory.mktemp("gateway-tls"))
     yield gw
     gw.stop()
+
+
+@pytest.fixture
+def new_gateway_process(tmp_path):
+    """Start an extra gateway process (the caller stops it; stopped at teardown anyway)."""
+    started: list[GatewayProcess] = []
+
+    def start(*extra: str) -> GatewayProcess:
+        started.append(GatewayProcess(tmp_path / f"tls{len(started)}", list(extra)))
+        return started[-1]
+    yield start
+    for gw in started:
+        gw.stop()
 
 
 @pytest.fixture

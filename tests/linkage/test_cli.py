@@ -91,3 +91,23 @@ def test_bench_run_through_pcsc(gateway, linkage_pcscd):
         linkage_pcscd.remove(wait=False)
         watcher.wait_for_removal(10.0)
         watcher.close()
+
+
+def test_reference_gateway_process_stops_cleanly_on_sigterm(new_gateway_process):
+    gw = new_gateway_process()
+    assert gw.stats()["requests"] == {}
+    gw.proc.terminate()
+    assert gw.proc.wait(10) == 0
+
+
+def test_kiosk_client_certificate(new_gateway_process):
+    gw = new_gateway_process("--require-client-cert")
+    base = ("linkage", "run", "--reader", "sim:resident", "--gateway", gw.url, "--ca", gw.ca,
+            "--retries", "0", "--json", "--accept-terms")
+    out = kiosk(*base, "--client-cert", gw.client_cert, "--client-key", gw.client_key,
+                stdin="2468\nKIOSK2025\n")
+    assert out.returncode == 0, out.stdout
+    assert json.loads(out.stdout)["result"] == "complete"
+    out = kiosk(*base, stdin="2468\nKIOSK2025\n")           # no client certificate: turned away
+    assert out.returncode == 50
+    assert json.loads(out.stdout)["error"]["problems"] == ["gateway_unreachable"]

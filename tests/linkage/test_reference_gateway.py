@@ -246,3 +246,26 @@ def test_test_hooks_are_off_by_default(clock):
         assert g.terms_version.endswith("r1")
     finally:
         g.stop()
+
+
+def test_trust_anchors_from_pem_files(tmp_path, clock):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from kiosk.linkage.trust import TrustAnchors
+    for purpose in ("auth", "sign"):
+        (tmp_path / f"{purpose}.pem").write_bytes(pki.root(purpose).certificate.public_bytes(Encoding.PEM))
+    right = TrustAnchors.from_pem_files([str(tmp_path / "auth.pem")], [str(tmp_path / "sign.pem")])
+    crossed = TrustAnchors.from_pem_files([str(tmp_path / "sign.pem")], [str(tmp_path / "auth.pem")])
+    for anchors, works in ((right, True), (crossed, False)):
+        g = start_local_gateway(trust_anchors=anchors, clock=clock)
+        c = GatewayClient(g.url, ca=g.ca_path, retries=0, backoff=0)
+        try:
+            if works:
+                ch, (version, _) = authenticate(c)
+                assert c.submit_application(ch.session, application(ch, version)).startswith("ML-")
+            else:
+                with pytest.raises(GatewayRefusedError):
+                    authenticate(c)
+        finally:
+            c.close()
+            g.stop()
