@@ -26,7 +26,7 @@ from kiosk.nfc.sim.profile import Profile, SimPin
 
 ISD = bytes.fromhex("A000000151000000")[:7]
 # A PC/SC Part 3 contactless Type B ATR (3B 88 80 01 ...), for a My Number Card.
-ATR_TYPE_B = bytes.fromhex("3B888001E1F35E11778183008D")
+ATR_TYPE_B = bytes.fromhex("3B888001E1F35E117781830021")
 ATR_UNKNOWN = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
 
 
