@@ -27,6 +27,7 @@ from kiosk.printer import fonts
 KINDS = ("pin_status", "licence", "renewal", "lost_card", "linkage_checklist", "linkage_done", "test")
 WIDTHS = (384, 576)
 # Which office unlocks which counter: licence PINs at the police, card PINs at the municipality.
+JPKI_PINS = ("jpki_auth", "jpki_sign")
 POLICE_PINS = ("licence", "ic_pin1", "ic_pin2")
 RENEW_MONTHS_BEFORE = 3       # certificates and the card can be renewed 3 months ahead
 
@@ -386,6 +387,11 @@ def build_receipt(kind: str, lang: str, cfg: Config, *, status: CardStatus | Non
         qrs.append(("qr.card_site", r.qr_card_site))
     elif kind in ("linkage_checklist", "linkage_done"):
         b.linkage(linkage or {}, done=kind == "linkage_done")
+        if kind == "linkage_checklist" and status:
+            # Which PINs the resident will need, with tries left, and how long
+            # the certificate is valid: the no-gateway slip is honest help.
+            b.pins(status, only=JPKI_PINS)
+            b.expiries(status)
         qrs.append(("qr.mynaportal", (linkage or {}).get("portal_url") or r.qr_mynaportal))
     elif kind == "test":
         b.add("heading", "test.heading")
