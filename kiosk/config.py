@@ -257,7 +257,11 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
 def load_config(path: str | os.PathLike | None = None) -> Config:
     """The config at ``path`` ($KIOSK_CONFIG, /etc/kiosk/kiosk.toml); defaults if absent."""
     p = config_path(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:           # e.g. /etc/kiosk not traversable: service needed, not a crash
+        raise ConfigError(f"cannot read {p}: {exc.__class__.__name__}", key="(file)") from None
+    if not exists:
         if path is not None:
             raise ConfigError(f"config file {p} does not exist", key="(file)")
         return Config()

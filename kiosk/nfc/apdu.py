@@ -48,6 +48,8 @@ AID_COMMON = bytes.fromhex("D3921000310001010100")     # 共通カードAP
 AID_LICENCE = bytes.fromhex("A0000002310600000000000000000000")
 AID_IC_DF1 = bytes.fromhex("A0000002310100000000000000000000")
 
+UNKNOWN_DF = b"?"     # after power-on or a failed SELECT: where the card is, we do not assume
+
 # (DF, EF) pairs that must never be selected, read or verified against.
 _FORBIDDEN_EFS = {
     (AID_TEXT, 0x0001): "the My Number EF",
@@ -55,6 +57,7 @@ _FORBIDDEN_EFS = {
     (AID_VISUAL, 0x0013): "照合番号A",
     (AID_VISUAL, 0x0005): "the My Number image",
 }
+_FORBIDDEN_FIDS = {fid for _df, fid in _FORBIDDEN_EFS}
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ class ApduChannel:
     def __init__(self, connection: Connection, trace: TraceHook | None = None):
         self.connection = connection
         self.trace = trace
-        self.current_df: bytes | None = None
+        self.current_df: bytes | None = UNKNOWN_DF
         self.current_ef: int | None = None
         self.count = 0               # APDUs sent, for benches
         self.bytes_exchanged = 0
@@ -202,10 +205,27 @@ class ApduChannel:
 
     # -- the My Number guard ---------------------------------------------
     def _guard(self, ins: int, p1: int, p2: int, data: bytes | bytearray) -> None:
+        """Refuse, before sending, anything that could reach the My Number or 照合番号A.
+
+        The guard must hold even if the current DF is not what we think: after
+        power-on or a failed SELECT the DF is UNKNOWN_DF, and then the forbidden
+        file ids are refused in any application.
+        """
         ef = None
-        if ins == INS_SELECT and p1 == 0x02 and len(data) == 2:
-            ef = (data[0] << 8) | data[1]
-        elif ins in (INS_READ_BINARY,) and p1 & 0x80:
+        if ins == INS_SELECT:
+            if p1 == 0x04:
+                aid = bytes(data)
+                for protected in (AID_TEXT, AID_VISUAL):
+                    if aid != protected and protected.startswith(aid):
+                        raise ForbiddenOperation("refused: partial AID of an application holding the My Number")
+                return
+            if p1 == 0x00 and not data:
+                return                                  # SELECT MF
+            if p1 in (0x00, 0x02) and len(data) == 2:
+                ef = (data[0] << 8) | data[1]
+            else:
+                raise ForbiddenOperation("refused: only SELECT by AID, MF or file id is used")
+        elif ins == INS_READ_BINARY and p1 & 0x80:
             ef = p1 & 0x1F
         elif ins == INS_READ_BINARY:
             ef = self.current_ef
@@ -217,7 +237,12 @@ class ApduChannel:
             ef = p2 & 0x1F
         elif ins == INS_VERIFY and p2 == 0x80:
             ef = self.current_ef
-        if ef is not None and (self.current_df, ef) in _FORBIDDEN_EFS:
+        if ef is None:
+            return
+        if self.current_df == UNKNOWN_DF:
+            if ef in _FORBIDDEN_FIDS:
+                raise ForbiddenOperation("refused: file id of the My Number or 照合番号A in an unknown application")
+        elif (self.current_df, ef) in _FORBIDDEN_EFS:
             raise ForbiddenOperation(f"refused: {_FORBIDDEN_EFS[(self.current_df, ef)]} is never touched")
 
     # -- ISO commands -----------------------------------------------------
@@ -235,17 +260,16 @@ class ApduChannel:
         if resp.ok:
             self.current_df, self.current_ef = aid, None
             return True
+        self.current_df, self.current_ef = UNKNOWN_DF, None
         if not required and resp.sw in (SW_NOT_FOUND, 0x6A86, 0x6A81, 0x6999):
-            self.current_df, self.current_ef = None, None
             return False
-        self.current_df, self.current_ef = None, None
         self.check(resp, "SELECT application")
         return False
 
     def select_mf(self) -> bool:
         """ISO SELECT MF (the conventional IC licence only; see card-protocol §1.2)."""
         resp = self.send(0x00, INS_SELECT, 0x00, 0x00)
-        self.current_df, self.current_ef = (b"MF", None) if resp.ok else (None, None)
+        self.current_df, self.current_ef = (b"MF", None) if resp.ok else (UNKNOWN_DF, None)
         return resp.ok
 
     def select_ef(self, fid: int) -> None:

@@ -117,10 +117,12 @@ def cert_not_after(prefix: bytes) -> dt.date | None:
         return None
     pos += h[1]
     nb = der_header(prefix, pos)
+    if nb is None:
+        raise TLVError("validity has no notBefore")
     pos += nb[1] + nb[2]
     na = der_header(prefix, pos)
     if na is None:
-        return None
+        raise TLVError("validity has no notAfter")
     text = prefix[pos + na[1]: pos + na[1] + na[2]].decode("ascii", "replace")
     try:
         if na[0] == 0x17:                  # UTCTime YYMMDDHHMMSSZ
@@ -319,6 +321,13 @@ class CardSession:
     # -- licence -------------------------------------------------------------
     def read_licence(self, pin: Pin | None) -> LicenceData:
         """The licence after one VERIFY.  ``pin`` is None only when no PIN is set."""
+        try:
+            return self._read_licence(pin)
+        finally:
+            if isinstance(pin, Pin):
+                pin.wipe()           # on every path, including failures before the VERIFY
+
+    def _read_licence(self, pin: Pin | None) -> LicenceData:
         status = self.status or self.read_status()
         if status.card_type == MYNA_LICENCE:
             return self._read_myna_licence(pin)
@@ -363,12 +372,15 @@ class CardSession:
     def jpki_key(self, key: str, pin: Pin) -> Iterator["JpkiKey"]:
         """VERIFY once for ``key`` ("auth" or "sign"); the block may read the
         certificate and sign exactly once."""
-        if key not in ("auth", "sign"):
-            pin.wipe()
-            raise ForbiddenOperation("key must be 'auth' or 'sign'")
-        pin_id = "jpki_auth" if key == "auth" else "jpki_sign"
-        self._select(AID_JPKI)
-        self._verify(pin_id, pin)
+        try:
+            if key not in ("auth", "sign"):
+                raise ForbiddenOperation("key must be 'auth' or 'sign'")
+            pin_id = "jpki_auth" if key == "auth" else "jpki_sign"
+            self._select(AID_JPKI)
+            self._verify(pin_id, pin)
+        finally:
+            if isinstance(pin, Pin):
+                pin.wipe()
         handle = JpkiKey(self, key)
         try:
             yield handle

@@ -60,9 +60,18 @@ def read_pin_input(prompt: str) -> bytearray:
         buf = bytearray(typed.encode("utf-8", "replace"))
         del typed
         return buf
-    line = sys.stdin.buffer.readline()
-    buf = bytearray(line.rstrip(b"\r\n"))
-    return buf
+    buf = bytearray(64)                  # read straight into a wipeable buffer
+    n = 0
+    raw = sys.stdin.buffer
+    while n < len(buf):
+        got = raw.readinto(memoryview(buf)[n:n + 1])
+        if not got or buf[n] == 0x0A:
+            break
+        n += 1
+    end = n - 1 if n and buf[n - 1] == 0x0D else n
+    pin = buf[:end]
+    buf[:] = bytes(len(buf))
+    return pin
 
 
 def print_status(status: CardStatus) -> None:

@@ -16,6 +16,8 @@ MYNA = "myna"                     # plain My Number Card
 IC_LICENCE = "ic_licence"         # conventional IC driver's licence
 UNSUPPORTED = "unsupported"
 
+MAX_PHOTO_PIXELS = 1024 * 1024   # the licence photo is small; refuse anything absurd
+
 # Order in which counters are shown and reported.
 PIN_ORDER = ("licence", "jpki_auth", "jpki_sign", "kenhojo", "juki", "ic_pin1", "ic_pin2")
 
@@ -150,18 +152,28 @@ class LicenceData:
 
             from PIL import Image
             img = Image.open(io.BytesIO(self.photo_jp2))
+            if img.width * img.height > MAX_PHOTO_PIXELS:
+                return None                  # a hostile card must not exhaust memory
             img.load()
             return img.convert("L")
         except Exception:
             return None
 
     def wipe(self) -> None:
-        self.licence_number = self.name = self.address = None
-        self.birth_date = None
+        """Drop everything: the object stays, the resident's data does not."""
+        self.licence_number = self.name = self.address = self.colour_class = None
+        self.birth_date = self.issue_date = self.expiry = None
         self.photo_jp2 = None
-        self.conditions.clear()
-        self.remarks.clear()
+        for seq in (self.conditions, self.remarks, self.classes, self.errors):
+            seq.clear()
+        self.dates.clear()
         self.unknown.clear()
+
+    def __repr__(self) -> str:
+        # Never the values: a traceback, a debugger or a "%r" must not leak them.
+        present = [f for f in ("licence_number", "expiry", "colour_class", "name", "address",
+                               "birth_date", "photo_jp2") if getattr(self, f)]
+        return f"<LicenceData {self.source} fields={','.join(present) or '-'}>"
 
     def to_json(self, include_photo: bool = False) -> dict:
         w = self.renewal_window

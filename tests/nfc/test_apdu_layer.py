@@ -114,3 +114,36 @@ def test_malformed_cards_raise_only_typed_errors(random_connection, answers):
         pass
     verifies_with_data = [a for a in conn.sent if a[1] == 0x20 and len(a) > 4]
     assert len(verifies_with_data) <= 1, "a PIN went to the card more than once"
+
+
+def test_guard_holds_when_the_current_application_is_unknown(sim):
+    from kiosk.nfc.apdu import AID_TEXT as text
+    reader, card = sim("resident")
+    ch = ApduChannel(reader.connect())
+    ch.select_aid(text)
+    assert not ch.select_aid(bytes.fromhex("A0000000000000"), required=False)
+    with pytest.raises(ForbiddenOperation):
+        ch.select_ef(0x0001)          # the card may still be in the text AP
+    assert card.forbidden_touches == []
+
+
+@pytest.mark.parametrize("cmd", [
+    (0x00, 0xA4, 0x04, 0x0C, bytes.fromhex("D39210003100010104")),   # prefix of the text AP's AID
+    (0x00, 0xA4, 0x08, 0x0C, bytes.fromhex("00010001")),             # SELECT by path
+    (0x00, 0xA4, 0x09, 0x0C, bytes.fromhex("0001")),
+])
+def test_guard_refuses_other_select_forms(random_connection, cmd):
+    conn = random_connection([])
+    with pytest.raises(ForbiddenOperation):
+        ApduChannel(conn).send(*cmd)
+    assert conn.sent == []
+
+
+def test_fresh_channel_refuses_my_number_file_ids(random_connection):
+    conn = random_connection([])
+    ch = ApduChannel(conn)
+    for cmd in ((0x00, 0xA4, 0x02, 0x0C, b"\x00\x01"), (0x00, 0xA4, 0x00, 0x0C, b"\x00\x01"),
+                (0x00, 0xB0, 0x81, 0x00, b""), (0x00, 0x20, 0x00, 0x94, b"")):
+        with pytest.raises(ForbiddenOperation):
+            ch.send(*cmd)
+    assert conn.sent == []

@@ -101,3 +101,37 @@ def test_era_date_raises_only_jis_error(text):
         era_date(text)
     except JISError:
         pass
+
+
+def test_certificate_with_an_empty_validity_is_a_typed_error():
+    from kiosk.nfc.card import cert_not_after
+    # SEQ{ SEQ{ [0]{INT 2}, INT 1, SEQ{}, SEQ{}, SEQ{} (empty validity) } }
+    tbs = bytes.fromhex("A003020102" "020101" "3000" "3000" "3000")
+    cert = b"\x30" + bytes((len(tbs) + 2,)) + b"\x30" + bytes((len(tbs),)) + tbs
+    with pytest.raises(TLVError):
+        cert_not_after(cert)
+
+
+def test_licence_data_repr_and_wipe_leave_nothing_personal():
+    from kiosk.nfc.model import LicenceClass, LicenceData
+    lic = LicenceData(source="ic_licence", licence_number="912345678901", name="試験　花子",
+                      address="東京都", expiry=dt.date(2027, 6, 15), colour_class="優良",
+                      conditions=["眼鏡等"], dates={"other": dt.date(2010, 4, 1)},
+                      classes=[LicenceClass("futsu", "普通", True, dt.date(2010, 4, 1))],
+                      photo_jp2=b"\xff\x4fsecretpix")
+    for value in ("912345678901", "試験", "東京都", "2027", "secretpix", "ff4f"):
+        assert value not in repr(lic)
+    lic.wipe()
+    assert lic.to_json()["licence_number"] is None and lic.classes == [] and lic.dates == {}
+    assert lic.expiry is None and lic.colour_class is None and lic.conditions == []
+
+
+def test_oversized_photo_is_not_decoded():
+    import io
+
+    from PIL import Image
+
+    from kiosk.nfc.model import LicenceData
+    buf = io.BytesIO()
+    Image.new("L", (2000, 1000)).save(buf, "PNG")
+    assert LicenceData(source="myna_licence", photo_jp2=buf.getvalue()).photo_image() is None

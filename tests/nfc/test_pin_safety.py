@@ -181,3 +181,19 @@ def test_no_pin_in_traces_logs_or_errors_and_no_my_number(sim, journal_records, 
     my_number = load_profile(name).person.get("my_number")
     if my_number:
         assert my_number not in haystack
+
+
+def test_pin_is_wiped_when_the_card_fails_before_the_verify(sim):
+    from kiosk.errors import CardRemovedError
+    from kiosk.nfc.sim.card import Faults
+    reader, card = sim("resident", Faults(remove_after=1))
+    session = CardSession(reader.connect())
+    pin = Pin("jpki_auth", "2468")
+    with pytest.raises(CardRemovedError):
+        session.jpki_sign("auth", pin, b"x")
+    assert pin.wiped
+    reader, card = sim("resident", Faults(remove_after=1))
+    pin = Pin("licence", "1357")
+    with pytest.raises(CardRemovedError):
+        CardSession(reader.connect()).read_licence(pin)
+    assert pin.wiped
