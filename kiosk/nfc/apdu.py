@@ -119,19 +119,30 @@ def build_apdu(cla: int, ins: int, p1: int, p2: int, data: bytes | bytearray = b
     return out
 
 
-def trace_entry(apdu: bytes, response: bytes, sw: int | None, note: str = "") -> TraceEntry:
-    """Parse a short command APDU into a trace entry, masking PIN data."""
+def parse_apdu(apdu: bytes, keep_data: bool = True) -> tuple[bytes, int, bytes, int | None, bool]:
+    """(header, Lc, data, Le, well_formed) of a short command APDU; Le 00 is 256.
+
+    ``keep_data=False`` copies no data (the trace never copies a PIN)."""
     header = bytes(apdu[:4]).ljust(4, b"\x00")
     body = apdu[4:]
-    lc, data, le = 0, b"", None
+    lc, data, le, ok = 0, b"", None, len(apdu) >= 4
     if len(body) == 1:
         le = body[0] or 256
     elif len(body) > 1:
         lc = body[0]
-        data = bytes(body[1:1 + lc])
-        if len(body) > 1 + lc:
-            le = body[1 + lc] or 256
-    masked = header[1] in MASKED_INS and lc > 0
+        present = len(body) - 1
+        data = bytes(body[1:1 + lc]) if keep_data else b""
+        rest = body[1 + lc:]
+        ok = ok and present >= lc and len(rest) <= 1
+        if rest:
+            le = rest[0] or 256
+    return header, lc, data, le, ok
+
+
+def trace_entry(apdu: bytes, response: bytes, sw: int | None, note: str = "") -> TraceEntry:
+    """Parse a short command APDU into a trace entry, masking PIN data."""
+    masked = len(apdu) > 5 and apdu[1] in MASKED_INS
+    header, lc, data, le, _ok = parse_apdu(apdu, keep_data=not masked)
     return TraceEntry(header, lc, None if masked else data, le, bytes(response), sw, note)
 
 

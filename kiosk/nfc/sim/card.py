@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from kiosk.nfc.apdu import AID_TEXT, AID_VISUAL, TraceEntry, trace_entry
+from kiosk.nfc.apdu import AID_TEXT, AID_VISUAL, TraceEntry, parse_apdu, trace_entry
 from kiosk.nfc.sim.files import MF, SimFile, build_file_system
 from kiosk.nfc.sim.profile import Profile, SimPin
 
@@ -154,23 +154,10 @@ class SimulatedCard:
         raise CardGone()
 
     def _dispatch(self, apdu: bytes) -> bytes:
-        if len(apdu) < 4:
+        header, lc, data, le, well_formed = parse_apdu(apdu)
+        if not well_formed:
             return _sw(0x6700)
-        cla, ins, p1, p2 = apdu[:4]
-        body = apdu[4:]
-        lc, data, le = 0, b"", None
-        if len(body) == 1:
-            le = body[0] or 256
-        elif len(body) > 1:
-            lc = body[0]
-            data = body[1:1 + lc]
-            if len(data) != lc:
-                return _sw(0x6700)
-            rest = body[1 + lc:]
-            if len(rest) == 1:
-                le = rest[0] or 256
-            elif rest:
-                return _sw(0x6700)
+        cla, ins, p1, p2 = header
         if self.profile.card == "unknown":
             return _sw(0x6A82) if ins == 0xA4 else _sw(0x6D00)
         if ins == 0xC0 and cla == 0x00:
