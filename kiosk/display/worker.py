@@ -6,6 +6,11 @@ messages.  Every message carries the card's generation number, so an answer
 that belongs to a card that has left can never reach the next resident.
 
 Any Pin handed over is wiped on every path: used, refused, stale or dropped.
+
+The real readers ride out an unplugged reader or a stopped pcscd without
+raising, so after a wait that found nothing the worker asks the reader
+``is_available()`` and posts ``reader_missing`` / ``reader_ok`` when that
+changes; a card that "left" while the reader itself went is a missing reader.
 """
 
 from __future__ import annotations
@@ -95,10 +100,14 @@ class CardWorker:
                 if self.card is None and not self._await_removal:
                     self._drop_commands()
                     if self.reader.wait_for_card(self.idle_wait) and not self._stop.is_set():
+                        self._reader_state(True)
                         self._start_card()
+                    elif not self._stop.is_set():
+                        self._reader_state(self.reader.is_available())
                 elif self._await_removal:
                     self._drop_commands()
                     if self.reader.wait_for_removal(self.idle_wait):
+                        self._require_reader()       # "no card" because the reader itself went?
                         self._await_removal = False
                         self._post(Message("removed", self.gen))
                 else:
@@ -109,14 +118,17 @@ class CardWorker:
                     if cmd is not None:
                         self._execute(cmd)
                     if self.card is not None and not self.reader.card_present():
+                        self._require_reader()
                         self._card_left()
             except ReaderError as exc:
                 self._reader_lost(exc)
             except Exception as exc:                 # never let the worker die
                 self._close_card()
-                self._post(Message("card_error", self.gen, {"code": "card_error",
-                                                            "detail": type(exc).__name__}))
+                if not self._await_removal:          # say it once, not once per failed retry
+                    self._post(Message("card_error", self.gen, {"code": "card_error",
+                                                                "detail": type(exc).__name__}))
                 self._await_removal = True
+                self._stop.wait(self.retry)          # a fault that repeats must not spin the CPU
         self._close_card()
         if self.reader is not None:
             try:
@@ -128,14 +140,24 @@ class CardWorker:
         try:
             self.reader = self._open_reader()
         except KioskError as exc:
-            if not self._reader_missing:
-                self._reader_missing = True
-                self._post(Message("reader_missing", self.gen, {"code": exc.code}))
+            self._reader_state(False, exc.code)
             return False
-        if self._reader_missing:
-            self._reader_missing = False
+        return True          # reader_ok once a wait or is_available() shows it is really there
+
+    def _reader_state(self, available: bool, code: str = "no_reader") -> None:
+        """Tell the session when the reader goes away or comes back (changes only)."""
+        if available != self._reader_missing:
+            return
+        self._reader_missing = not available
+        if available:
             self._post(Message("reader_ok", self.gen, {"reader": getattr(self.reader, "name", "")}))
-        return True
+        else:
+            self._post(Message("reader_missing", self.gen, {"code": code}))
+
+    def _require_reader(self) -> None:
+        """The real backends report "no card" while their reader is gone: tell the two apart."""
+        if not self.reader.is_available():
+            raise ReaderError("the reader went away", reader=getattr(self.reader, "name", ""))
 
     def _reader_lost(self, exc: KioskError) -> None:
         self._close_card()
@@ -146,18 +168,28 @@ class CardWorker:
             pass
         self.reader = None
         self._await_removal = False
-        self._reader_missing = True
-        self._post(Message("reader_missing", self.gen, {"code": exc.code}))
+        self._reader_state(False, exc.code)
         self._stop.wait(self.retry)
 
     def _start_card(self) -> None:
         self.gen += 1
+        inserted = Message("inserted", self.gen, {"reader": getattr(self.reader, "name", "")})
         try:
             conn = self.reader.connect()
         except NoCardError:
+            return                                   # gone before it answered: nobody saw it
+        except ReaderError:
+            raise
+        except Exception as exc:
+            # A card we cannot talk to (not ISO-DEP, held by another program,
+            # garbage in its answer to sensing): the resident still gets a message.
+            self._post(inserted)
+            code = exc.code if isinstance(exc, KioskError) else "card_error"
+            self._post(Message("card_error", self.gen, {"code": code, "detail": type(exc).__name__}))
+            self._await_removal = True
             return
         self.card = CardSession(conn)
-        self._post(Message("inserted", self.gen, {"reader": getattr(self.reader, "name", "")}))
+        self._post(inserted)
         try:
             status = self.card.read_status()
         except CardRemovedError:

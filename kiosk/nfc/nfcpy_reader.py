@@ -13,11 +13,18 @@ sense, then wait ``poll_interval`` on an Event (which ``close()`` sets).
 Removal of an active card shows as an R(NAK) presence check failing; in the
 middle of an exchange as a broken link or a timeout -> CardRemovedError.
 Unpowering is switching the field off.
+
+A missing USB reader shows when the device cannot be opened or its I/O
+fails.  The udp driver cannot tell "no tag" from "nobody there" (a sense is
+one datagram and a timeout), so ``is_available()`` also checks that the
+peer's port is open (see ``udp_port_open``).
 """
 
 from __future__ import annotations
 
 import logging
+import select
+import socket
 import threading
 import time
 
@@ -43,6 +50,33 @@ def part3_atr(sensb_res: bytes, attrib_res: bytes = b"\x00") -> bytes:
     for b in body[1:]:
         tck ^= b
     return bytes(body + bytes((tck,)))
+
+
+def udp_port_open(host: str, port: int, wait: float = 0.1) -> bool:
+    """Does anything listen on ``host:port`` (UDP)?
+
+    A datagram to a closed port comes back as ICMP port-unreachable, which
+    only a connected socket reports (ECONNREFUSED).  The probe is one word
+    that is not an nfcpy frame, so the tag ignores it.  Silence counts as
+    open: a tag says nothing unless sensed, and a firewall may drop the ICMP.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((host, port))
+            probe.send(b"PING")
+            if select.select([probe], [], [], wait)[0]:
+                probe.recv(64)
+        except OSError:                  # refused, unreachable, unknown host
+            return False
+    return True
+
+
+def udp_address(path: str) -> tuple[str, int]:
+    """``udp[:HOST][:PORT]`` with nfcpy's defaults."""
+    parts = path.split(":")
+    host = parts[1] if len(parts) > 1 and parts[1] else "localhost"
+    port = int(parts[2]) if len(parts) > 2 and parts[2] else 54321
+    return host, port
 
 
 class NfcpyConnection(Connection):
@@ -198,6 +232,19 @@ class NfcpyReader(Reader):
                 return False
         return self._sense() is not None
 
+    def is_available(self) -> bool:
+        """The device opens (USB: plugged in); over udp, the peer's port is open too."""
+        with self._lock:
+            try:
+                self._frontend()
+            except ReaderError:
+                return False
+            if self.path.startswith("udp") and not udp_port_open(*udp_address(self.path)):
+                self._set_available(False, "nothing listens on the udp port")
+                return False
+            self._set_available(True)
+            return True
+
     def wait_for_card(self, timeout: float | None = None) -> bool:
         return self._wait(True, timeout)
 
@@ -210,7 +257,8 @@ class NfcpyReader(Reader):
             if target is None:
                 raise NoCardError("no card on the reader")
             clf = self._frontend()
-            if not bytes(target.sensb_res)[10] & 0x01:
+            sensb_res = bytes(target.sensb_res or b"")
+            if len(sensb_res) < 12 or not sensb_res[10] & 0x01:
                 raise UnsupportedCardError("the card does not speak ISO 14443-4")
             try:
                 tag = Type4BTag(clf, target)         # ATTRIB

@@ -10,6 +10,8 @@ contact readers, and the vpcd bench.
   ``reader_missing`` once, keeps waiting and logs ``reader_recovered`` when
   the reader is back.  Only a pcscd that is not running has no event to
   wait on; then the loop retries every ``retry_interval`` seconds.
+  ``is_available()`` tells the kiosk whether pcscd lists the reader now, so
+  it can show "service needed" while the waits ride the outage out.
 * Every wait and every connection uses its own PC/SC context, so a pcscd
   restart never leaves a stale handle behind, and ``close()`` can cancel a
   wait from another thread (SCardCancel).
@@ -160,17 +162,29 @@ class PcscReader(Reader):
                 return n
         return None
 
-    def _reader_listed(self) -> bool:
+    def _lookup(self) -> tuple[str | None, str]:
+        """The matching reader's name, or None and why (pcscd down, reader not listed)."""
         try:
             ctx = _establish()
-        except ReaderError:
-            return False
+        except ReaderError as exc:
+            return None, exc.message
         try:
-            return self._match(list_reader_names(ctx)) is not None
-        except ReaderError:
-            return False
+            return self._match(list_reader_names(ctx)), "no matching reader"
+        except ReaderError as exc:
+            return None, exc.message
         finally:
             scard.SCardReleaseContext(ctx)
+
+    def _reader_listed(self) -> bool:
+        return self._lookup()[0] is not None
+
+    def is_available(self) -> bool:
+        """pcscd answers and lists a reader matching the pattern."""
+        name, detail = self._lookup()
+        if name is not None:
+            self.name = name
+        self._set_available(name is not None, detail)
+        return name is not None
 
     def _set_available(self, available: bool, detail: str = "") -> None:
         if available == self.available:

@@ -61,6 +61,16 @@ class Reader(ABC):
     def connect(self, exclusive: bool = False) -> Connection:
         """Power the card.  Raises NoCardError, ReaderError."""
 
+    def is_available(self) -> bool:
+        """Is the reader there right now?
+
+        The waits ride out a missing reader (they return False, or True for
+        removal) instead of raising, so this is how the kiosk learns that it
+        needs service and when it can serve again.  A reader that cannot go
+        away (the simulated one) is always available.
+        """
+        return True
+
     def close(self) -> None:
         """Release the reader itself."""
 

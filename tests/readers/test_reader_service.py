@@ -1,0 +1,167 @@
+"""A reader that is missing, unplugged or whose pcscd stops puts the real
+kiosk session on "service needed" (NO_READER on the bus), and the session
+returns to the attract screen by itself when the reader is back.
+
+The real backends never raise from their waits (they ride the outage out),
+so these tests drive a real Session + CardWorker over PcscReader and
+NfcpyReader, never a fake that raises ReaderError."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from kiosk.config import Config
+from kiosk.display.clock import ManualClock
+from kiosk.display.session import Session
+from kiosk.nfc.nfcpy_reader import NfcpyReader
+from kiosk.nfc.pcsc import PcscReader
+from kiosk.nfc.sim.nfc_udp import NfcUdpCardServer
+from kiosk.signals import Bus, ServiceCondition
+
+pytestmark = [pytest.mark.timeout(120)]
+WAIT = 20.0
+NO_READER_ON = (ServiceCondition.NO_READER, True)
+NO_READER_OFF = (ServiceCondition.NO_READER, False)
+
+
+class Kiosk:
+    """A real Session over a real reader; waits pump the worker's answers."""
+
+    def __init__(self, open_reader):
+        self.bus = Bus()
+        self.service: list[tuple] = []
+        self.bus.subscribe("service", lambda t, p: self.service.append((p["condition"], p["active"])))
+        self.woke = threading.Event()
+        self.session = Session(Config(), reader_factory=open_reader, clock=ManualClock(), bus=self.bus,
+                               on_wake=self.woke.set)
+        self.session.worker.retry = 0.05
+        self.session.worker.idle_wait = 0.2
+        self.session.start()
+
+    def wait_screen(self, screen: str, timeout: float = WAIT) -> bool:
+        end = time.monotonic() + timeout
+        while True:
+            self.woke.clear()
+            self.session.pump()
+            if self.session.screen == screen:
+                return True
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self.woke.wait(min(left, 0.5))
+
+    def seen_since(self, mark: int) -> list[str]:
+        return list(self.session.screens_seen)[mark:]
+
+    def mark(self) -> int:
+        return len(self.session.screens_seen)
+
+    def stop(self) -> None:
+        self.session.stop()
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- nfcpy's udp driver -------------------------------------------------------------------------
+@pytest.mark.nfcpy
+def test_nfcpy_udp_reader_with_no_peer_then_a_peer_that_goes_and_comes_back():
+    port = free_udp_port()
+    kiosk = Kiosk(lambda: NfcpyReader(f"udp:127.0.0.1:{port}"))
+    server = None
+    try:
+        assert kiosk.wait_screen("service_needed"), kiosk.session.screen
+        assert kiosk.service == [NO_READER_ON] and kiosk.session.service == "no_reader"
+
+        server = NfcUdpCardServer("127.0.0.1", port)          # the reader is plugged in
+        assert kiosk.wait_screen("attract")
+        assert kiosk.service == [NO_READER_ON, NO_READER_OFF]
+
+        server.insert("resident")
+        assert kiosk.wait_screen("summary")
+        mark = kiosk.mark()
+        server.yank = "silent"                                # unplugged: no goodbye from the tag
+        server.close()
+        server = None
+        assert kiosk.wait_screen("service_needed")
+        assert "card_removed" not in kiosk.seen_since(mark)   # the reader left, not the card
+        assert kiosk.session.status is None                   # the resident was wiped
+        assert kiosk.service[-1] == NO_READER_ON
+
+        server = NfcUdpCardServer("127.0.0.1", port)
+        assert kiosk.wait_screen("attract")
+        assert kiosk.service[-1] == NO_READER_OFF
+        server.insert("myna-plain")                           # and it serves the next resident
+        assert kiosk.wait_screen("summary")
+    finally:
+        kiosk.stop()
+        if server is not None:
+            server.close()
+
+
+# -- PC/SC ------------------------------------------------------------------------------------
+def _rename(bench, friendly: str) -> None:
+    bench.friendly_name = friendly
+    bench.reader_name = f"{friendly} 00 00"
+    bench.uri = f"pcsc:{bench.reader_name}"
+
+
+def _stop_pcscd_leaving_the_card(bench) -> None:
+    """pcscd dies (or the reader's USB goes) while the card still lies on it."""
+    proc, bench.proc = bench.proc, None
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.pcsc
+def test_pcscd_stopping_mid_session_needs_service_and_recovers(pcsc_bench):
+    kiosk = Kiosk(lambda: PcscReader(pcsc_bench.reader_name, retry_interval=0.05))
+    try:
+        assert kiosk.wait_screen("attract") and kiosk.service == []
+        pcsc_bench.insert("resident")
+        assert kiosk.wait_screen("summary")
+        mark = kiosk.mark()
+        _stop_pcscd_leaving_the_card(pcsc_bench)
+        assert kiosk.wait_screen("service_needed")
+        assert "card_removed" not in kiosk.seen_since(mark)
+        assert kiosk.session.status is None
+        assert kiosk.service == [NO_READER_ON]
+
+        pcsc_bench.server.remove()                            # taken while the kiosk was down
+        pcsc_bench.start()
+        assert kiosk.wait_screen("attract")
+        assert kiosk.service == [NO_READER_ON, NO_READER_OFF]
+        pcsc_bench.insert("myna-plain")
+        assert kiosk.wait_screen("summary")
+    finally:
+        kiosk.stop()
+        pcsc_bench.start()                                    # a failure leaves the bench running
+        pcsc_bench.remove(wait=False)
+
+
+@pytest.mark.pcsc
+def test_pcsc_reader_that_is_not_there_needs_service_until_it_appears(pcsc_bench):
+    original = pcsc_bench.friendly_name
+    kiosk = Kiosk(lambda: PcscReader("Kiosk Late VPCD", retry_interval=0.05))
+    try:
+        assert kiosk.wait_screen("service_needed")           # pcscd runs, but serves another reader
+        assert kiosk.service == [NO_READER_ON]
+        pcsc_bench.stop_pcscd()
+        _rename(pcsc_bench, "Kiosk Late VPCD")
+        pcsc_bench.start()
+        assert kiosk.wait_screen("attract")
+        assert kiosk.service == [NO_READER_ON, NO_READER_OFF]
+        pcsc_bench.insert("resident")
+        assert kiosk.wait_screen("summary")
+    finally:
+        kiosk.stop()
+        pcsc_bench.stop_pcscd()
+        _rename(pcsc_bench, original)
+        pcsc_bench.start()
