@@ -4,7 +4,10 @@ returns to the attract screen by itself when the reader is back.
 
 The real backends never raise from their waits (they ride the outage out),
 so these tests drive a real Session + CardWorker over PcscReader and
-NfcpyReader, never a fake that raises ReaderError."""
+NfcpyReader, never a fake that raises ReaderError.
+
+Also here: a card the reader finds but cannot connect to (not ISO-DEP,
+held by another program) gets a message on screen, not silence."""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from kiosk.display.clock import ManualClock
 from kiosk.display.session import Session
 from kiosk.nfc.nfcpy_reader import NfcpyReader
 from kiosk.nfc.pcsc import PcscReader
+from kiosk.nfc.sim.card import SimulatedCard
 from kiosk.nfc.sim.nfc_udp import NfcUdpCardServer
+from kiosk.nfc.sim.profile import load_profile
 from kiosk.signals import Bus, ServiceCondition
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -165,3 +170,43 @@ def test_pcsc_reader_that_is_not_there_needs_service_until_it_appears(pcsc_bench
         pcsc_bench.stop_pcscd()
         _rename(pcsc_bench, original)
         pcsc_bench.start()
+
+
+# -- a card found but not connectable ------------------------------------------------------------
+class NotIsoDepCard(SimulatedCard):
+    """A Type B card whose SENSB_RES says it does not speak ISO 14443-4."""
+
+    @property
+    def atr(self) -> bytes:
+        return bytes.fromhex("3B888001E1F35E1177808300") + b"\x00"   # protocol type 0
+
+
+@pytest.mark.nfcpy
+def test_nfcpy_card_without_iso_dep_gets_a_message(udp_server):
+    kiosk = Kiosk(lambda: NfcpyReader(f"udp:127.0.0.1:{udp_server.port}"))
+    try:
+        udp_server.insert(NotIsoDepCard(load_profile("resident")))
+        assert kiosk.wait_screen("card_error")
+        assert kiosk.session.error[0] == "card.error.unsupported_card"
+        udp_server.remove()
+        assert kiosk.wait_screen("attract")
+    finally:
+        kiosk.stop()
+        udp_server.remove()
+
+
+@pytest.mark.pcsc
+def test_pcsc_card_held_by_another_program_gets_a_message(pcsc_bench):
+    pcsc_bench.insert("resident")
+    other = PcscReader(pcsc_bench.reader_name).connect(exclusive=True)
+    kiosk = Kiosk(lambda: PcscReader(pcsc_bench.reader_name))
+    try:
+        assert kiosk.wait_screen("card_error")
+        assert kiosk.session.error[0] == "card.error.card_error"
+        other.close()
+        pcsc_bench.remove(wait=False)
+        assert kiosk.wait_screen("attract")
+    finally:
+        other.close()
+        kiosk.stop()
+        pcsc_bench.remove(wait=False)

@@ -1,0 +1,90 @@
+"""The card worker under faults the card layer does not type: a card that
+breaks connect() gets a message, and a fault that repeats does not spin."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from kiosk.config import Config
+from kiosk.display.clock import ManualClock
+from kiosk.display.session import Session
+from kiosk.nfc.sim.reader import SimReader
+
+from .helpers import TODAY
+
+
+def session_over(reader: SimReader, retry: float = 0.05) -> tuple[Session, threading.Event]:
+    """A started session; ``s.posted`` lists the kinds of the worker's messages."""
+    woke = threading.Event()
+    s = Session(Config(), reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set,
+                today=lambda: TODAY)
+    s.posted = []
+    post = s.worker._post
+    s.worker._post = lambda msg: (s.posted.append(msg.kind), post(msg))
+    s.worker.retry = retry
+    s.worker.idle_wait = 0.05
+    s.start()
+    return s, woke
+
+
+def wait(s: Session, woke: threading.Event, cond, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while True:
+        woke.clear()
+        s.pump()
+        if cond():
+            return True
+        if time.monotonic() >= end:
+            return False
+        woke.wait(0.05)
+
+
+class GarbledReader(SimReader):
+    """connect() fails with an untyped error (e.g. a short SENSB_RES: IndexError)."""
+
+    def connect(self, exclusive: bool = False):
+        raise IndexError("index out of range")
+
+
+def test_a_card_that_breaks_connect_gets_a_card_error_screen():
+    reader = GarbledReader()
+    s, woke = session_over(reader)
+    try:
+        reader.insert("resident")
+        assert wait(s, woke, lambda: s.screen == "card_error"), s.screens_seen
+        assert s.error[0] == "card.error.card_error"
+        reader.remove()
+        assert wait(s, woke, lambda: s.screen == "attract")
+    finally:
+        s.stop()
+
+
+class RemovalFails(SimReader):
+    """wait_for_removal keeps raising something that is not a ReaderError."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[float] = []
+        self.twice = threading.Event()
+
+    def wait_for_removal(self, timeout=None):
+        self.calls.append(time.monotonic())
+        if len(self.calls) >= 3:
+            self.twice.set()
+        raise RuntimeError("driver bug")
+
+
+def test_a_repeating_worker_fault_backs_off_instead_of_spinning():
+    reader = RemovalFails()
+    s, woke = session_over(reader, retry=0.3)
+    try:
+        reader.insert("resident")
+        assert wait(s, woke, lambda: s.screen == "summary")
+        s.finish()                                   # the worker now awaits the removal
+        assert reader.twice.wait(10)                 # three failed waits
+        gaps = [b - a for a, b in zip(reader.calls, reader.calls[1:])]
+        assert min(gaps) >= 0.25, gaps              # the retry interval, not a busy loop
+        assert s.posted.count("card_error") <= 1    # at most once, not once per retry
+    finally:
+        s.stop()
