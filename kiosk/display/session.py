@@ -81,6 +81,8 @@ class Session:
         self.bus = bus or Bus()
         self.printer = printer
         self.receipt_builder = receipt_builder
+        self._print_tag = 0                 # whose slips: a new tag after every wipe
+        self._print_lock = threading.Lock()
         self.gateway_available = gateway_available
         self.sound = sound or NoSound()
         self.on_wake = on_wake
@@ -166,6 +168,18 @@ class Session:
         self._clear_resident()
         self.lang = self.default_lang
         self.large_text = bool(self.cfg.display.large_text)
+        self._cancel_receipts()
+
+    def _cancel_receipts(self) -> None:
+        """The forgotten resident's slips that have not started printing never will."""
+        with self._print_lock:
+            tag, self._print_tag = self._print_tag, self._print_tag + 1
+        cancel = getattr(self.printer, "cancel", None)
+        if cancel is not None:
+            try:
+                cancel(tag)
+            except Exception:
+                pass
 
     # -- screens -------------------------------------------------------------
     def go(self, screen: str) -> None:
@@ -777,10 +791,17 @@ class Session:
             self._post(Message("print_done", gen, {"ok": bool(getattr(result, "ok", False)),
                                                    "code": getattr(result, "code", None)}))
 
+        tag = self._print_tag
+
         def job() -> None:
             try:
                 receipt = builder(kind, lang, cfg, status=status, licence=licence, linkage=linkage)
-                printer.submit(receipt, done)
+                with self._print_lock:              # not between a wipe and its cancel
+                    left = tag != self._print_tag   # the resident left while it was built
+                    if not left:
+                        printer.submit(receipt, done, tag=tag)
+                if left:
+                    self._post(Message("print_done", gen, {"ok": False, "code": "cancelled"}))
             except Exception as exc:
                 self._post(Message("print_done", gen, {"ok": False, "code": type(exc).__name__}))
 

@@ -11,6 +11,12 @@ bus (the LEDs show it) and write a ``printer_error`` journal event; the next
 good status clears it (``printer_recovered``).  While a condition is active
 the worker re-checks the printer every ``poll_seconds`` so the light goes out
 when the technician has fixed it, without waiting for the next resident.
+
+A job may carry a ``tag`` (the session tags each resident's slips);
+``cancel(tag)`` drops that tag's jobs that have not started, so behind a slow
+or stuck printer one resident's slip never prints after they left.  Their
+``on_done`` gets ``PrintResult(False, "cancelled")`` at once, from the thread
+that cancelled.  A job already printing is not interrupted.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from kiosk.config import Config, PrinterSection
 from kiosk.printer import backend
 from kiosk.signals import Bus, ServiceCondition
 
-CODES = ("paper_out", "offline", "timeout", "error")
+CODES = ("paper_out", "offline", "timeout", "error", "cancelled")
 CONDITIONS = {"paper_out": ServiceCondition.PRINTER_PAPER_OUT,
               "offline": ServiceCondition.PRINTER_OFFLINE,
               "timeout": ServiceCondition.PRINTER_OFFLINE}
@@ -45,9 +51,10 @@ OnDone = Callable[[PrintResult], None]
 
 
 class _Job:
-    def __init__(self, receipt, on_done: OnDone | None):
+    def __init__(self, receipt, on_done: OnDone | None, tag=None):
         self.receipt = receipt
         self.on_done = on_done
+        self.tag = tag
         self._lock = threading.Lock()
         self.done = False
 
@@ -83,6 +90,7 @@ class ReceiptService:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._current: _Job | None = None
+        self._queued: set[_Job] = set()       # submitted, not started: what cancel() can drop
         self._stuck = False
         self.condition: ServiceCondition | None = None
         self._near_end = False
@@ -92,15 +100,27 @@ class ReceiptService:
         return cls(cfg.printer, bus, **kwargs)
 
     # -- API ----------------------------------------------------------------------------
-    def submit(self, receipt, on_done: OnDone | None = None) -> None:
-        """Queue ``receipt`` for printing; returns at once.  ``on_done`` runs in a worker thread."""
-        job = _Job(receipt, on_done)
+    def submit(self, receipt, on_done: OnDone | None = None, tag=None) -> None:
+        """Queue ``receipt`` for printing; returns at once.  ``on_done`` runs in a worker thread.
+        ``tag`` names whose slip it is, for ``cancel``."""
+        job = _Job(receipt, on_done, tag)
         if self._stuck:                       # the device is hung in a write: fail fast
             threading.Thread(target=job.finish, args=(PrintResult(False, "timeout"),),
                              daemon=True).start()
             return
         self._ensure_worker()
+        with self._lock:
+            self._queued.add(job)
         self._jobs.put(job)
+
+    def cancel(self, tag) -> int:
+        """Drop the jobs tagged ``tag`` that have not started; returns how many."""
+        with self._lock:
+            dropped = [job for job in self._queued if job.tag == tag]
+            self._queued.difference_update(dropped)
+        for job in dropped:
+            job.finish(PrintResult(False, "cancelled"))
+        return len(dropped)
 
     def check(self, on_done: OnDone | None = None) -> None:
         """Queue a status check (no printing); ``on_done`` gets ok=True when it could print."""
@@ -125,9 +145,14 @@ class ReceiptService:
             try:
                 job = self._jobs.get(timeout=self.poll_seconds if self.condition else None)
             except queue.Empty:
-                job = _Job(None, None)        # periodic re-check while a fault is shown
+                self._run(_Job(None, None))   # periodic re-check while a fault is shown
+                continue
             if job is _STOP:
                 return
+            with self._lock:
+                if job not in self._queued:
+                    continue                  # cancelled while it waited
+                self._queued.discard(job)
             self._run(job)
 
     def _run(self, job: _Job) -> None:

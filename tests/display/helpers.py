@@ -133,7 +133,7 @@ class FakePrinter:
         self.available = available
         self.submitted: list = []
 
-    def submit(self, receipt, on_done):
+    def submit(self, receipt, on_done, tag=None):
         self.submitted.append(receipt)
         threading.Thread(target=on_done, args=(FakePrintResult(self.ok, None if self.ok else "paper_out"),),
                          daemon=True).start()
