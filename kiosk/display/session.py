@@ -22,6 +22,7 @@ import datetime as dt
 import math
 import queue
 import threading
+from collections import deque
 from typing import Any, Callable
 
 from kiosk import journal
@@ -37,6 +38,8 @@ SESSION_WARN_SECONDS = 30
 # How long "card removed" stays before the attract screen returns.
 CARD_REMOVED_SECONDS = 6
 LINKAGE_STEPS = 9
+# How many recent screens ``Session.screens_seen`` keeps.
+SCREENS_KEPT = 500
 PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7")
 # Screens on which the card is finished with and only its removal is awaited.
 AWAIT_REMOVAL_SCREENS = ("take_card", "timed_out", "card_error")
@@ -97,7 +100,8 @@ class Session:
         self.service: str | None = None
         self.screen = "attract"
         self.screen_since = self.clock.now()
-        self.screens_seen: list[str] = ["attract"]
+        # The recent screens, for the scenario runner and tests; bounded, as the kiosk runs for months.
+        self.screens_seen: deque[str] = deque(["attract"], maxlen=SCREENS_KEPT)
         self._state: KioskState | None = None
         self._pin = bytearray(16)
         self.gen = 0
