@@ -25,7 +25,7 @@ from kiosk.errors import (CardRemovedError, KioskError, NoCardError, PinLockedEr
                           PinWrongError, ReaderError)
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.pins import Pin
-from kiosk.nfc.reader import Reader
+from kiosk.nfc.reader import Connection, Reader
 
 
 @dataclass
@@ -64,6 +64,7 @@ class CardWorker:
         self.retry = retry
         self.reader: Reader | None = None
         self.card: CardSession | None = None
+        self.conn: Connection | None = None      # the card's connection, to tell a swapped card
         self.engine: Any = None
         self.gen = 0
         self._await_removal = False
@@ -117,7 +118,7 @@ class CardWorker:
                         cmd = None
                     if cmd is not None:
                         self._execute(cmd)
-                    if self.card is not None and not self.reader.card_present():
+                    if self.card is not None and not (self.reader.card_present() and self._same_card()):
                         self._require_reader()
                         self._card_left()
             except ReaderError as exc:
@@ -188,6 +189,7 @@ class CardWorker:
             self._post(Message("card_error", self.gen, {"code": code, "detail": type(exc).__name__}))
             self._await_removal = True
             return
+        self.conn = conn
         self.card = CardSession(conn)
         self._post(inserted)
         try:
@@ -222,6 +224,22 @@ class CardWorker:
             except Exception:
                 pass
             self.card = None
+        self.conn = None
+
+    def _same_card(self) -> bool:
+        try:
+            return self.conn is not None and self.conn.same_card()
+        except Exception:
+            return False
+
+    def _answer(self, msg: Message) -> None:
+        """Post what the card (or the gateway, for it) answered, unless that card
+        left or was swapped during the call: its answer must not reach the next card."""
+        if not self._same_card():
+            _wipe_message(msg)
+            self._card_left()
+            return
+        self._post(msg)
 
     def _end(self) -> None:
         """Session over: unpower now, then report when the card is taken."""
@@ -264,10 +282,10 @@ class CardWorker:
         try:
             lic = self.card.read_licence(pin)
         except PinWrongError as exc:
-            self._post(Message("pin_wrong", cmd.gen, {"pin_id": exc.pin_id, "tries_left": exc.tries_left}))
+            self._answer(Message("pin_wrong", cmd.gen, {"pin_id": exc.pin_id, "tries_left": exc.tries_left}))
             return
         except PinLockedError as exc:
-            self._post(Message("pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
+            self._answer(Message("pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
             return
         except CardRemovedError:
             self._card_left()
@@ -275,14 +293,14 @@ class CardWorker:
         except ReaderError:
             raise
         except KioskError as exc:
-            self._post(Message("card_error", cmd.gen, {"code": exc.code, "sw": exc.details.get("sw")}))
+            self._answer(Message("card_error", cmd.gen, {"code": exc.code, "sw": exc.details.get("sw")}))
             return
         photo = lic.photo_image()          # decoded here: JPEG 2000 is too slow for the UI thread
-        self._post(Message("licence", cmd.gen, {"licence": lic, "photo": photo}))
+        self._answer(Message("licence", cmd.gen, {"licence": lic, "photo": photo}))
 
     def _linkage_begin(self, cmd: Command) -> None:
         if self._linkage_factory is None:
-            self._post(Message("linkage_error", cmd.gen, {"code": "not_available"}))
+            self._answer(Message("linkage_error", cmd.gen, {"code": "not_available"}))
             return
         try:
             if self.engine is not None:
@@ -295,9 +313,9 @@ class CardWorker:
         except ReaderError:
             raise
         except Exception as exc:
-            self._post(Message("linkage_error", cmd.gen, _error_data(exc)))
+            self._answer(Message("linkage_error", cmd.gen, _error_data(exc)))
             return
-        self._post(Message("linkage_preflight", cmd.gen, {"preflight": pre,
+        self._answer(Message("linkage_preflight", cmd.gen, {"preflight": pre,
                                                           "step": getattr(self.engine, "step", 1)}))
 
     def _linkage_call(self, cmd: Command) -> None:
@@ -309,12 +327,12 @@ class CardWorker:
         try:
             getattr(engine, method)(*args)
         except PinWrongError as exc:
-            self._post(Message("linkage_pin_wrong", cmd.gen, {"pin_id": exc.pin_id,
+            self._answer(Message("linkage_pin_wrong", cmd.gen, {"pin_id": exc.pin_id,
                                                               "tries_left": exc.tries_left,
                                                               "step": engine.step}))
             return
         except PinLockedError as exc:
-            self._post(Message("linkage_pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
+            self._answer(Message("linkage_pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
             return
         except CardRemovedError:
             self._card_left()
@@ -327,7 +345,7 @@ class CardWorker:
             data["finished"] = bool(getattr(engine, "finished", False))
             if not data["finished"] and engine.step == 6:
                 data["terms"] = _safe(engine, "terms")
-            self._post(Message("linkage_error", cmd.gen, data))
+            self._answer(Message("linkage_error", cmd.gen, data))
             return
         finally:
             _wipe_args(tuple(args))
@@ -343,7 +361,17 @@ class CardWorker:
             data["terms"] = _safe(engine, "terms")
         if engine.step >= 9:
             data["reference"] = _safe(engine, "reference")
-        self._post(Message("linkage_step", cmd.gen, data))
+        self._answer(Message("linkage_step", cmd.gen, data))
+
+
+def _wipe_message(msg: Message) -> None:
+    """A dropped answer may hold licence data: wipe it."""
+    lic = msg.data.get("licence")
+    if lic is not None:
+        lic.wipe()
+    photo = msg.data.get("photo")
+    if photo is not None:
+        photo.close()
 
 
 def _safe(engine, name: str):

@@ -104,6 +104,17 @@ class NfcpyConnection(Connection):
             raise CardRemovedError("the card stopped answering")
         return bytes(response)
 
+    def same_card(self) -> bool:
+        """Our activated tag still answers the ISO-DEP presence check (a new card
+        would need sensing and ATTRIB first)."""
+        with self._reader._lock:
+            if self.closed or self._reader._tag is not self._tag:
+                return False
+            try:
+                return bool(self._tag.is_present)
+            except Exception:
+                return False
+
     def close(self, unpower: bool = True) -> None:
         if self.closed:
             return

@@ -116,6 +116,14 @@ class PcscConnection(Connection):
             raise CardRemovedError("transmit: the card stopped answering")
         return bytes(response)
 
+    def same_card(self) -> bool:
+        """SCardStatus on our handle fails (REMOVED/RESET) once the card left, even if
+        another card lies on the reader now; PRESENT would not tell."""
+        if self.closed:
+            return False
+        hr = scard.SCardStatus(self._handle)[0]
+        return _code(hr) == OK
+
     def set_exclusive(self, exclusive: bool) -> None:
         """Re-connect in the other share mode, leaving the card powered (the PIN stays verified)."""
         if self.closed or exclusive == self.exclusive:

@@ -35,6 +35,15 @@ class Connection(ABC):
     def set_exclusive(self, exclusive: bool) -> None:
         """Hold the card exclusively while a PIN is verified (PC/SC); no-op elsewhere."""
 
+    def same_card(self) -> bool:
+        """Is the card this connection powered still there, never removed since?
+
+        "A card is present" is not enough after a long call (a gateway round
+        trip): the resident may have swapped cards meanwhile.  Backends that
+        cannot tell answer True while the connection is open.
+        """
+        return not getattr(self, "closed", False)
+
     def __enter__(self):
         return self
 

@@ -1,5 +1,6 @@
 """The card worker under faults the card layer does not type: a card that
-breaks connect() gets a message, and a fault that repeats does not spin."""
+breaks connect() gets a message, a fault that repeats does not spin, and an
+answer that took long (a gateway call) never reaches a card swapped meanwhile."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from kiosk.nfc.sim.reader import SimReader
 from .helpers import TODAY
 
 
-def session_over(reader: SimReader, retry: float = 0.05) -> tuple[Session, threading.Event]:
+def session_over(reader: SimReader, retry: float = 0.05, **kwargs) -> tuple[Session, threading.Event]:
     """A started session; ``s.posted`` lists the kinds of the worker's messages."""
     woke = threading.Event()
     s = Session(Config(), reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set,
-                today=lambda: TODAY)
+                today=lambda: TODAY, **kwargs)
     s.posted = []
     post = s.worker._post
     s.worker._post = lambda msg: (s.posted.append(msg.kind), post(msg))
@@ -87,4 +88,41 @@ def test_a_repeating_worker_fault_backs_off_instead_of_spinning():
         assert min(gaps) >= 0.25, gaps              # the retry interval, not a busy loop
         assert s.posted.count("card_error") <= 1    # at most once, not once per retry
     finally:
+        s.stop()
+
+
+class SlowPreflight:
+    """A linkage engine whose pre-flight (a gateway round trip) takes until the test says."""
+
+    def __init__(self, card, status, release: threading.Event, started: threading.Event):
+        self.step = 1
+        self.release, self.started = release, started
+
+    def preflight(self):
+        self.started.set()
+        assert self.release.wait(10)
+        return object()
+
+    def wipe(self):
+        pass
+
+
+def test_an_answer_for_a_card_swapped_during_a_long_call_is_dropped():
+    release, started = threading.Event(), threading.Event()
+    reader = SimReader()
+    s, woke = session_over(reader, linkage_factory=lambda card, st: SlowPreflight(card, st, release, started),
+                           gateway_available=True)
+    try:
+        reader.insert("resident")
+        assert wait(s, woke, lambda: s.screen == "summary")
+        s.tap("btn_continue")
+        s.tap("item_linkage")
+        assert s.screen == "linkage_preflight" and started.wait(10)
+        reader.insert("myna-plain")                  # swapped while the gateway answers
+        release.set()
+        assert wait(s, woke, lambda: "card_removed" in s.screens_seen)
+        assert "linkage_preflight" not in s.posted   # card A's answer never reached card B
+        assert wait(s, woke, lambda: s.screen == "summary" and s.status.card_type == "myna")
+    finally:
+        release.set()
         s.stop()

@@ -7,7 +7,8 @@ so these tests drive a real Session + CardWorker over PcscReader and
 NfcpyReader, never a fake that raises ReaderError.
 
 Also here: a card the reader finds but cannot connect to (not ISO-DEP,
-held by another program) gets a message on screen, not silence."""
+held by another program) gets a message on screen, not silence; and a card
+swapped during a long call is told apart from the one that was connected."""
 
 from __future__ import annotations
 
@@ -36,13 +37,13 @@ NO_READER_OFF = (ServiceCondition.NO_READER, False)
 class Kiosk:
     """A real Session over a real reader; waits pump the worker's answers."""
 
-    def __init__(self, open_reader):
+    def __init__(self, open_reader, **kwargs):
         self.bus = Bus()
         self.service: list[tuple] = []
         self.bus.subscribe("service", lambda t, p: self.service.append((p["condition"], p["active"])))
         self.woke = threading.Event()
         self.session = Session(Config(), reader_factory=open_reader, clock=ManualClock(), bus=self.bus,
-                               on_wake=self.woke.set)
+                               on_wake=self.woke.set, **kwargs)
         self.session.worker.retry = 0.05
         self.session.worker.idle_wait = 0.2
         self.session.start()
@@ -208,5 +209,57 @@ def test_pcsc_card_held_by_another_program_gets_a_message(pcsc_bench):
         assert kiosk.wait_screen("attract")
     finally:
         other.close()
+        kiosk.stop()
+        pcsc_bench.remove(wait=False)
+
+
+# -- a card swapped during a long call -------------------------------------------------------------
+def test_same_card_tells_a_swapped_card_from_the_connected_one(card_path):
+    card_path.insert("resident")
+    conn = card_path.reader.connect()
+    try:
+        assert conn.same_card()
+        card_path.insert("myna-plain")                        # taken away, another one placed
+        assert card_path.reader.card_present()                # "a card is present": not enough
+        assert not conn.same_card()
+    finally:
+        conn.close()
+
+
+class SlowPreflight:
+    """A linkage engine whose pre-flight (a gateway round trip) lasts until released."""
+
+    def __init__(self, release: threading.Event, started: threading.Event):
+        self.step = 1
+        self.release, self.started = release, started
+
+    def preflight(self):
+        self.started.set()
+        assert self.release.wait(WAIT)
+        return object()
+
+    def wipe(self):
+        pass
+
+
+@pytest.mark.pcsc
+def test_pcsc_card_swapped_during_a_gateway_call_never_gets_the_answer(pcsc_bench):
+    release, started = threading.Event(), threading.Event()
+    kiosk = Kiosk(lambda: PcscReader(pcsc_bench.reader_name), gateway_available=True,
+                  linkage_factory=lambda card, status: SlowPreflight(release, started))
+    s = kiosk.session
+    try:
+        pcsc_bench.insert("resident")
+        assert kiosk.wait_screen("summary")
+        s.tap("btn_continue")
+        s.tap("item_linkage")
+        assert s.screen == "linkage_preflight" and started.wait(WAIT)
+        pcsc_bench.insert("myna-plain")                       # waits until pcscd saw the swap
+        release.set()
+        assert kiosk.wait_screen("card_removed")              # not card A's pre-flight on card B
+        assert s.linkage == {} and s.pending is None
+        assert kiosk.wait_screen("summary") and s.status.card_type == "myna"
+    finally:
+        release.set()
         kiosk.stop()
         pcsc_bench.remove(wait=False)

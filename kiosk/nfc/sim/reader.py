@@ -36,6 +36,9 @@ class SimConnection(Connection):
     def set_exclusive(self, exclusive: bool) -> None:
         self.exclusive = exclusive
 
+    def same_card(self) -> bool:
+        return not self.closed and self._reader.card is self._card and not self._card.gone
+
     def close(self, unpower: bool = True) -> None:
         if not self.closed and unpower and self._reader.card is self._card:
             self._card.power_off()
