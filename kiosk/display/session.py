@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from kiosk import journal
 from kiosk.display.clock import SystemClock
-from kiosk.display.worker import CardWorker, Message
+from kiosk.display.worker import CardWorker, Message, wipe_message
 from kiosk.errors import PinFormatError
 from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PinCounter
 from kiosk.nfc.pins import PIN_SPECS, Pin
@@ -348,14 +348,7 @@ class Session:
         if handler is not None:
             handler(data)
 
-    @staticmethod
-    def _discard(msg: Message) -> None:
-        lic = msg.data.get("licence")
-        if lic is not None:
-            lic.wipe()
-        photo = msg.data.get("photo")
-        if photo is not None:
-            photo.close()
+    _discard = staticmethod(wipe_message)
 
     def _removed(self) -> None:
         was = self.screen

@@ -236,7 +236,7 @@ class CardWorker:
         """Post what the card (or the gateway, for it) answered, unless that card
         left or was swapped during the call: its answer must not reach the next card."""
         if not self._same_card():
-            _wipe_message(msg)
+            wipe_message(msg)
             self._card_left()
             return
         self._post(msg)
@@ -364,7 +364,7 @@ class CardWorker:
         self._answer(Message("linkage_step", cmd.gen, data))
 
 
-def _wipe_message(msg: Message) -> None:
+def wipe_message(msg: Message) -> None:
     """A dropped answer may hold licence data: wipe it."""
     lic = msg.data.get("licence")
     if lic is not None:

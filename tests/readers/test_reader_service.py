@@ -70,6 +70,14 @@ class Kiosk:
         self.session.stop()
 
 
+def assert_serving_again(kiosk: Kiosk, slot, profile: str) -> None:
+    """The reader is back: attract, NO_READER cleared, and the next card is served."""
+    assert kiosk.wait_screen("attract")
+    assert kiosk.service == [NO_READER_ON, NO_READER_OFF]
+    slot.insert(profile)
+    assert kiosk.wait_screen("summary")
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -87,11 +95,7 @@ def test_nfcpy_udp_reader_with_no_peer_then_a_peer_that_goes_and_comes_back():
         assert kiosk.service == [NO_READER_ON] and kiosk.session.service == "no_reader"
 
         server = NfcUdpCardServer("127.0.0.1", port)          # the reader is plugged in
-        assert kiosk.wait_screen("attract")
-        assert kiosk.service == [NO_READER_ON, NO_READER_OFF]
-
-        server.insert("resident")
-        assert kiosk.wait_screen("summary")
+        assert_serving_again(kiosk, server, "resident")
         mark = kiosk.mark()
         server.yank = "silent"                                # unplugged: no goodbye from the tag
         server.close()
@@ -142,10 +146,7 @@ def test_pcscd_stopping_mid_session_needs_service_and_recovers(pcsc_bench):
 
         pcsc_bench.server.remove()                            # taken while the kiosk was down
         pcsc_bench.start()
-        assert kiosk.wait_screen("attract")
-        assert kiosk.service == [NO_READER_ON, NO_READER_OFF]
-        pcsc_bench.insert("myna-plain")
-        assert kiosk.wait_screen("summary")
+        assert_serving_again(kiosk, pcsc_bench, "myna-plain")
     finally:
         kiosk.stop()
         pcsc_bench.start()                                    # a failure leaves the bench running
@@ -162,10 +163,7 @@ def test_pcsc_reader_that_is_not_there_needs_service_until_it_appears(pcsc_bench
         pcsc_bench.stop_pcscd()
         _rename(pcsc_bench, "Kiosk Late VPCD")
         pcsc_bench.start()
-        assert kiosk.wait_screen("attract")
-        assert kiosk.service == [NO_READER_ON, NO_READER_OFF]
-        pcsc_bench.insert("resident")
-        assert kiosk.wait_screen("summary")
+        assert_serving_again(kiosk, pcsc_bench, "resident")
     finally:
         kiosk.stop()
         pcsc_bench.stop_pcscd()
