@@ -144,6 +144,7 @@ class Session:
         self.show_number = False
         self.pin_id: str | None = None
         self.pin_len = 0
+        self.last_try_armed = False
         self.pin_message: tuple[str, dict] | None = None
         self.notice: tuple[str, dict] | None = None
         self.error: tuple[str, dict] | None = None
@@ -158,6 +159,7 @@ class Session:
     def wipe_pin(self) -> None:
         self._pin[:] = b"\x00" * len(self._pin)
         self.pin_len = 0
+        self.last_try_armed = False
 
     def wipe(self) -> None:
         """Forget the resident: PIN buffer, licence, status, linkage, timers."""
@@ -638,12 +640,14 @@ class Session:
             if self.pin_len < self.pin_capacity():
                 self._pin[self.pin_len] = ord(ch)
                 self.pin_len += 1
+                self._disarm_last_try()
             self.sound.play("click")          # identical for every key, even when full
             return True
         if w == "key_back":
             if self.pin_len:
                 self.pin_len -= 1
                 self._pin[self.pin_len] = 0
+                self._disarm_last_try()
             self.sound.play("click")
             return True
         if w == "key_clear":
@@ -654,9 +658,30 @@ class Session:
             if not self.pin_ready():
                 return False
             self.sound.play("click")
+            if self._last_try_unconfirmed():
+                # The last try of a counter: one more explicit OK before it is spent.
+                self.last_try_armed = True
+                self.pin_message = ("pin.confirm_last", {})
+                return True
             self._submit_pin()
             return True
         return None
+
+    def _disarm_last_try(self) -> None:
+        if self.last_try_armed:
+            self.last_try_armed = False
+            self.pin_message = None
+
+    def _pad_pin_id(self) -> str:
+        if self.screen == "linkage_4":
+            return "jpki_auth"
+        if self.screen == "linkage_7":
+            return "jpki_sign"
+        return self.pin_id or self.licence_pin_id()
+
+    def _last_try_unconfirmed(self) -> bool:
+        counter = self.status.pins.get(self._pad_pin_id()) if self.status else None
+        return bool(counter and counter.tries_left == 1 and not self.last_try_armed)
 
     def _take_pin(self, pin_id: str) -> Pin | None:
         typed = bytearray(self._pin[:self.pin_len])

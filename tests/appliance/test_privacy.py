@@ -195,7 +195,8 @@ def kiosk_steps(name: str) -> list[str]:
             s.append("wait_screen licence_pin")
             if pin.tries_left > 1:
                 s += keys("0000" if pin.value != "0000" else "9999") + ["tap key_ok", "expect_text 暗証番号が違います"]
-            s += keys(pin.value) + ["tap key_ok", "wait_screen licence", "tap btn_toggle_number",
+            confirm = ["tap key_ok"] if pin.tries_left == 1 else []      # the last try asks twice
+            s += keys(pin.value) + ["tap key_ok"] + confirm + ["wait_screen licence", "tap btn_toggle_number",
                                     "tap btn_toggle_number", "tap btn_print", "advance 0.1",
                                     "tap btn_back", "wait_screen menu"]
     if p.card == "myna" and p.licence and name == "resident":

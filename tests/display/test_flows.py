@@ -88,10 +88,21 @@ def test_last_try_warning_shown_before_the_pad_is_used():
 def test_wrong_last_try_locks_and_shows_guidance():
     r = run(start("licence-last-try") + [
         "tap item_licence", "wait_screen licence_pin",
-        "key 9", "key 9", "key 9", "key 9", "key enter", "wait_screen licence_locked",
+        "key 9", "key 9", "key 9", "key 9", "key enter", "expect_text もう一度 OK",
+        "key enter", "wait_screen licence_locked",
         "expect_text 試験場・警察署",
     ])
     assert len(data_verifies(r.cards[0], "licence")) == 1
+
+
+def test_last_try_needs_a_second_ok_and_editing_disarms_it():
+    r = run(start("licence-last-try") + [
+        "tap item_licence", "wait_screen licence_pin",
+        "key 9", "key 9", "key 9", "key 9", "tap key_ok", "expect_text もう一度 OK",
+        "tap key_back", "key 8", "tap key_ok", "expect_text もう一度 OK",
+    ])
+    assert data_verifies(r.cards[0], "licence") == [], "the last try was spent without a second OK"
+    assert r.cards[0].pin_tries("licence") == 1
 
 
 def test_no_pin_card_shows_no_pad():

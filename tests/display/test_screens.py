@@ -62,6 +62,13 @@ def variants():
         s.pin_last_input = s.clock.now()
         s.clock.advance(160)            # both countdowns due: the session one shows
     add("licence_pin", "licence_pin", pad)
+
+    def confirm(s):
+        pad(s)
+        s.pin_len = 4
+        s.last_try_armed = True
+        s.pin_message = ("pin.confirm_last", {})
+    add("licence_pin-confirm", "licence_pin", confirm)
     add("licence_pin-fresh", "licence_pin", lambda s: (_status(s, "resident"), setattr(s, "pin_id", "licence"),
                                                        setattr(s, "pin_last_input", s.clock.now())))
     add("licence_locked", "licence_locked", lambda s: _status(s, "licence-locked"))
