@@ -225,3 +225,91 @@ def test_close_unpowers(scripted):
     conn = scripted([])
     CardSession(conn).close()
     assert conn.closed_unpowered is True
+
+
+def ic_status_script() -> list[tuple[str, str]]:
+    common = "450B303130" + "20220520" + "20270620" + "46020101"
+    return [
+        (SELECT_JPKI, "6A82"), ("00A40000", "9000"), ("00A4020C022F01", "9000"),
+        ("00B0000000", common + "9000"), ("00A4020C02000A", "9000"), ("00B0000000", "0501019000"),
+        ("00200081", "63C3"), ("00200082", "63C3"),
+    ]
+
+
+def ic_matters() -> str:
+    from kiosk.nfc.jis import encode_jisx0208
+    from kiosk.nfc.tlv import encode_licence_item as item
+    body = (item(0x11, b"\x01") + item(0x12, encode_jisx0208("試験　七海"))
+            + item(0x16, b"3630520") + item(0x17, encode_jisx0208("神奈川県"))
+            + item(0x18, b"4040520") + item(0x1A, encode_jisx0208("一般\u3000"))
+            + item(0x1B, b"5090620") + item(0x1C, encode_jisx0208("眼鏡等"))
+            + item(0x21, b"301234567890") + item(0x23, b"4200601")
+            + item(0x26, b"4200601") + item(0x25, b"5000000") + b"\xff" * 16)
+    return body.hex()
+
+
+def test_ic_licence_read_is_pin1_then_df1_ef01(scripted):
+    conn = scripted(ic_status_script() + [
+        ("00200081", "63C3"),                  # fresh PIN1 counter
+        ("002000810431313131", "9000"),        # VERIFY PIN1 1111 (P2=81)
+        ("00A4040C10A0000002310100000000000000000000", "9000"),   # DF1
+        ("00A4020C020001", "9000"),            # EF01 記載事項
+        ("00B0000000", ic_matters() + "9000"),
+    ])
+    session = CardSession(conn)
+    session.read_status()
+    lic = session.read_licence(Pin("ic_pin1", "1111"))
+    conn.assert_done()
+    assert lic.source == "ic_licence"
+    assert (lic.name, lic.address) == ("試験　七海", "神奈川県")
+    assert lic.birth_date == dt.date(1988, 5, 20)
+    assert lic.issue_date == dt.date(1992, 5, 20)
+    assert lic.expiry == dt.date(2027, 6, 20)
+    assert lic.colour_class == "一般" and lic.conditions == ["眼鏡等"]
+    assert lic.licence_number == "301234567890"
+    assert lic.dates == {"other": dt.date(2008, 6, 1)}
+    held = {c.code: c.since for c in lic.held_classes}
+    assert held == {"futsu": dt.date(2008, 6, 1)}, "大型 (era + 000000) is not held"
+
+
+def test_myna_licence_dates_and_class_flags(sim):
+    from kiosk.nfc.card import CardSession as Session
+    reader, _card = sim("resident")
+    session = Session(reader.connect())
+    session.read_status()
+    lic = session.read_licence(Pin("licence", "1357"))
+    assert lic.dates == {"two_small_moped": dt.date(2012, 3, 1), "other": dt.date(2010, 4, 1),
+                         "second_class": None}
+    assert [c.code for c in lic.held_classes] == ["futsu", "fujini"]
+    assert len(lic.classes) == 15 and not any(c.held for c in lic.classes if c.code == "ogata")
+
+
+def test_signature_key_conversation_reads_certificate_then_signs(scripted):
+    message = b"linkage application"
+    digest_info = "3031300d060960864801650304020105000420" + hashlib.sha256(message).hexdigest()
+    cert = "3082010a" + "00" * 0x10a
+    conn = scripted([
+        (SELECT_JPKI, "9000"),
+        ("0020009B", "63C5"),
+        ("0020009B09" + b"KIOSK2025".hex(), "9000"),
+        ("00A4020C020001", "9000"),                       # signature certificate (after VERIFY)
+        ("00B0000000", cert[:512] + "9000"),              # first 256 bytes; length from the header
+        ("00B0010000", cert[512:] + "9000"),              # the rest, at offset 256
+        ("00A4020C02001A", "9000"),                       # signature key EF
+        ("802A008033" + digest_info + "00", "CD" * 256 + "9000"),
+    ])
+    with CardSession(conn).jpki_key("sign", Pin("jpki_sign", "KIOSK2025")) as key:
+        assert key.certificate() == bytes.fromhex(cert)
+        assert key.sign(message) == bytes.fromhex("CD" * 256)
+    conn.assert_done()
+
+
+def test_auth_certificate_read_needs_no_pin(scripted, auth_cert):
+    chunks = [auth_cert[i:i + 256] for i in range(0, len(auth_cert), 256)]
+    script = [(SELECT_JPKI, "9000"), ("00A4020C02000A", "9000")]
+    for i, chunk in enumerate(chunks):
+        script.append((f"00B0{(i * 256) >> 8:02X}{(i * 256) & 0xFF:02X}00", chunk.hex() + "9000"))
+    conn = scripted(script)
+    assert CardSession(conn).read_auth_certificate() == auth_cert
+    conn.assert_done()
+    assert not any(c[1] == 0x20 for c in conn.sent)
