@@ -113,3 +113,15 @@ def test_close_unpowers_so_no_verified_state_survives(card_path):
         counter = session.read_counter("licence")
     assert counter.tries_left == 10
     assert card.verifies[-1].sw == 0x63CA
+
+
+def test_ic_licence_read_with_pin1(card_path):
+    card = card_path.insert("ic-licence")
+    reference = SimReader()
+    reference.insert("ic-licence")
+    with CardSession(reference.connect()) as ref_session:
+        expected = ref_session.read_licence(Pin("ic_pin1", "1111")).to_json()
+    with CardSession(card_path.reader.connect()) as session:
+        licence = session.read_licence(Pin("ic_pin1", "1111"))
+    assert licence.to_json() == expected and licence.expiry
+    assert [v.with_data for v in card.verifies].count(True) == 1

@@ -126,3 +126,29 @@ def test_a_lost_answer_to_verify_is_card_removed_and_the_pin_is_not_resent(card_
     with CardSession(card_path.reader.connect()) as session:
         assert session.read_status().pins["licence"].tries_left == 9
     assert pin_sends(card.verifies) == 1
+
+
+def test_yank_of_an_ic_licence_read(card_path):
+    def read(session):
+        session.read_licence(Pin("ic_pin1", "1111"))
+    reader = SimReader()
+    ref = reader.insert("ic-licence")
+    with CardSession(reader.connect()) as session:
+        read(session)
+    total = ref.apdu_count
+    card = card_path.insert("ic-licence", Faults(remove_after=0))
+    for answered in range(total):
+        if answered:
+            card.set_faults(Faults(remove_after=answered))
+        sends_before = pin_sends(card.verifies)
+        with pytest.raises(CardRemovedError):
+            with CardSession(card_path.reader.connect()) as session:
+                read(session)
+        assert pin_sends(card.verifies) - sends_before <= 1, "a PIN was sent twice"
+        assert card.pin_tries("ic_pin1") == 3
+        card_path.settle_after_yank()
+        card = card_path.insert(card)
+        sends_before = pin_sends(card.verifies)
+        with CardSession(card_path.reader.connect()) as session:
+            assert session.read_licence(Pin("ic_pin1", "1111")).licence_number
+        assert pin_sends(card.verifies) - sends_before == 1
