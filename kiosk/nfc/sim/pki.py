@@ -135,13 +135,18 @@ def _at_end_of_day_jst(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, 14, 59, 59, tzinfo=dt.timezone.utc)
 
 
+def opaque_common_name(card_id: str) -> str:
+    """The certificates' subject CN: an opaque id, like JPKI's, but still personal."""
+    return hashlib.sha256(f"cn/{card_id}".encode()).hexdigest()[:23].upper()
+
+
 def card_certificate(purpose: str, card_id: str, not_before: dt.date, not_after: dt.date,
                      person: dict | None = None) -> tuple[rsa.RSAPrivateKey, bytes]:
     """(private key, certificate DER) for one card's auth or sign key."""
     issuer = root(purpose)
     k = key(f"card-{card_id}-{purpose}")
     serial = int.from_bytes(hashlib.sha256(f"{card_id}/{purpose}".encode()).digest()[:8], "big")
-    opaque_cn = hashlib.sha256(f"cn/{card_id}".encode()).hexdigest()[:23].upper()
+    opaque_cn = opaque_common_name(card_id)
     person = person or {}
     builder = (x509.CertificateBuilder()
                .issuer_name(issuer.certificate.subject)

@@ -48,6 +48,9 @@ class Profile:
                 out.append(str(self.person[key]))
         if self.licence_data.get("number"):
             out.append(str(self.licence_data["number"]))
+        if self.card == "myna":
+            from kiosk.nfc.sim.pki import opaque_common_name
+            out.append(opaque_common_name(self.name))     # the certificate subject
         return out
 
 
