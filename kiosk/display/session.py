@@ -145,6 +145,7 @@ class Session:
         self.pin_id: str | None = None
         self.pin_len = 0
         self.last_try_armed = False
+        self.pin_wrong_shown = False        # LEDs show resident_error until the resident types again
         self.pin_message: tuple[str, dict] | None = None
         self.notice: tuple[str, dict] | None = None
         self.error: tuple[str, dict] | None = None
@@ -198,12 +199,15 @@ class Session:
             self.pin_last_input = self.clock.now()
         else:
             self.pin_last_input = None
+            self.pin_wrong_shown = False
         self._publish_state()
 
     def _publish_state(self) -> None:
         if self.service:
             return
         state = STATE_OF_SCREEN.get(self.screen, KioskState.WORKING)
+        if state == KioskState.WAITING_PIN and self.pin_wrong_shown:
+            state = KioskState.RESIDENT_ERROR
         if state != self._state:
             self._state = state
             self.bus.state(state)
@@ -417,6 +421,7 @@ class Session:
         journal.log_event("pin_wrong", "wrong PIN", journal.NOTICE, PIN_ID=pin_id, TRIES_LEFT=left,
                           SCREEN=self.screen)
         self.pin_message = ("pin.wrong", {"left": left, "max": PIN_SPECS[pin_id].max_tries})
+        self.pin_wrong_shown = True
         self.go(self.screen)
         self.sound.play("error")
 
@@ -472,6 +477,7 @@ class Session:
         journal.log_event("pin_wrong", "wrong PIN", journal.NOTICE, PIN_ID=pin_id, TRIES_LEFT=left,
                           SCREEN=self.screen)
         self.pin_message = ("pin.wrong", {"left": left, "max": PIN_SPECS[pin_id].max_tries})
+        self.pin_wrong_shown = True
         self.go("linkage_7" if pin_id == "jpki_sign" else "linkage_4")
         self.sound.play("error")
 
@@ -511,6 +517,9 @@ class Session:
         """A button was pressed (touch, mouse or keypad).  True if anything changed."""
         if self.screen in PIN_SCREENS and not self.pending:
             self.pin_last_input = self.clock.now()
+            if self.pin_wrong_shown:              # the resident acts again: the pad waits (yellow)
+                self.pin_wrong_shown = False
+                self._publish_state()
         handler = getattr(self, f"_tap_{self.screen}", None)
         if handler is None and self.screen.startswith("linkage_"):
             handler = self._tap_linkage
