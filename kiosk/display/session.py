@@ -38,6 +38,9 @@ SESSION_WARN_SECONDS = 30
 # How long "card removed" stays before the attract screen returns.
 CARD_REMOVED_SECONDS = 6
 LINKAGE_STEPS = 9
+# PIN screen of the linkage -> (PIN id, the screen while the card works, engine call)
+LINKAGE_PIN_STEPS = {"linkage_4": ("jpki_auth", "linkage_5", "submit_auth_pin"),
+                     "linkage_7": ("jpki_sign", "linkage_8", "submit_sign_pin")}
 # How many recent screens ``Session.screens_seen`` keeps.
 SCREENS_KEPT = 500
 PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7")
@@ -711,24 +714,16 @@ class Session:
             self.pending = "licence"
             self.pin_message = None
             self.worker.submit("read_licence", self.gen, pin)
-        elif self.screen == "linkage_4":
-            pin = self._take_pin("jpki_auth")
+        elif self.screen in LINKAGE_PIN_STEPS:
+            pin_id, next_screen, action = LINKAGE_PIN_STEPS[self.screen]
+            pin = self._take_pin(pin_id)
             if pin is None:
                 return
-            self.pin_id = "jpki_auth"
+            self.pin_id = pin_id
             self.pending = "linkage"
             self.pin_message = None
-            self.go("linkage_5")
-            self.worker.submit("linkage", self.gen, "submit_auth_pin", pin)
-        elif self.screen == "linkage_7":
-            pin = self._take_pin("jpki_sign")
-            if pin is None:
-                return
-            self.pin_id = "jpki_sign"
-            self.pending = "linkage"
-            self.pin_message = None
-            self.go("linkage_8")
-            self.worker.submit("linkage", self.gen, "submit_sign_pin", pin)
+            self.go(next_screen)
+            self.worker.submit("linkage", self.gen, action, pin)
 
     def _tap_licence_pin(self, w: str) -> bool:
         handled = self._pad(w)

@@ -33,7 +33,6 @@ import nfc.clf
 from nfc.tag.tt4 import Type4BTag, Type4Tag, Type4TagCommandError
 
 from kiosk.errors import CardRemovedError, NoCardError, ReaderError, UnsupportedCardError
-from kiosk.journal import WARNING, log_event
 from kiosk.nfc.reader import Connection, Reader, ReaderInfo
 
 # nfcpy logs every ISO-DEP error as a warning; a card leaving is normal here.
@@ -161,16 +160,6 @@ class NfcpyReader(Reader):
                 clf.close()
             except Exception:
                 pass
-
-    def _set_available(self, available: bool, detail: str = "") -> None:
-        if available == self.available:
-            return
-        was, self.available = self.available, available
-        if not available:
-            log_event("reader_missing", "card reader not available; waiting for it", WARNING,
-                      READER=self.uri, DETAIL=detail)
-        elif was is False:
-            log_event("reader_recovered", "card reader is back", READER=self.uri)
 
     def _sense(self):
         """One Type B poll: the target or None.  Switches the field off first (nfcpy does)."""

@@ -30,7 +30,6 @@ import time
 from smartcard import scard
 
 from kiosk.errors import CardError, CardRemovedError, NoCardError, ReaderError
-from kiosk.journal import WARNING, log_event
 from kiosk.nfc.reader import Connection, Reader, ReaderInfo
 
 PNP = "\\\\?PnP?\\Notification"
@@ -193,16 +192,6 @@ class PcscReader(Reader):
             self.name = name
         self._set_available(name is not None, detail)
         return name is not None
-
-    def _set_available(self, available: bool, detail: str = "") -> None:
-        if available == self.available:
-            return
-        was, self.available = self.available, available
-        if not available:
-            log_event("reader_missing", "card reader not available; waiting for it", WARNING,
-                      READER=self.uri, DETAIL=detail)
-        elif was is False:
-            log_event("reader_recovered", "card reader is back", READER=self.name)
 
     # -- waits -----------------------------------------------------------------------
     def _status_change(self, ctx: int, timeout_ms: int, states):

@@ -54,6 +54,19 @@ class Connection(ABC):
 class Reader(ABC):
     uri: str = ""
     name: str = ""
+    available: bool | None = None      # last known availability; None until first checked
+
+    def _set_available(self, available: bool, detail: str = "") -> None:
+        """Journal reader_missing / reader_recovered on transitions only."""
+        if available == self.available:
+            return
+        from kiosk.journal import WARNING, log_event
+        was, self.available = self.available, available
+        if not available:
+            log_event("reader_missing", "card reader not available; waiting for it", WARNING,
+                      READER=self.uri, DETAIL=detail)
+        elif was is False:
+            log_event("reader_recovered", "card reader is back", READER=self.name or self.uri)
 
     @abstractmethod
     def wait_for_card(self, timeout: float | None = None) -> bool:
