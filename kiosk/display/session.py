@@ -417,7 +417,8 @@ class Session:
         self.go("licence")
         self.sound.play("success")
 
-    def _on_pin_wrong(self, data: dict) -> None:
+    def _pin_wrong(self, data: dict, screen: str | None = None) -> None:
+        """A wrong PIN: the new count on the pad (``screen``, default this one)."""
         pin_id, left = data.get("pin_id") or self.pin_id, data.get("tries_left", 0)
         self.pending = None
         self._set_counter(pin_id, left, False)
@@ -425,15 +426,23 @@ class Session:
                           SCREEN=self.screen)
         self.pin_message = ("pin.wrong", {"left": left, "max": PIN_SPECS[pin_id].max_tries})
         self.pin_wrong_shown = True
-        self.go(self.screen)
+        self.go(screen or self.screen)
         self.sound.play("error")
 
-    def _on_pin_locked(self, data: dict) -> None:
+    def _on_pin_wrong(self, data: dict) -> None:
+        self._pin_wrong(data)
+
+    def _pin_locked(self, data: dict) -> str:
+        """The counter is now locked: record and journal it; returns the PIN id."""
         pin_id = data.get("pin_id") or self.pin_id
         self.pending = None
         self._set_counter(pin_id, 0, True)
         journal.log_event("pin_locked", "PIN is locked", journal.WARNING, PIN_ID=pin_id,
                           SCREEN=self.screen)
+        return pin_id
+
+    def _on_pin_locked(self, data: dict) -> None:
+        self._pin_locked(data)
         self.pin_message = None
         self.go("licence_locked")
         self.sound.play("error")
@@ -474,22 +483,10 @@ class Session:
 
     def _on_linkage_pin_wrong(self, data: dict) -> None:
         pin_id = data.get("pin_id") or self.pin_id
-        left = data.get("tries_left", 0)
-        self.pending = None
-        self._set_counter(pin_id, left, False)
-        journal.log_event("pin_wrong", "wrong PIN", journal.NOTICE, PIN_ID=pin_id, TRIES_LEFT=left,
-                          SCREEN=self.screen)
-        self.pin_message = ("pin.wrong", {"left": left, "max": PIN_SPECS[pin_id].max_tries})
-        self.pin_wrong_shown = True
-        self.go("linkage_7" if pin_id == "jpki_sign" else "linkage_4")
-        self.sound.play("error")
+        self._pin_wrong(data, "linkage_7" if pin_id == "jpki_sign" else "linkage_4")
 
     def _on_linkage_pin_locked(self, data: dict) -> None:
-        pin_id = data.get("pin_id") or self.pin_id
-        self.pending = None
-        self._set_counter(pin_id, 0, True)
-        journal.log_event("pin_locked", "PIN is locked", journal.WARNING, PIN_ID=pin_id,
-                          SCREEN=self.screen)
+        pin_id = self._pin_locked(data)
         self.error = ("linkage.locked", {"pin_id": pin_id})
         self.go("linkage_error")
         self.sound.play("error")
