@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -13,3 +15,14 @@ os.environ.setdefault("KIOSK_SIM_CACHE", str(ROOT / ".cache" / "sim"))
 os.environ.setdefault("KIOSK_JOURNAL", "stderr")
 os.environ.pop("NOTIFY_SOCKET", None)
 os.environ.pop("KIOSK_CONFIG", None)
+
+
+@pytest.fixture
+def journal_records():
+    """Every journal record emitted during the test (rate limits reset first)."""
+    from kiosk import journal
+    records: list[dict] = []
+    journal.reset_rate_limits()
+    journal.add_sink(records.append)
+    yield records
+    journal.remove_sink(records.append)

@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kiosk import journal
 from kiosk.linkage.client import GatewayClient
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.sim.card import Faults, SimulatedCard
@@ -133,13 +132,9 @@ def client(gateway):
 
 
 @pytest.fixture
-def records():
+def records(journal_records):
     """Journal records emitted during the test."""
-    got: list[dict] = []
-    journal.reset_rate_limits()
-    journal.add_sink(got.append)
-    yield got
-    journal.remove_sink(got.append)
+    return journal_records
 
 
 class SimBench:

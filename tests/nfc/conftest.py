@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk import journal
 from kiosk.errors import CardRemovedError
 from kiosk.nfc.reader import Connection
 from kiosk.nfc.sim.profile import load_profile
@@ -82,10 +81,3 @@ def sim():
     return make
 
 
-@pytest.fixture
-def journal_records():
-    records: list[dict] = []
-    journal.reset_rate_limits()
-    journal.add_sink(records.append)
-    yield records
-    journal.remove_sink(records.append)

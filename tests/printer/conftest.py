@@ -8,7 +8,6 @@ import threading
 import pytest
 from escpos.printer import Dummy
 
-from kiosk import journal
 from kiosk.nfc.sim.profile import load_profile
 from kiosk.printer.sample import read_sample
 
@@ -47,13 +46,6 @@ class StatusDummy(Dummy):
         return self.answers.get(self._last, b"")
 
 
-@pytest.fixture
-def journal_records():
-    records: list[dict] = []
-    journal.reset_rate_limits()
-    journal.add_sink(records.append)
-    yield records
-    journal.remove_sink(records.append)
 
 
 class BusRecorder:
