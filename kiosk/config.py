@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ConfigError
+from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 LANGUAGES = ("ja", "en", "zh", "ko")
@@ -52,6 +54,9 @@ class TimeoutsSection:
     pin_seconds: int = 30
     session_seconds: int = 180
     card_left_seconds: int = 10
+    # One card operation (status, licence, a certificate, a signature); past it
+    # the kiosk stops with card_not_responding (docs/card-stack.md).
+    card_operation_seconds: float = DEFAULT_OPERATION_SECONDS
 
 
 @dataclass
@@ -150,6 +155,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "display.width": (320, 7680), "display.height": (240, 4320),
     "timeouts.pin_seconds": (5, 600), "timeouts.session_seconds": (30, 3600),
     "timeouts.card_left_seconds": (1, 600),
+    "timeouts.card_operation_seconds": (2, 300),
     "printer.timeout": (0.1, 60), "printer.baudrate": (1200, 921600),
     "leds.red": (0, 27), "leds.green": (0, 27), "leds.blue": (0, 27), "leds.buzzer": (0, 27),
     "linkage.timeout": (0.5, 120), "linkage.retries": (0, 5),
@@ -157,101 +163,246 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def _type_name(t) -> str:
+MAX_CONFIG_BYTES = 1 << 20          # a kiosk.toml is a few KB; refuse anything absurd unread
+MAX_SHOWN = 60                      # characters of a bad value echoed in a message
+
+
+def _type_name(t: type) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(t, str(t))
 
 
-def _build(cls, data: dict, prefix: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"[{prefix}] must be a table", key=prefix)
+def _show(value: Any) -> str:
+    """A bad value for a message: total for any TOML value, and cut short.
+
+    repr() of a huge integer raises ValueError (the 4300-digit limit) and a
+    10 MB string must not be echoed, so both are summarised.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, (list, dict)):
+        return f"a {'list' if isinstance(value, list) else 'table'} of {len(value)} items"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__}"
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + f"… ({len(text)} characters)"
+
+
+class _Errors:
+    """Every problem found in one file, so `kiosk config check` can list them all."""
+
+    def __init__(self) -> None:
+        self.items: list[ConfigError] = []
+
+    def add(self, message: str, key: str, **details: Any) -> None:
+        self.items.append(ConfigError(message, key=key, **details))
+
+    def raise_if_any(self, path: str | None) -> None:
+        if not self.items:
+            return
+        first = self.items[0]
+        if len(self.items) == 1:
+            raise first
+        lines = "\n".join(f"  {e.details['key']}: {e.message}" for e in self.items)
+        raise ConfigError(f"{len(self.items)} errors in {path or 'config'}:\n{lines}",
+                          **{**first.details,
+                             "errors": [{"key": e.details["key"], "message": e.message} for e in self.items]})
+
+
+def _build(cls: type, data: Any, prefix: str, errors: _Errors) -> Any:
     obj = cls()
+    if not isinstance(data, dict):
+        errors.add(f"[{prefix}] must be a table", key=prefix)
+        return obj
     known = {f.name: f for f in fields(cls)}
     for key, value in data.items():
         full = f"{prefix}.{key}" if prefix else key
         if key not in known or key == "path":
-            raise ConfigError(f"unknown key {full!r}; accepted keys: {', '.join(k for k in known if k != 'path')}",
-                              key=full)
+            errors.add(f"unknown key {_show(full)}; accepted keys: "
+                       f"{', '.join(k for k in known if k != 'path')}", key=full[:MAX_SHOWN])
+            continue
         current = getattr(obj, key)
         if is_dataclass(current):
-            setattr(obj, key, _build(type(current), value, full))
+            setattr(obj, key, _build(type(current), value, full, errors))
             continue
-        expected = type(current)
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if expected is list:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{full} must be a list of strings", key=full)
-        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"{full} must be {_type_name(expected)}, not {value!r}", key=full)
-        if full in CHOICES and value not in CHOICES[full]:
-            raise ConfigError(f"{full} = {value!r} is not accepted; use one of: "
-                              f"{', '.join(map(str, CHOICES[full]))}", key=full,
-                              accepted=[str(c) for c in CHOICES[full]])
-        if full in RANGES and not RANGES[full][0] <= value <= RANGES[full][1]:
-            lo, hi = RANGES[full]
-            raise ConfigError(f"{full} = {value!r} is out of range {lo}..{hi}", key=full)
-        setattr(obj, key, value)
+        checked = _check_value(full, type(current), value, errors)
+        if checked is not _BAD:
+            setattr(obj, key, checked)
     return obj
 
 
-def _cross_checks(cfg: Config) -> None:
+_BAD = object()
+
+
+def _check_value(full: str, expected: type, value: Any, errors: _Errors) -> Any:
+    """The value converted to the key's type, or _BAD after recording why not."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        try:
+            value = float(value)
+        except OverflowError:       # an integer literal above ~1e308
+            errors.add(f"{full} must be a number between its limits, not {_show(value)}", key=full)
+            return _BAD
+    if expected is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            errors.add(f"{full} must be a list of strings", key=full)
+            return _BAD
+    elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        errors.add(f"{full} must be {_type_name(expected)}, not {_show(value)}", key=full)
+        return _BAD
+    if full in CHOICES and value not in CHOICES[full]:
+        errors.add(f"{full} = {_show(value)} is not accepted; use one of: "
+                   f"{', '.join(map(str, CHOICES[full]))}", key=full,
+                   accepted=[str(c) for c in CHOICES[full]])
+        return _BAD
+    if full in RANGES and not RANGES[full][0] <= value <= RANGES[full][1]:
+        lo, hi = RANGES[full]
+        errors.add(f"{full} = {_show(value)} is out of range {lo}..{hi}", key=full)
+        return _BAD
+    return value
+
+
+def _cross_checks(cfg: Config, errors: _Errors) -> None:
     bad = [lang for lang in cfg.kiosk.languages if lang not in LANGUAGES]
     if bad or not cfg.kiosk.languages:
-        raise ConfigError(f"kiosk.languages has {bad or 'nothing'}; use some of: {', '.join(LANGUAGES)}",
-                          key="kiosk.languages")
-    if cfg.kiosk.default_language not in cfg.kiosk.languages:
-        raise ConfigError("kiosk.default_language must be one of kiosk.languages",
-                          key="kiosk.default_language")
+        errors.add(f"kiosk.languages has {_show(bad) if bad else 'nothing'}; use some of: {', '.join(LANGUAGES)}",
+                   key="kiosk.languages")
+    elif cfg.kiosk.default_language not in cfg.kiosk.languages:
+        errors.add("kiosk.default_language must be one of kiosk.languages", key="kiosk.default_language")
     needs = {"usb": cfg.printer.usb, "serial": cfg.printer.serial, "network": cfg.printer.network,
              "file": cfg.printer.file}
     if cfg.printer.backend in needs and not needs[cfg.printer.backend]:
-        raise ConfigError(f"printer.backend = {cfg.printer.backend!r} needs printer.{cfg.printer.backend}",
-                          key=f"printer.{cfg.printer.backend}")
-    if cfg.printer.backend == "usb" and not _is_vid_pid(cfg.printer.usb):
-        raise ConfigError("printer.usb must be VID:PID in hex, e.g. 04b8:0202", key="printer.usb")
-    if cfg.printer.backend == "network" and not _is_host_port(cfg.printer.network):
-        raise ConfigError("printer.network must be host:port", key="printer.network")
+        errors.add(f"printer.backend = {cfg.printer.backend!r} needs printer.{cfg.printer.backend}",
+                   key=f"printer.{cfg.printer.backend}")
+    elif cfg.printer.backend == "usb" and not _is_vid_pid(cfg.printer.usb):
+        errors.add("printer.usb must be VID:PID in hex, e.g. 04b8:0202", key="printer.usb")
+    elif cfg.printer.backend == "network" and not _is_host_port(cfg.printer.network):
+        errors.add("printer.network must be host:port", key="printer.network")
     if cfg.linkage.gateway and not cfg.linkage.gateway.startswith(("https://", "http://127.", "http://localhost")):
-        raise ConfigError("linkage.gateway must be an https:// URL (http only on loopback)",
-                          key="linkage.gateway")
-    _check_networks(cfg)
+        errors.add("linkage.gateway must be an https:// URL (http only on loopback)", key="linkage.gateway")
+    _check_networks(cfg, errors)
 
 
-def _check_networks(cfg: Config) -> None:
+def _check_networks(cfg: Config, errors: _Errors) -> None:
     for net in cfg.linkage.allow_networks:
         try:
             ipaddress.ip_network(net, strict=False)
         except ValueError:
-            raise ConfigError(f"linkage.allow_networks has {net!r}; use addresses or CIDR networks "
-                              "like 10.20.0.0/16", key="linkage.allow_networks") from None
+            errors.add(f"linkage.allow_networks has {_show(net)}; use addresses or CIDR networks "
+                       "like 10.20.0.0/16", key="linkage.allow_networks")
+
+
+def _ascii_digits(text: str) -> bool:
+    """str.isdigit() also accepts '²' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _is_vid_pid(text: str) -> bool:
     parts = text.split(":")
-    try:
-        return len(parts) == 2 and all(0 <= int(p, 16) <= 0xFFFF for p in parts)
-    except ValueError:
-        return False
+    return len(parts) == 2 and all(
+        p.isascii() and 1 <= len(p) <= 4 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts)
 
 
 def _is_host_port(text: str) -> bool:
     host, _, port = text.rpartition(":")
-    return bool(host) and port.isdigit() and 0 < int(port) < 65536
+    return bool(host) and _ascii_digits(port) and len(port) <= 5 and 0 < int(port) < 65536
+
+
+def _locate(text: str) -> str:
+    """The key whose value tomllib could not turn into Python (a huge integer,
+    nesting deeper than the interpreter's stack), found by bisecting on lines:
+    a prefix fails the same way exactly when it contains that value."""
+    lines = text.splitlines(keepends=True)
+
+    def fails(n: int) -> bool:
+        try:
+            tomllib.loads("".join(lines[:n]))
+        except (ValueError, RecursionError, MemoryError) as exc:
+            return not isinstance(exc, tomllib.TOMLDecodeError)
+        return False
+
+    lo, hi = 1, len(lines)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fails(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    table, key = "", "(file)"
+    for line in lines[:lo]:
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            table = stripped.strip("[] \t")
+            key = table or "(file)"
+        elif "=" in stripped and not stripped.startswith("#"):
+            name = stripped.split("=", 1)[0].strip().strip("\"'")
+            if name and all(c.isalnum() or c in "_-." for c in name):
+                key = f"{table}.{name}" if table else name
+    return key[:MAX_SHOWN]
 
 
 def parse_config(text: str, path: str | None = None) -> Config:
+    """Validate ``text``; raises one ConfigError that lists every problem."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path or 'config'} is not valid TOML: {exc}", key="(file)") from None
-    cfg = _build(Config, data, "")
-    _cross_checks(cfg)
+        raise ConfigError(f"{path or 'config'} is not valid TOML: {_cut(str(exc))}", key="(file)") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        key = _locate(text)
+        what = ("is nested too deeply" if isinstance(exc, RecursionError) else
+                "is too large" if isinstance(exc, MemoryError) else "has an integer with too many digits")
+        raise ConfigError(f"{key} {what}", key=key) from None
+    errors = _Errors()
+    cfg = _build(Config, data, "", errors)
+    _cross_checks(cfg, errors)
+    errors.raise_if_any(path)
     cfg.path = path
     return cfg
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= 4 * MAX_SHOWN else text[:4 * MAX_SHOWN] + "…"
+
+
 def config_path(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
+
+
+def _read_regular_file(p: Path) -> str:
+    """The file's text, refusing (without reading) a FIFO, a device, a directory or a huge file.
+
+    O_NONBLOCK makes opening a FIFO return at once; fstat then tells what was opened.
+    """
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        raise ConfigError(f"{p} is a directory, not a config file", key="(file)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.__class__.__name__}", key="(file)") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "not a regular file")
+            raise ConfigError(f"{p} is {kind}, not a config file", key="(file)")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{p} is {st.st_size} bytes; a config file is at most {MAX_CONFIG_BYTES}",
+                              key="(file)")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.__class__.__name__}", key="(file)") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p} grew past {MAX_CONFIG_BYTES} bytes while being read", key="(file)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read {p}: it is not UTF-8 text", key="(file)") from None
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
@@ -265,11 +416,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         if path is not None:
             raise ConfigError(f"config file {p} does not exist", key="(file)")
         return Config()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {p}: {exc.__class__.__name__}", key="(file)") from None
-    return parse_config(text, str(p))
+    return parse_config(_read_regular_file(p), str(p))
 
 
 def load_config_safely(path: str | os.PathLike | None = None,

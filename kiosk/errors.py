@@ -19,6 +19,8 @@ EXIT_CODES: dict[str, int] = {
     "pin_wrong": 21,
     "pin_locked": 22,
     "card_error": 30,
+    "card_not_responding": 31,
+    "unpower_failed": 32,
     "config_error": 40,
     "gateway_error": 50,
     "cancelled": 60,
@@ -47,6 +49,12 @@ class ReaderError(KioskError):
     """The reader (or pcscd, or the USB device) is not there."""
 
     code = "no_reader"
+
+
+class UnpowerError(ReaderError):
+    """The reader could not unpower the card: a verified PIN might outlive the resident."""
+
+    code = "unpower_failed"
 
 
 class NoCardError(KioskError):
@@ -85,6 +93,15 @@ class CardError(KioskError):
 
 class CardProtocolError(CardError):
     """Malformed or truncated response, or a card that loops on 61xx/6Cxx."""
+
+
+class CardNotRespondingError(CardError):
+    """The card operation passed its deadline (a slow, stuttering or hostile card).
+
+    Nothing is retried: whatever PIN was handed in is spent or wiped, never re-sent.
+    """
+
+    code = "card_not_responding"
 
 
 class SecurityStatusError(CardError):

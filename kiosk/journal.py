@@ -50,6 +50,10 @@ EVENTS: dict[str, str] = {
     "linkage_refused": "6f1d2c0a8f4b4b0e9a3c1d5e7f902704",
     "linkage_terms_changed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902705",
     "linkage_protocol_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902706",
+    # hardening (issue 13; docs/logging.md)
+    "card_not_responding": "6f1d2c0a8f4b4b0e9a3c1d5e7f901301",
+    "unpower_failed": "6f1d2c0a8f4b4b0e9a3c1d5e7f901302",
+    "error_swallowed": "6f1d2c0a8f4b4b0e9a3c1d5e7f901303",
 }
 
 # syslog priorities
@@ -169,10 +173,20 @@ def log_event(event: str, message: str, priority: int = INFO, **fields) -> dict 
     for sink in sinks:
         try:
             sink(dict(record))
-        except Exception:
-            pass
+        except Exception as exc:        # a broken sink must not stop the record reaching journald
+            _write({**record, "SINK_ERROR": type(exc).__name__})
+            continue
     _write(record)
     return record
+
+
+def log_swallowed(where: str, exc: BaseException, priority: int = WARNING) -> dict | None:
+    """Journal an exception a handler chose to survive, so no failure is silent.
+
+    Only the exception's type goes out: its text could carry card data.
+    """
+    return log_event("error_swallowed", f"{where}: {type(exc).__name__} ignored", priority,
+                     WHERE=where, EXCEPTION=type(exc).__name__)
 
 
 def _write(record: dict) -> None:
@@ -183,8 +197,8 @@ def _write(record: dict) -> None:
             fields = {k: v for k, v in record.items() if k != "MESSAGE"}
             journal.send(record["MESSAGE"], **fields)
             return
-        except Exception:
-            pass
+        except (ImportError, OSError, ValueError, TypeError):
+            pass                        # no systemd-python or no journald socket: stderr below
     extras = " ".join(f"{k}={v}" for k, v in record.items()
                       if k not in ("MESSAGE", "SYSLOG_IDENTIFIER", "MESSAGE_ID", "PRIORITY"))
     try:

@@ -94,7 +94,8 @@ class Session:
         self.on_wake = on_wake
         self.today = today
         self.inbox: "queue.Queue[Message]" = queue.Queue()
-        self.worker = CardWorker(reader_factory, self._post, linkage_factory) if reader_factory else None
+        self.worker = CardWorker(reader_factory, self._post, linkage_factory,
+                                 card_deadline=cfg.timeouts.card_operation_seconds) if reader_factory else None
         self.config_error = config_error
         self.default_lang = cfg.kiosk.default_language
         self.languages = list(cfg.kiosk.languages)
@@ -389,6 +390,7 @@ class Session:
         self.wipe()
         self.session_started = None
         self.error = ("card.error." + code if code in ("unsupported_card", "no_licence") else
+                      "card_not_responding.body" if code == "card_not_responding" else
                       "card.error.card_error", {})
         self.go("card_error")
         self.sound.play("error")

@@ -11,6 +11,12 @@ The real readers ride out an unplugged reader or a stopped pcscd without
 raising, so after a wait that found nothing the worker asks the reader
 ``is_available()`` and posts ``reader_missing`` / ``reader_ok`` when that
 changes; a card that "left" while the reader itself went is a missing reader.
+
+Each card operation runs under a deadline (``card_deadline``, config
+timeouts.card_operation_seconds): a card too slow for it ends in a typed
+``card_not_responding`` error, journaled, with the card unpowered and nothing
+re-sent.  A card the reader cannot unpower is journaled (``unpower_failed``) and
+shown as a service condition (the reader is reopened before the next resident).
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kiosk import journal
 from kiosk.appliance.health import HEALTH
-from kiosk.errors import (CardRemovedError, KioskError, NoCardError, PinLockedError,
-                          PinWrongError, ReaderError)
+from kiosk.errors import (CardNotRespondingError, CardRemovedError, KioskError, NoCardError,
+                          PinLockedError, PinWrongError, ReaderError, UnpowerError)
+from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.reader import Connection, Reader
@@ -55,13 +63,15 @@ class CardWorker:
 
     def __init__(self, open_reader: Callable[[], Reader], post: Callable[[Message], None],
                  linkage_factory: Callable[[CardSession, Any], Any] | None = None,
-                 poll: float = 0.1, idle_wait: float = 0.5, retry: float = 2.0):
+                 poll: float = 0.1, idle_wait: float = 0.5, retry: float = 2.0,
+                 card_deadline: float | None = DEFAULT_OPERATION_SECONDS):
         self._open_reader = open_reader
         self._post = post
         self._linkage_factory = linkage_factory
         self.poll = poll                  # command wait while a card session runs
         self.idle_wait = idle_wait        # reader waits (they return at once on a change)
         self.retry = retry
+        self.card_deadline = card_deadline
         self.reader: Reader | None = None
         self.card: CardSession | None = None
         self.conn: Connection | None = None      # the card's connection, to tell a swapped card
@@ -190,7 +200,7 @@ class CardWorker:
             self._await_removal = True
             return
         self.conn = conn
-        self.card = CardSession(conn)
+        self.card = CardSession(conn, deadline=self.card_deadline)
         self._post(inserted)
         try:
             status = self.card.read_status()
@@ -200,6 +210,7 @@ class CardWorker:
         except ReaderError:
             raise
         except KioskError as exc:
+            self._journal_not_responding(exc, "status")
             self._post(Message("card_error", self.gen, {"code": exc.code,
                                                         "sw": exc.details.get("sw")}))
             self._end()
@@ -211,20 +222,44 @@ class CardWorker:
         self._await_removal = False
         self._post(Message("removed", self.gen))
 
+    def _journal_not_responding(self, exc: BaseException, operation: str) -> None:
+        """The journal's record of a card that passed its deadline (no PIN was re-sent)."""
+        if isinstance(exc, CardNotRespondingError):
+            journal.log_event("card_not_responding", "card operation passed its deadline; card unpowered",
+                              journal.WARNING, OPERATION=operation, ERROR_CODE=exc.code,
+                              DEADLINE_SEC=self.card_deadline)
+
     def _close_card(self) -> None:
         if self.engine is not None:
             try:
                 self.engine.wipe()
-            except Exception:
-                pass
+            except Exception as exc:       # the engine is dropped below either way
+                journal.log_swallowed("worker.engine_wipe", exc)
             self.engine = None
-        if self.card is not None:
+        card, self.card, self.conn = self.card, None, None
+        if card is not None:
             try:
-                self.card.close()          # unpowers: no verified PIN outlives the resident
-            except Exception:
-                pass
-            self.card = None
-        self.conn = None
+                card.close()               # unpowers: no verified PIN outlives the resident
+            except CardRemovedError:
+                pass                       # the card left: it is unpowered by leaving
+            except Exception as exc:
+                self._unpower_failed(exc)
+
+    def _unpower_failed(self, exc: BaseException) -> None:
+        """A card we could not unpower may keep a verified PIN: service, and a fresh reader."""
+        journal.log_event("unpower_failed", "could not unpower the card; reader needs service",
+                          journal.ERR, ERROR_CODE=UnpowerError.code, EXCEPTION=type(exc).__name__,
+                          READER=getattr(self.reader, "uri", ""))
+        reader, self.reader = self.reader, None        # reopened by the loop, reader_ok when it works
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception as close_exc:              # already failing; the reader is dropped
+                journal.log_swallowed("worker.reader_close", close_exc)
+        self._await_removal = False
+        if not self._reader_missing:
+            self._reader_missing = True
+            self._post(Message("reader_missing", self.gen, {"code": UnpowerError.code}))
 
     def _same_card(self) -> bool:
         try:
@@ -293,6 +328,7 @@ class CardWorker:
         except ReaderError:
             raise
         except KioskError as exc:
+            self._journal_not_responding(exc, "licence")
             self._answer(Message("card_error", cmd.gen, {"code": exc.code, "sw": exc.details.get("sw")}))
             return
         photo = lic.photo_image()          # decoded here: JPEG 2000 is too slow for the UI thread
@@ -340,6 +376,7 @@ class CardWorker:
         except ReaderError:
             raise
         except Exception as exc:
+            self._journal_not_responding(exc, f"linkage.{method}")
             data = _error_data(exc)
             data["step"] = engine.step
             data["finished"] = bool(getattr(engine, "finished", False))

@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
+import math
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
-from kiosk.errors import (CardError, CardProtocolError, FileNotFoundOnCard,
+from kiosk.errors import (CardError, CardNotRespondingError, CardProtocolError, FileNotFoundOnCard,
                           ForbiddenOperation, SecurityStatusError)
 from kiosk.nfc.reader import Connection
 
@@ -39,6 +42,20 @@ MASKED_INS = (INS_VERIFY, INS_CHANGE, INS_CHANGE_KEY)
 MAX_GET_RESPONSE = 64          # iterations of 61xx per command
 MAX_RESPONSE_BYTES = 65536     # bytes gathered through 61xx per command
 MAX_READ_BYTES = 65536         # bytes gathered by one READ BINARY loop
+# A READ BINARY loop may send at most ceil(size / MIN_READ_AVERAGE) + 1 READs for a
+# file of ``size`` bytes (its declared size, else the caller's maximum): a card
+# that answers 1 byte at a time ends in a typed error after a few dozen APDUs,
+# not 32,000.  Real cards answer 256 bytes per Le=00 READ.
+MIN_READ_AVERAGE = 128
+# Seconds one card operation (status, licence, a certificate, a signature) may
+# take: about 30 APDUs at 300 ms each on a slow contactless reader fits twice.
+# config key timeouts.card_operation_seconds (docs/config.md).
+DEFAULT_OPERATION_SECONDS = 20.0
+
+
+def read_cap(size: int) -> int:
+    """The most READ BINARY commands one file of ``size`` bytes may cost."""
+    return math.ceil(max(size, 1) / MIN_READ_AVERAGE) + 1
 
 # AIDs (card-protocol.md §1.1).
 AID_JPKI = bytes.fromhex("D392F000260100000001")
@@ -159,15 +176,44 @@ class ApduChannel:
         self.current_ef: int | None = None
         self.count = 0               # APDUs sent, for benches
         self.bytes_exchanged = 0
+        self.deadline: float | None = None     # time.monotonic() by which the operation ends
+        self._slowest = 0.0                    # longest exchange seen in this operation
+        self.clock: Callable[[], float] = time.monotonic
+
+    # -- the operation deadline ---------------------------------------------
+    @contextmanager
+    def operation(self, seconds: float | None) -> Iterator[None]:
+        """Bound one card operation in time; nested operations share the outer deadline.
+
+        The check runs before each APDU, never after: an answer that arrives
+        late (a VERIFY's, say) is still used, and an APDU that would end past
+        the deadline, judged by the slowest exchange so far, is not sent.
+        """
+        if self.deadline is not None or seconds is None:
+            yield
+            return
+        self.deadline, self._slowest = self.clock() + seconds, 0.0
+        try:
+            yield
+        finally:
+            self.deadline = None
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and self.clock() + self._slowest > self.deadline:
+            raise CardNotRespondingError("the card did not finish the operation in time")
 
     # -- the raw exchange -------------------------------------------------
     def _exchange(self, apdu: bytearray) -> Response:
+        self._check_deadline()
         self.count += 1
+        started = self.clock()
         try:
             raw = self.connection.transmit(apdu)
         except Exception:
             self._trace(apdu, b"", None, "no response")
             raise
+        finally:
+            self._slowest = max(self._slowest, self.clock() - started)
         self.bytes_exchanged += len(apdu) + len(raw)
         if not isinstance(raw, (bytes, bytearray)) or len(raw) < 2:
             self._trace(apdu, b"", None, "malformed response")
@@ -308,19 +354,22 @@ class ApduChannel:
         self.check(resp, "READ BINARY")
         return resp.data, False
 
-    def read_binary(self, total: Callable[[bytes], int | None], sfi: int | None = None,
+    def read_binary(self, total: Callable[[bytearray], int | None], sfi: int | None = None,
                     limit: int = MAX_READ_BYTES) -> bytes:
         """Read the current EF (or SFI) until ``total(data_so_far)`` is satisfied.
 
-        ``total`` parses the header of what was read so far and returns the
-        full length, or None when it cannot tell yet.  The loop stops at that
-        length, at EOF, and refuses zero-progress chunks and runaway sizes.
+        ``total`` parses what was read so far (incrementally: it is called once
+        per chunk and must not re-decode the whole buffer) and returns the full
+        length, or None when it cannot tell yet.  The loop stops at that length
+        and at EOF; it refuses zero-progress chunks, files above ``limit`` (the
+        file's maximum size) and more than ``read_cap`` READs for the file.
         """
         data = bytearray()
         first, eof = self.read_chunk(0, sfi)
         data += first
+        reads = 1
         while True:
-            want = total(bytes(data))
+            want = total(data)
             if want is not None and len(data) >= want:
                 return bytes(data[:want])
             if eof:
@@ -329,9 +378,12 @@ class ApduChannel:
                 return bytes(data)
             if want is not None and want > limit or len(data) > limit:
                 raise CardProtocolError("EF larger than the kiosk reads")
+            if reads >= read_cap(want if want is not None else limit):
+                raise CardProtocolError("card answers READ BINARY in chunks too small to finish")
             if sfi is not None and len(data) > 0xFF:
                 sfi = None          # continue with plain offsets on the now-current EF
             chunk, eof = self.read_chunk(len(data), sfi)
+            reads += 1
             if not chunk and not eof:
                 raise CardProtocolError("READ BINARY made no progress")
             data += chunk

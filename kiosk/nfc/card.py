@@ -15,15 +15,18 @@ around them:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import re
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, ParamSpec, TypeVar
 
 from kiosk.errors import (CardError, CardProtocolError, ForbiddenOperation, NoLicenceError,
                           PinFormatError, PinLockedError, PinWrongError, UnsupportedCardError)
 from kiosk.nfc import licence_tags
 from kiosk.nfc.apdu import (AID_COMMON, AID_IC_DF1, AID_JPKI, AID_LICENCE, AID_TEXT,
-                            SW_AUTH_BLOCKED, SW_OK, SW_PIN_BLOCKED, ApduChannel, TraceHook)
+                            DEFAULT_OPERATION_SECONDS, SW_AUTH_BLOCKED, SW_OK, SW_PIN_BLOCKED,
+                            ApduChannel, TraceHook)
 from kiosk.nfc.jis import JISError, ascii_date
 from kiosk.nfc.model import (IC_LICENCE, MYNA, MYNA_LICENCE, UNSUPPORTED, CardStatus,
                              LicenceData, PinCounter)
@@ -60,8 +63,20 @@ PIN_LOCATIONS: dict[str, tuple[bytes, int]] = {
     "ic_pin2": (b"MF", 0x82),
 }
 
+# The most each file may hold (card-protocol.md): a READ loop refuses more, and
+# its READ count is capped from these (apdu.read_cap).
+MAX_CERT_BYTES = 8192          # real certificates: 1573 B (auth) to about 2.2 KB (sign)
+MAX_WEF02_BYTES = 8192         # マイナ免許証 WEF02: 5845 B at most (S7)
+MAX_IC_MATTERS_BYTES = 4096    # IC licence DF1/EF01: 880 B (some readers see 2005)
+MAX_IC_COMMON_BYTES = 512      # IC licence EF 2F01: a few dozen bytes
+
 DIGEST_INFO_SHA256 = bytes.fromhex("3031300d060960864801650304020105000420")
 JST = dt.timezone(dt.timedelta(hours=9))
+# What cert_not_after returns for RFC 5280's "no expiry"; CardStatus keeps None
+# plus auth_cert_no_expiry, so no screen shows a made-up date.
+NO_EXPIRY = dt.date.max
+_UTC_TIME = re.compile(r"[0-9]{12}Z")
+_GENERALIZED_TIME = re.compile(r"[0-9]{14}Z")
 
 
 def digest_info_sha256(message: bytes) -> bytes:
@@ -123,37 +138,87 @@ def cert_not_after(prefix: bytes) -> dt.date | None:
     na = der_header(prefix, pos)
     if na is None:
         raise TLVError("validity has no notAfter")
-    text = prefix[pos + na[1]: pos + na[1] + na[2]].decode("ascii", "replace")
+    return der_time_to_jst_date(na[0], bytes(prefix[pos + na[1]: pos + na[1] + na[2]]))
+
+
+def der_time_to_jst_date(tag: int, raw: bytes) -> dt.date:
+    """A DER UTCTime/GeneralizedTime as a JST date; total: a date, NO_EXPIRY or TLVError.
+
+    RFC 5280 §4.1.2.5: GeneralizedTime 99991231235959Z means "no well-defined
+    expiration date"; any instant whose JST date would pass 9999-12-31 is that too.
+    """
+    text = raw.decode("ascii", "replace")
+    if tag == 0x17:                        # UTCTime YYMMDDHHMMSSZ
+        if not _UTC_TIME.fullmatch(text):
+            raise TLVError("notAfter is not a UTCTime")
+        text = ("19" if int(text[:2]) >= 50 else "20") + text
+    elif tag == 0x18:                      # GeneralizedTime YYYYMMDDHHMMSSZ
+        if not _GENERALIZED_TIME.fullmatch(text):
+            raise TLVError("notAfter is not a GeneralizedTime")
+    else:
+        raise TLVError("notAfter is not a time")
+    if text.startswith("99991231235959"):
+        return NO_EXPIRY
     try:
-        if na[0] == 0x17:                  # UTCTime YYMMDDHHMMSSZ
-            yy = int(text[:2])
-            stamp = dt.datetime.strptime(("19" if yy >= 50 else "20") + text[:12], "%Y%m%d%H%M%S")
-        elif na[0] == 0x18:                # GeneralizedTime
-            stamp = dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S")
-        else:
-            raise TLVError("notAfter is not a time")
+        stamp = dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
     except ValueError:
-        raise TLVError("bad notAfter") from None
-    return stamp.replace(tzinfo=dt.timezone.utc).astimezone(JST).date()
+        raise TLVError("notAfter is not a real date and time") from None
+    if stamp.date() == dt.date.max:
+        return NO_EXPIRY                    # 9999-12-31 UTC is 10000-01-01 in JST for part of the day
+    return stamp.astimezone(JST).date()
 
 
-def _stream_total(style: str):
-    """A READ BINARY ``total`` for a licence TLV stream: stop at padding."""
-    def total(data: bytes) -> int | None:
-        res = decode_licence_stream(data, style)
+class _StreamTotal:
+    """A READ BINARY ``total`` for a licence TLV stream: stop at padding.
+
+    Resumes at the last item boundary, so each byte is decoded once however
+    small the card's chunks are (a 1-byte-per-READ card stays linear).
+    """
+
+    def __init__(self, style: str):
+        self.style = style
+        self.resume = 0
+
+    def __call__(self, data: bytes | bytearray) -> int | None:
+        res = decode_licence_stream(data, self.style, start=self.resume)
         if res.complete:
             return res.end
         if res.error in (None, "truncated header", "truncated value"):
+            self.resume = res.end          # the incomplete item's start, or the end
             return None
         return len(data)                   # undecodable: stop here, keep what decoded
-    return total
+
+
+def _stream_total(style: str) -> _StreamTotal:
+    return _StreamTotal(style)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _bounded(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a CardSession method under the session's operation deadline."""
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = args[0]
+        assert isinstance(session, CardSession)
+        with session.apdu.operation(session.deadline):
+            return method(*args, **kwargs)
+    return wrapper
 
 
 class CardSession:
-    """One resident's card, from connect to unpower."""
+    """One resident's card, from connect to unpower.
 
-    def __init__(self, connection: Connection, trace: TraceHook | None = None):
+    ``deadline``: seconds each operation may take (None: unbounded); past it
+    the operation raises CardNotRespondingError and sends nothing more.
+    """
+
+    def __init__(self, connection: Connection, trace: TraceHook | None = None,
+                 deadline: float | None = DEFAULT_OPERATION_SECONDS):
         self.connection = connection
+        self.deadline = deadline
         self.apdu = ApduChannel(connection, trace)
         self.counters: dict[str, PinCounter] = {}
         self.status: CardStatus | None = None
@@ -173,6 +238,7 @@ class CardSession:
         self.close()
 
     # -- PIN-free reads ----------------------------------------------------
+    @_bounded
     def read_counter(self, pin_id: str) -> PinCounter:
         """Empty VERIFY (case 1): the counter, without spending a try."""
         app, p2 = PIN_LOCATIONS[pin_id]
@@ -190,6 +256,7 @@ class CardSession:
         else:
             self.apdu.select_aid(app)
 
+    @_bounded
     def read_status(self) -> CardStatus:
         """Card type, every counter, expiries, licence presence.  Spends no try."""
         if self.apdu.select_aid(AID_JPKI, required=False):
@@ -211,7 +278,9 @@ class CardSession:
         st.pins["jpki_sign"] = self.read_counter("jpki_sign")
         avail, _ = self.apdu.read_chunk(0, SFI_CERT_AVAILABILITY)
         st.sign_cert_present = bool(avail) and avail[0] == 0x8F
-        st.auth_cert_not_after = self._auth_cert_not_after()
+        not_after = self._auth_cert_not_after()
+        st.auth_cert_no_expiry = not_after == NO_EXPIRY
+        st.auth_cert_not_after = None if st.auth_cert_no_expiry else not_after
         st.pins["kenhojo"] = self.read_counter("kenhojo")
         st.pins["juki"] = self.read_counter("juki")
         st.card_expiry = self._card_expiry()
@@ -264,7 +333,7 @@ class CardSession:
 
     def _ic_status(self) -> CardStatus:
         st = CardStatus(card_type=IC_LICENCE, licence_present=True)
-        common = self.apdu.read_binary(der_total_length)
+        common = self.apdu.read_binary(der_total_length, limit=MAX_IC_COMMON_BYTES)
         items = decode_licence_stream(common, "ic").items
         for tag, value in items:
             if tag == 0x45:
@@ -281,11 +350,12 @@ class CardSession:
         st.pins["ic_pin2"] = self.read_counter("ic_pin2")
         return st
 
+    @_bounded
     def read_auth_certificate(self) -> bytes:
         """The JPKI user-authentication certificate (public, EF 000A)."""
         self._select(AID_JPKI)
         self.apdu.select_ef(EF_AUTH_CERT)
-        return self.apdu.read_binary(der_total_length)
+        return self.apdu.read_binary(der_total_length, limit=MAX_CERT_BYTES)
 
     # -- VERIFY: the one place a PIN is sent --------------------------------
     def _verify(self, pin_id: str, pin: Pin) -> PinCounter:
@@ -319,6 +389,7 @@ class CardSession:
         raise PinWrongError("wrong PIN", pin_id=pin_id, tries_left=counter.tries_left)
 
     # -- licence -------------------------------------------------------------
+    @_bounded
     def read_licence(self, pin: Pin | None) -> LicenceData:
         """The licence after one VERIFY.  ``pin`` is None only when no PIN is set."""
         try:
@@ -356,7 +427,7 @@ class CardSession:
             self._read_licence_pin_set()
         self._verify("licence", self._licence_pin(pin, "licence"))
         self.apdu.select_ef(EF_LICENCE_WEF02)
-        raw = self.apdu.read_binary(_stream_total("myna"))
+        raw = self.apdu.read_binary(_stream_total("myna"), limit=MAX_WEF02_BYTES)
         return licence_tags.decode_myna_licence(decode_licence_stream(raw, "myna"))
 
     def _read_ic_licence(self, pin: Pin | None) -> LicenceData:
@@ -364,7 +435,7 @@ class CardSession:
         self._verify("ic_pin1", self._licence_pin(pin, "ic_pin1"))
         self.apdu.select_aid(AID_IC_DF1)
         self.apdu.select_ef(EF_IC_MATTERS)
-        raw = self.apdu.read_binary(_stream_total("ic"))
+        raw = self.apdu.read_binary(_stream_total("ic"), limit=MAX_IC_MATTERS_BYTES)
         return licence_tags.decode_ic_licence(decode_licence_stream(raw, "ic"))
 
     # -- JPKI ------------------------------------------------------------------
@@ -376,8 +447,9 @@ class CardSession:
             if key not in ("auth", "sign"):
                 raise ForbiddenOperation("key must be 'auth' or 'sign'")
             pin_id = "jpki_auth" if key == "auth" else "jpki_sign"
-            self._select(AID_JPKI)
-            self._verify(pin_id, pin)
+            with self.apdu.operation(self.deadline):
+                self._select(AID_JPKI)
+                self._verify(pin_id, pin)
         finally:
             if isinstance(pin, Pin):
                 pin.wipe()
@@ -410,9 +482,10 @@ class JpkiKey:
         """The key's certificate; the signature one is readable only now."""
         self._check()
         s = self._session
-        s._select(AID_JPKI)
-        s.apdu.select_ef(EF_AUTH_CERT if self.key == "auth" else EF_SIGN_CERT)
-        return s.apdu.read_binary(der_total_length)
+        with s.apdu.operation(s.deadline):
+            s._select(AID_JPKI)
+            s.apdu.select_ef(EF_AUTH_CERT if self.key == "auth" else EF_SIGN_CERT)
+            return s.apdu.read_binary(der_total_length, limit=MAX_CERT_BYTES)
 
     def sign_digest_info(self, digest_info: bytes) -> bytes:
         self._check()
@@ -420,9 +493,10 @@ class JpkiKey:
             raise ForbiddenOperation("one signature per PIN entry")
         self._signed = True
         s = self._session
-        s._select(AID_JPKI)
-        s.apdu.select_ef(EF_AUTH_KEY if self.key == "auth" else EF_SIGN_KEY)
-        resp = s.apdu.send(0x80, 0x2A, 0x00, 0x80, digest_info, 256)
+        with s.apdu.operation(s.deadline):
+            s._select(AID_JPKI)
+            s.apdu.select_ef(EF_AUTH_KEY if self.key == "auth" else EF_SIGN_KEY)
+            resp = s.apdu.send(0x80, 0x2A, 0x00, 0x80, digest_info, 256)
         s.apdu.check(resp, "COMPUTE DIGITAL SIGNATURE")
         if len(resp.data) != 256:
             raise CardProtocolError("signature is not 256 bytes")

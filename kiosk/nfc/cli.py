@@ -87,7 +87,9 @@ def print_status(status: CardStatus) -> None:
         print(f"PIN {pin_id:<12} {state}")
     if status.licence_pin_set is False:
         print("licence PIN:     not set")
-    if status.auth_cert_not_after:
+    if status.auth_cert_no_expiry:
+        print("certificates:    no expiry (RFC 5280 99991231235959Z)")
+    elif status.auth_cert_not_after:
         print(f"certificates:    valid until {status.auth_cert_not_after.isoformat()}")
     if status.sign_cert_present is not None:
         print(f"signature cert:  {'present' if status.sign_cert_present else 'none'}")

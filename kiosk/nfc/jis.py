@@ -63,7 +63,7 @@ def era_date(value: bytes | str) -> dt.date | None:
     """
     text = value.decode("ascii", "replace") if isinstance(value, (bytes, bytearray)) else value
     text = text.strip()
-    if len(text) != 7 or not text.isdigit():
+    if len(text) != 7 or not (text.isascii() and text.isdigit()):
         raise JISError("era date must be 7 digits")
     era, yy, mm, dd = int(text[0]), int(text[1:3]), int(text[3:5]), int(text[5:7])
     if yy == mm == dd == 0:
@@ -101,7 +101,7 @@ def bcd_date(value: bytes) -> dt.date:
 def ascii_date(value: bytes | str) -> dt.date:
     """'YYYYMMDD' in ASCII."""
     text = value.decode("ascii", "replace") if isinstance(value, (bytes, bytearray)) else value
-    if len(text) != 8 or not text.isdigit():
+    if len(text) != 8 or not (text.isascii() and text.isdigit()):
         raise JISError("date must be 8 digits")
     try:
         return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))

@@ -50,6 +50,7 @@ class CardStatus:
     licence_pin_set: bool | None = None
     pins: dict[str, PinCounter] = field(default_factory=dict)
     auth_cert_not_after: dt.date | None = None
+    auth_cert_no_expiry: bool = False          # RFC 5280 99991231235959Z: never expires
     sign_cert_present: bool | None = None
     card_expiry: dt.date | None = None
     ic_issue_date: dt.date | None = None
@@ -73,6 +74,7 @@ class CardStatus:
             "licence_pin_set": self.licence_pin_set,
             "pins": [self.pins[k].to_json() for k in PIN_ORDER if k in self.pins],
             "auth_cert_not_after": _iso(self.auth_cert_not_after),
+            "auth_cert_no_expiry": self.auth_cert_no_expiry,
             "sign_cert_present": self.sign_cert_present,
             "card_expiry": _iso(self.card_expiry),
         }
@@ -83,8 +85,11 @@ class CardStatus:
 
 
 def months_before(day: dt.date, months: int) -> dt.date:
+    """``months`` calendar months earlier, clamped to 0001-01-01 (total for any card date)."""
     y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
     m += 1
+    if y < dt.MINYEAR:
+        return dt.date.min
     return dt.date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
 
 

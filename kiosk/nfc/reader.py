@@ -35,14 +35,16 @@ class Connection(ABC):
     def set_exclusive(self, exclusive: bool) -> None:
         """Hold the card exclusively while a PIN is verified (PC/SC); no-op elsewhere."""
 
+    @abstractmethod
     def same_card(self) -> bool:
         """Is the card this connection powered still there, never removed since?
 
         "A card is present" is not enough after a long call (a gateway round
-        trip): the resident may have swapped cards meanwhile.  Backends that
-        cannot tell answer True while the connection is open.
+        trip): the resident may have swapped cards meanwhile.  Every backend
+        must answer from what it can observe; there is no default that could
+        say True by accident (fail closed).
         """
-        return not getattr(self, "closed", False)
+        raise NotImplementedError(f"{type(self).__name__} must implement same_card()")
 
     def __enter__(self):
         return self

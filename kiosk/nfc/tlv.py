@@ -23,7 +23,7 @@ class TLVError(CardProtocolError):
     pass
 
 
-def der_header(data: bytes, offset: int = 0) -> tuple[int, int, int] | None:
+def der_header(data: bytes | bytearray, offset: int = 0) -> tuple[int, int, int] | None:
     """(tag, header_length, value_length) of the DER element at offset; None if incomplete."""
     if len(data) < offset + 2:
         return None
@@ -61,7 +61,7 @@ def der_header(data: bytes, offset: int = 0) -> tuple[int, int, int] | None:
     return tag, pos - offset, length
 
 
-def der_total_length(data: bytes) -> int | None:
+def der_total_length(data: bytes | bytearray) -> int | None:
     """Total size of the DER element that starts the buffer, from its header."""
     h = der_header(data)
     if h is None:
@@ -77,7 +77,7 @@ class StreamResult:
     complete: bool = False         # True when padding was seen (no more data to read)
 
 
-def _licence_tag(data: bytes, pos: int, style: str) -> tuple[int | None, int]:
+def _licence_tag(data: bytes | bytearray, pos: int, style: str) -> tuple[int | None, int]:
     b = data[pos]
     if b in (0x00, 0xFF):
         return None, pos                          # padding: end of data
@@ -89,7 +89,7 @@ def _licence_tag(data: bytes, pos: int, style: str) -> tuple[int | None, int]:
     return b, pos + 1
 
 
-def _length(data: bytes, pos: int) -> tuple[int, int]:
+def _length(data: bytes | bytearray, pos: int) -> tuple[int, int]:
     first = data[pos]
     if first < 0x80:
         return first, pos + 1
@@ -102,13 +102,15 @@ def _length(data: bytes, pos: int) -> tuple[int, int]:
     raise TLVError(f"unsupported length byte {first:02X}")
 
 
-def decode_licence_stream(data: bytes, style: str = "myna") -> StreamResult:
+def decode_licence_stream(data: bytes | bytearray, style: str = "myna", start: int = 0) -> StreamResult:
     """Decode as much of a licence TLV stream as the bytes allow.
 
     ``style`` "myna" (マイナ免許証 WEF02) or "ic" (conventional IC licence).
+    ``start`` resumes at an item boundary found earlier (a READ loop decodes
+    each chunk once, in linear time overall).
     """
     out = StreamResult()
-    pos = 0
+    pos = start
     while pos < len(data):
         start = pos
         try:

@@ -39,6 +39,9 @@ class ScriptedConnection(Connection):
     def close(self, unpower: bool = True) -> None:
         self.closed_unpowered = unpower
 
+    def same_card(self) -> bool:
+        return self.closed_unpowered is None
+
     def assert_done(self) -> None:
         assert len(self.sent) == len(self.script), \
             f"only {len(self.sent)} of {len(self.script)} scripted commands were sent"
@@ -58,7 +61,10 @@ class RandomConnection(Connection):
         return self.responses.pop(0)
 
     def close(self, unpower: bool = True) -> None:
-        pass
+        self.closed = True
+
+    def same_card(self) -> bool:
+        return not getattr(self, "closed", False)
 
 
 @pytest.fixture

@@ -43,7 +43,8 @@ class Faults:
     delay: float = 0.0                     # seconds before each answer
     chain_chunk: int | None = None         # hand data out through 61xx in chunks
     endless_61xx: bool = False             # never stop answering 61xx
-    wrong_le: bool = False                 # answer Le=00 reads with 6Cxx first
+    wrong_le: bool = False                 # answer a READ whose Le is not what is left with 6Cxx first
+    read_bytes: int | None = None          # answer each READ BINARY with at most this many bytes
 
 
 @dataclass
@@ -254,8 +255,11 @@ class SimulatedCard:
         if offset >= len(f.content):
             return _sw(0x6B00)
         want = le if le is not None else 256
-        if self.faults.wrong_le and le == 256 and apdu[-1] == 0x00:
-            return _sw(0x6C00 | (min(want, len(f.content) - offset) & 0xFF))
+        left = len(f.content) - offset
+        if self.faults.wrong_le and left < 256 and want != left:
+            return _sw(0x6C00 | left)         # ISO 7816-4: "wrong Le, xx bytes available"
+        if self.faults.read_bytes is not None:
+            want = min(want, self.faults.read_bytes)
         chunk = f.content[offset:offset + want]
         sw = 0x6282 if (le is not None and le != 256 and len(chunk) < want) else 0x9000
         return self._deliver(chunk, sw)
@@ -294,6 +298,8 @@ class SimulatedCard:
     def _verify_answer(self, pin_id: str, state: SimPin, pin: bytes | None) -> int:
         blocked = int(state.locked_answer, 16)
         if pin is None:
+            if pin_id in self.verified and "verified_empty_verify_9000" in self.profile.quirks:
+                return 0x9000
             return blocked if state.tries_left == 0 else 0x63C0 | state.tries_left
         if state.tries_left == 0:
             return 0x6984 if blocked == 0x63C0 else blocked

@@ -13,6 +13,10 @@ from kiosk.nfc.pins import PIN_SPECS
 PROFILE_DIR = Path(__file__).parent / "profiles"
 CARD_KINDS = ("myna", "ic_licence", "unknown")
 LOCKED_ANSWERS = ("6984", "63C0", "6983")
+# Behaviours some real cards show and the kiosk must handle (docs/sim-profiles.md):
+#   verified_empty_verify_9000: an empty VERIFY on a counter already verified in
+#   this power session answers 9000 (ISO 7816-4), not 63Cx.
+QUIRKS = ("verified_empty_verify_9000",)
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Profile:
     licence_data: dict = field(default_factory=dict)
     person: dict = field(default_factory=dict)
     ic: dict = field(default_factory=dict)
+    quirks: frozenset[str] = frozenset()
     path: Path | None = None
 
     @property
@@ -80,6 +85,9 @@ def parse_profile(data: dict, name: str, path: Path | None = None) -> Profile:
             raise ConfigError(f"pins.{pin_id}.locked_answer must be one of {LOCKED_ANSWERS}",
                               key=f"pins.{pin_id}.locked_answer")
         pins[pin_id] = SimPin(str(spec.get("value", "")), tries, max_tries, answer)
+    quirks = data.get("quirks") or []
+    if not isinstance(quirks, list) or any(q not in QUIRKS for q in quirks):
+        raise ConfigError(f"profile key 'quirks' must be a list of: {', '.join(QUIRKS)}", key="quirks")
     jpki = data.get("jpki") or {}
     info = data.get("card_info") or {}
     return Profile(
@@ -92,6 +100,7 @@ def parse_profile(data: dict, name: str, path: Path | None = None) -> Profile:
         licence_data=dict(data.get("licence_data") or {}),
         person=dict(data.get("person") or {}),
         ic=dict(data.get("ic") or {}),
+        quirks=frozenset(quirks),
         path=path,
     )
 
