@@ -44,6 +44,7 @@ EF_SIGN_CERT = 0x0001
 EF_AUTH_KEY = 0x0017
 EF_SIGN_KEY = 0x001A
 TOKEN_MY_NUMBER_CARD = "JPKIAPICCTOKEN2"
+TOKEN_BYTES = 32               # the token label: first 32 bytes of EF 0006, space padded
 # 共通AP record EF; licence AP WEF01/WEF02; IC licence files
 SFI_COMMON_RECORDS = 0x01
 SFI_LICENCE_WEF01 = 0x1A
@@ -269,8 +270,8 @@ class CardSession:
         return status
 
     def _myna_status(self) -> CardStatus:
-        token_raw, _ = self.apdu.read_chunk(0, SFI_TOKEN)
-        token = token_raw[:32].decode("ascii", "replace").strip(" \x00")
+        token_raw = self.apdu.read_binary(lambda _data: TOKEN_BYTES, SFI_TOKEN, limit=TOKEN_BYTES)
+        token = token_raw[:TOKEN_BYTES].decode("ascii", "replace").strip(" \x00")
         if token != TOKEN_MY_NUMBER_CARD:
             return CardStatus(card_type=UNSUPPORTED, token=token or None)
         st = CardStatus(card_type=MYNA, token=token)
