@@ -6,7 +6,7 @@ import copy
 import pickle
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kiosk.errors import (ForbiddenOperation, KioskError, PinFormatError, PinLockedError,
@@ -65,7 +65,20 @@ def test_exhausting_the_last_try_reports_locked_and_stops(sim):
     assert len(verifies_with_data(card)) == 1
 
 
-@given(st.text(max_size=20))
+# Arbitrary text, plus text near the formats (4 digits; 6-16 letters and digits) so
+# both bounds of both formats are crossed, not just approached.
+NEAR_FORMATS = st.one_of(st.text(max_size=20), st.text(alphabet="0129", min_size=3, max_size=5),
+                         st.text(alphabet="AZaz09-", min_size=5, max_size=17))
+
+
+@given(NEAR_FORMATS)
+@example("123")
+@example("1234")
+@example("12345")
+@example("A1B2C")
+@example("a1b2c3")
+@example("A1B2C3D4E5F6G7H8")
+@example("A1B2C3D4E5F6G7H8J")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_ill_formed_pins_send_nothing(sim, typed):
     for pin_id in ("licence", "jpki_sign"):
