@@ -26,3 +26,40 @@ def journal_records():
     journal.add_sink(records.append)
     yield records
     journal.remove_sink(records.append)
+
+
+# -- the pcsc marker: every test that starts pcscd carries it -----------------------------------
+# (so `-m "not pcsc"` needs no pcscd).  Tests that use a pcscd fixture, or the
+# "pcsc" parameter of a card-path fixture, are marked here; any other test that
+# starts a PcscBench fails at once, telling its author to mark it.
+PCSC_FIXTURES = {"pcsc_bench", "pcsc_path", "linkage_pcscd"}
+PCSC_PARAMETRIZED = ("bench", "card_path")
+_running = {"pcsc": False}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if PCSC_FIXTURES & set(getattr(item, "fixturenames", ())) or \
+                any(params.get(name) == "pcsc" for name in PCSC_PARAMETRIZED):
+            if item.get_closest_marker("pcsc") is None:
+                item.add_marker(pytest.mark.pcsc)
+
+
+def pytest_runtest_setup(item):
+    _running["pcsc"] = item.get_closest_marker("pcsc") is not None
+
+
+def pytest_configure(config):
+    from kiosk.testing import pcscd
+    start = pcscd.PcscBench.start
+    if getattr(start, "_needs_pcsc_marker", False):
+        return
+
+    def guarded(self, *args, **kwargs):
+        if not _running["pcsc"]:
+            raise AssertionError("this test starts pcscd: mark it @pytest.mark.pcsc")
+        return start(self, *args, **kwargs)
+    guarded._needs_pcsc_marker = True
+    pcscd.PcscBench.start = guarded

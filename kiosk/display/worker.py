@@ -256,7 +256,7 @@ class CardWorker:
                 reader.close()
             except Exception as close_exc:              # already failing; the reader is dropped
                 journal.log_swallowed("worker.reader_close", close_exc)
-        self._await_removal = False
+        self._await_removal = True         # only a card that left the field is surely unpowered
         if not self._reader_missing:
             self._reader_missing = True
             self._post(Message("reader_missing", self.gen, {"code": UnpowerError.code}))
@@ -279,7 +279,9 @@ class CardWorker:
     def _end(self) -> None:
         """Session over: unpower now, then report when the card is taken."""
         self._close_card()
-        if self.reader is not None and self.reader.card_present():
+        if self.reader is None:
+            return                         # unpower failed: reopening the reader, then awaiting removal
+        if self.reader.card_present():
             self._await_removal = True
         else:
             self._post(Message("removed", self.gen))
