@@ -356,6 +356,7 @@ def parse_config(text: str, path: str | None = None) -> Config:
     _cross_checks(cfg, errors)
     errors.raise_if_any(path)
     cfg.path = path
+    assert isinstance(cfg, Config)
     return cfg
 
 

@@ -8,6 +8,8 @@ are built from codes and counters only.
 
 from __future__ import annotations
 
+from typing import Any
+
 # code -> process exit code (documented in docs/cli.md; keep stable).
 EXIT_CODES: dict[str, int] = {
     "no_reader": 10,
@@ -32,7 +34,7 @@ class KioskError(Exception):
 
     code = "card_error"
 
-    def __init__(self, message: str = "", **details):
+    def __init__(self, message: str = "", **details: Any):
         super().__init__(message or self.code)
         self.message = message or self.code
         self.details = details
@@ -41,7 +43,7 @@ class KioskError(Exception):
     def exit_code(self) -> int:
         return EXIT_CODES.get(self.code, 1)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, **self.details}}
 
 
@@ -84,7 +86,7 @@ class CardError(KioskError):
 
     code = "card_error"
 
-    def __init__(self, message: str = "", sw: int | None = None, **details):
+    def __init__(self, message: str = "", sw: int | None = None, **details: Any):
         if sw is not None:
             details["sw"] = f"{sw:04X}"
         super().__init__(message, **details)
@@ -122,7 +124,7 @@ class ForbiddenOperation(CardError):
 class PinError(KioskError):
     """Base for PIN outcomes; carries the PIN id, never the PIN."""
 
-    def __init__(self, message: str = "", pin_id: str | None = None, **details):
+    def __init__(self, message: str = "", pin_id: str | None = None, **details: Any):
         if pin_id is not None:
             details["pin_id"] = pin_id
         super().__init__(message, **details)
@@ -136,7 +138,7 @@ class PinFormatError(PinError):
 class PinWrongError(PinError):
     code = "pin_wrong"
 
-    def __init__(self, message: str = "", pin_id: str | None = None, tries_left: int = 0, **details):
+    def __init__(self, message: str = "", pin_id: str | None = None, tries_left: int = 0, **details: Any):
         super().__init__(message, pin_id=pin_id, tries_left=tries_left, **details)
         self.tries_left = tries_left
 

@@ -136,7 +136,7 @@ def build_apdu(cla: int, ins: int, p1: int, p2: int, data: bytes | bytearray = b
     return out
 
 
-def parse_apdu(apdu: bytes, keep_data: bool = True) -> tuple[bytes, int, bytes, int | None, bool]:
+def parse_apdu(apdu: bytes | bytearray, keep_data: bool = True) -> tuple[bytes, int, bytes, int | None, bool]:
     """(header, Lc, data, Le, well_formed) of a short command APDU; Le 00 is 256.
 
     ``keep_data=False`` copies no data (the trace never copies a PIN)."""
@@ -156,7 +156,7 @@ def parse_apdu(apdu: bytes, keep_data: bool = True) -> tuple[bytes, int, bytes, 
     return header, lc, data, le, ok
 
 
-def trace_entry(apdu: bytes, response: bytes, sw: int | None, note: str = "") -> TraceEntry:
+def trace_entry(apdu: bytes | bytearray, response: bytes, sw: int | None, note: str = "") -> TraceEntry:
     """Parse a short command APDU into a trace entry, masking PIN data."""
     masked = len(apdu) > 5 and apdu[1] in MASKED_INS
     header, lc, data, le, _ok = parse_apdu(apdu, keep_data=not masked)
@@ -203,7 +203,7 @@ class ApduChannel:
             raise CardNotRespondingError("the card did not finish the operation in time")
 
     # -- the raw exchange -------------------------------------------------
-    def _exchange(self, apdu: bytearray) -> Response:
+    def _exchange(self, apdu: bytes | bytearray) -> Response:
         self._check_deadline()
         self.count += 1
         started = self.clock()
@@ -222,7 +222,7 @@ class ApduChannel:
         self._trace(apdu, resp.data, resp.sw)
         return resp
 
-    def _trace(self, apdu: bytes, data: bytes, sw: int | None, note: str = "") -> None:
+    def _trace(self, apdu: bytes | bytearray, data: bytes, sw: int | None, note: str = "") -> None:
         if self.trace is not None:
             self.trace(trace_entry(apdu, data, sw, note))
 
@@ -299,7 +299,7 @@ class ApduChannel:
         if self.current_df == UNKNOWN_DF:
             if ef in _FORBIDDEN_FIDS:
                 raise ForbiddenOperation("refused: file id of the My Number or 照合番号A in an unknown application")
-        elif (self.current_df, ef) in _FORBIDDEN_EFS:
+        elif self.current_df is not None and (self.current_df, ef) in _FORBIDDEN_EFS:
             raise ForbiddenOperation(f"refused: {_FORBIDDEN_EFS[(self.current_df, ef)]} is never touched")
 
     # -- ISO commands -----------------------------------------------------

@@ -232,10 +232,10 @@ class CardSession:
         self.status = None
         self.connection.close(unpower=True)
 
-    def __enter__(self):
+    def __enter__(self) -> "CardSession":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- PIN-free reads ----------------------------------------------------
@@ -380,12 +380,11 @@ class CardSession:
             counter = PinCounter(pin_id, spec.max_tries, spec.max_tries, locked=False)
             self.counters[pin_id] = counter
             return counter
-        counter = interpret_counter(pin_id, resp.sw) if (resp.sw >> 4 == 0x63C or resp.sw in (
-            SW_AUTH_BLOCKED, SW_PIN_BLOCKED)) else None
-        if counter is None:
+        if not (resp.sw >> 4 == 0x63C or resp.sw in (SW_AUTH_BLOCKED, SW_PIN_BLOCKED)):
             raise CardError("unexpected answer to VERIFY", sw=resp.sw, pin_id=pin_id)
+        counter = interpret_counter(pin_id, resp.sw)
         self.counters[pin_id] = counter
-        if counter.locked:
+        if counter.locked or counter.tries_left is None:
             raise PinLockedError("PIN is now locked", pin_id=pin_id)
         raise PinWrongError("wrong PIN", pin_id=pin_id, tries_left=counter.tries_left)
 

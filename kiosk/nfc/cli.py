@@ -6,6 +6,9 @@ terminal; never from argv or the environment.
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 import getpass
 import json
 import os
@@ -20,7 +23,7 @@ from kiosk.nfc.reader import Reader, open_reader
 DEFAULT_READER = "pcsc"
 
 
-def add_reader_args(p) -> None:
+def add_reader_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader", default=None,
                    help="reader URI: sim:PROFILE, pcsc[:NAME], nfcpy:usb[:VID:PID], nfcpy:udp:HOST:PORT "
                         f"(default: $KIOSK_READER or {DEFAULT_READER})")
@@ -29,7 +32,7 @@ def add_reader_args(p) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     card = sub.add_parser("card", help="read a card (status needs no PIN)")
     card_sub = card.add_subparsers(dest="card_command", metavar="ACTION", required=True)
     st = card_sub.add_parser("status", help="card type, every PIN counter, expiries; spends no try")
@@ -41,11 +44,11 @@ def register(sub) -> None:
     lic.set_defaults(func=cmd_licence)
 
 
-def reader_uri(args) -> str:
+def reader_uri(args: argparse.Namespace) -> str:
     return args.reader or os.environ.get("KIOSK_READER") or DEFAULT_READER
 
 
-def connect(args) -> tuple[Reader, CardSession]:
+def connect(args: argparse.Namespace) -> tuple[Reader, CardSession]:
     reader = open_reader(reader_uri(args))
     if not reader.card_present() and not reader.wait_for_card(args.wait):
         reader.close()
@@ -62,7 +65,7 @@ def read_pin_input(prompt: str) -> bytearray:
         return buf
     buf = bytearray(64)                  # read straight into a wipeable buffer
     n = 0
-    raw = sys.stdin.buffer
+    raw: Any = sys.stdin.buffer
     while n < len(buf):
         got = raw.readinto(memoryview(buf)[n:n + 1])
         if not got or buf[n] == 0x0A:
@@ -99,7 +102,7 @@ def print_status(status: CardStatus) -> None:
         print(f"licence issued:  {status.ic_issue_date}  expires: {status.ic_expiry}")
 
 
-def cmd_status(args) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     reader, session = connect(args)
     try:
         status = session.read_status()
@@ -130,7 +133,7 @@ def print_licence(lic: LicenceData) -> None:
         print(f"undecoded:       {'; '.join(lic.errors)}")
 
 
-def cmd_licence(args) -> int:
+def cmd_licence(args: argparse.Namespace) -> int:
     reader, session = connect(args)
     try:
         status = session.read_status()

@@ -18,9 +18,13 @@ is ever lost.  Change tags only here.
 
 from __future__ import annotations
 
-from kiosk.nfc.jis import (JISError, bcd_date, decode_jisx0201, decode_jisx0208, era_date)
+from typing import Any, Callable, TypeVar
+
+from kiosk.nfc.jis import JISError, bcd_date, decode_jisx0201, decode_jisx0208, era_date
 from kiosk.nfc.model import IC_LICENCE, MYNA_LICENCE, LicenceClass, LicenceData
 from kiosk.nfc.tlv import StreamResult
+
+T = TypeVar("T")
 
 # Licence classes in the order both cards list them: (code, 日本語).
 CLASSES = [
@@ -53,7 +57,7 @@ IC_CLASS_DATES = {0x25 + i: cls for i, cls in enumerate(CLASSES)}        # 25..3
 IC_KNOWN_IGNORED = {0x11, 0x13, 0x14, 0x15, 0x19, 0x20}                   # kept out of the kiosk's view
 
 
-def _field(data: LicenceData, label: str, fn, value):
+def _field(data: LicenceData, label: str, fn: Callable[[bytes], T], value: bytes) -> T | None:
     try:
         return fn(value)
     except (JISError, ValueError, IndexError) as exc:
@@ -134,7 +138,7 @@ def decode_ic_licence(stream: StreamResult) -> LicenceData:
     return data
 
 
-def decode_ic_common(value: bytes) -> dict:
+def decode_ic_common(value: bytes) -> dict[str, Any]:
     """IC licence EF 2F01 tag 45: spec version, issue date, expiry (BCD)."""
     if len(value) < 11:
         raise JISError("common data too short")

@@ -6,6 +6,8 @@ LicenceData and is dropped by ``wipe()``; CardStatus holds none.
 
 from __future__ import annotations
 
+from typing import Any
+
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field
@@ -148,7 +150,7 @@ class LicenceData:
     def held_classes(self) -> list[LicenceClass]:
         return [c for c in self.classes if c.held]
 
-    def photo_image(self):
+    def photo_image(self) -> Any:
         """The photo decoded for display (a Pillow image), or None."""
         if not self.photo_jp2:
             return None
@@ -161,7 +163,9 @@ class LicenceData:
                 return None                  # a hostile card must not exhaust memory
             img.load()
             return img.convert("L")
-        except Exception:
+        except Exception as exc:   # noqa: BLE001 - Pillow raises anything on a hostile JPEG 2000: no photo, journaled
+            from kiosk.journal import log_swallowed
+            log_swallowed("licence.photo", exc)
             return None
 
     def wipe(self) -> None:

@@ -22,6 +22,8 @@ peer's port is open (see ``udp_port_open``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import select
 import socket
@@ -85,11 +87,11 @@ class NfcpyConnection(Connection):
         self.atr = atr
         self.closed = False
 
-    def transmit(self, apdu: bytes) -> bytes:
-        if self.closed or self._reader._tag is not self._tag:
+    def transmit(self, apdu: bytes | bytearray) -> bytes:
+        if self.closed or self._tag is None or self._reader._tag is not self._tag:
             raise CardRemovedError("the connection to the card is closed")
         try:
-            response = self._tag.transceive(bytes(apdu))
+            response = self._tag.transceive(bytes(apdu))  # type: ignore[union-attr]  # checked above
         except (Type4TagCommandError, nfc.clf.CommunicationError):
             self._reader._tag_lost(self._tag)
             raise CardRemovedError("the card left the field") from None
@@ -107,11 +109,13 @@ class NfcpyConnection(Connection):
         """Our activated tag still answers the ISO-DEP presence check (a new card
         would need sensing and ATTRIB first)."""
         with self._reader._lock:
-            if self.closed or self._reader._tag is not self._tag:
+            if self.closed or self._tag is None or self._reader._tag is not self._tag:
                 return False
             try:
-                return bool(self._tag.is_present)
-            except Exception:
+                return bool(self._tag.is_present)  # type: ignore[union-attr]  # checked above
+            except Exception as exc:        # noqa: BLE001 - nfcpy raises anything from a dying link: fail closed, journaled
+                from kiosk.journal import DEBUG, log_swallowed
+                log_swallowed("nfcpy.same_card", exc, DEBUG)
                 return False
 
     def close(self, unpower: bool = True) -> None:
@@ -158,10 +162,11 @@ class NfcpyReader(Reader):
         if clf is not None:
             try:
                 clf.close()
-            except Exception:
-                pass
+            except Exception as exc:        # noqa: BLE001 - the frontend is dropped whatever close() did
+                from kiosk.journal import log_swallowed
+                log_swallowed("nfcpy.close_frontend", exc)
 
-    def _sense(self):
+    def _sense(self) -> Any:
         """One Type B poll: the target or None.  Switches the field off first (nfcpy does)."""
         with self._lock:
             clf = self._frontend()
@@ -184,8 +189,9 @@ class NfcpyReader(Reader):
                 try:
                     with clf.lock:
                         clf.device.mute()
-                except Exception:
-                    pass
+                except Exception as exc:    # noqa: BLE001 - field off failed: journaled, the tag is forgotten anyway
+                    from kiosk.journal import log_swallowed
+                    log_swallowed("nfcpy.field_off", exc)
 
     def _tag_lost(self, tag: Type4Tag) -> None:
         with self._lock:
@@ -285,7 +291,7 @@ def list_readers() -> list[ReaderInfo]:
             found = [(d.getBusNumber(), d.getDeviceAddress(), d.getVendorID(), d.getProductID())
                      for d in ctx.getDeviceList(skip_on_error=True)
                      if (d.getVendorID(), d.getProductID()) in RCS380_IDS]
-    except Exception as exc:                      # no libusb: say so instead of failing
+    except Exception as exc:                      # noqa: BLE001 - no libusb: reported as the reader's state
         return [ReaderInfo("nfcpy:usb", "libusb", "nfcpy", "unavailable", str(exc))]
     return [probe(f"nfcpy:usb:{bus:03d}:{adr:03d}", f"Sony RC-S380 {vid:04x}:{pid:04x}")
             for bus, adr, vid, pid in found]

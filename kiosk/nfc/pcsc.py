@@ -24,12 +24,14 @@ contact readers, and the vpcd bench.
 
 from __future__ import annotations
 
+from typing import Any
+
 import threading
 import time
 
 from smartcard import scard
 
-from kiosk.errors import CardError, CardRemovedError, NoCardError, ReaderError
+from kiosk.errors import CardError, CardRemovedError, KioskError, NoCardError, ReaderError, UnpowerError
 from kiosk.nfc.reader import Connection, Reader, ReaderInfo
 
 PNP = "\\\\?PnP?\\Notification"
@@ -62,8 +64,8 @@ SHARING = _c("SCARD_E_SHARING_VIOLATION")
 
 def _message(hr: int) -> str:
     try:
-        return scard.SCardGetErrorMessage(hr).strip().rstrip(".")
-    except Exception:                                   # pragma: no cover - defensive
+        return str(scard.SCardGetErrorMessage(hr)).strip().rstrip(".")
+    except (TypeError, ValueError, OverflowError):      # pragma: no cover - an hr pyscard cannot name
         return f"PC/SC error {_code(hr):#010x}"
 
 
@@ -71,7 +73,7 @@ def _establish() -> int:
     hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if _code(hr) != OK:
         raise ReaderError(f"pcscd is not available ({_message(hr)})", reader="pcsc")
-    return ctx
+    return int(ctx)
 
 
 def list_reader_names(ctx: int) -> list[str]:
@@ -95,7 +97,7 @@ class PcscConnection(Connection):
         self.exclusive = exclusive
         self.closed = False
 
-    def _fail(self, hr: int, what: str):
+    def _fail(self, hr: int, what: str) -> KioskError:
         code = _code(hr)
         if code in READER_GONE or not self._reader._reader_listed():
             return ReaderError(f"{what}: the reader went away ({_message(hr)})", reader=self._reader.name)
@@ -103,7 +105,7 @@ class PcscConnection(Connection):
             return CardRemovedError(f"{what}: the card left ({_message(hr)})")
         return CardError(f"{what}: {_message(hr)}")
 
-    def transmit(self, apdu: bytes) -> bytes:
+    def transmit(self, apdu: bytes | bytearray) -> bytes:
         if self.closed:
             raise CardRemovedError("the connection to the card is closed")
         hr, response = scard.SCardTransmit(self._handle, self._protocol, list(apdu))
@@ -142,10 +144,16 @@ class PcscConnection(Connection):
         self.closed = True
         disposition = scard.SCARD_UNPOWER_CARD if unpower else scard.SCARD_LEAVE_CARD
         try:
-            scard.SCardDisconnect(self._handle, disposition)
+            hr = scard.SCardDisconnect(self._handle, disposition)
         finally:
             scard.SCardReleaseContext(self._ctx)
             self._reader._connections.discard(self)
+        code = _code(hr)
+        if unpower and code != OK and code not in CARD_GONE | READER_GONE:
+            # The card may still be powered with a verified PIN: never silent (the worker
+            # journals unpower_failed and needs service).  A card that left is unpowered;
+            # a reader or pcscd that went away is already a service condition.
+            raise UnpowerError(f"SCardDisconnect: {_message(hr)}", reader=self._reader.name)
 
 
 class PcscReader(Reader):
@@ -194,13 +202,14 @@ class PcscReader(Reader):
         return name is not None
 
     # -- waits -----------------------------------------------------------------------
-    def _status_change(self, ctx: int, timeout_ms: int, states):
+    def _status_change(self, ctx: int, timeout_ms: int, states: list[Any]) -> tuple[int, list[Any]]:
         with self._lock:
             if self._closed.is_set():
                 return CANCELLED, []
             self._wait_ctxs.add(ctx)
         try:
-            return scard.SCardGetStatusChange(ctx, timeout_ms, states)
+            hr, new = scard.SCardGetStatusChange(ctx, timeout_ms, states)
+            return int(hr), list(new)
         finally:
             with self._lock:
                 self._wait_ctxs.discard(ctx)
@@ -356,7 +365,7 @@ def _ms(left: float | None) -> int:
     return max(0, int(left * 1000))
 
 
-def _pnp_state(ctx: int):
+def _pnp_state(ctx: int) -> Any:
     """The PnP pseudo-reader's current state, to block until it changes."""
     hr, new = scard.SCardGetStatusChange(ctx, 0, [(PNP, scard.SCARD_STATE_UNAWARE)])
     return [(PNP, new[0][1] & ~scard.SCARD_STATE_CHANGED)] if _code(hr) == OK and new else \

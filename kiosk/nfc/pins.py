@@ -108,17 +108,17 @@ class Pin:
 
     __str__ = __repr__
 
-    def __reduce__(self):
+    def __reduce__(self) -> str:
         raise TypeError("a Pin cannot be pickled")
 
-    def __copy__(self):
+    def __copy__(self) -> "Pin":
         raise TypeError("a Pin cannot be copied")
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: object) -> "Pin":
         raise TypeError("a Pin cannot be copied")
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self._buf[:] = b"\x00" * len(self._buf)
-        except Exception:
-            pass
+        except AttributeError:
+            pass                    # __init__ refused the PIN before _buf existed (it wiped its own copy)

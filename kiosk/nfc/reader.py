@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Self
 
 from kiosk.errors import ReaderError
 
@@ -25,14 +26,14 @@ class Connection(ABC):
     atr: bytes = b""
 
     @abstractmethod
-    def transmit(self, apdu: bytes) -> bytes:
+    def transmit(self, apdu: bytes | bytearray) -> bytes:
         """Raises CardRemovedError when the card left, ReaderError when the reader did."""
 
     @abstractmethod
     def close(self, unpower: bool = True) -> None:
         """Release the card; unpower it so a verified PIN cannot outlive the resident."""
 
-    def set_exclusive(self, exclusive: bool) -> None:
+    def set_exclusive(self, exclusive: bool) -> None:  # noqa: B027 - a no-op default on purpose
         """Hold the card exclusively while a PIN is verified (PC/SC); no-op elsewhere."""
 
     @abstractmethod
@@ -46,10 +47,10 @@ class Connection(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} must implement same_card()")
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close(unpower=True)
 
 
@@ -95,13 +96,13 @@ class Reader(ABC):
         """
         return True
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op default on purpose
         """Release the reader itself."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -137,4 +138,5 @@ def open_reader(uri: str) -> Reader:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ReaderError(f"reader backend {scheme!r} is not installed ({exc.name})", reader=uri) from None
-    return getattr(module, factory)(rest)
+    reader: Reader = getattr(module, factory)(rest)
+    return reader

@@ -8,6 +8,9 @@ readers that cannot be discovered, such as ``nfcpy:udp:HOST:PORT``.
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 import json
 import os
 
@@ -15,7 +18,7 @@ from kiosk.errors import KioskError
 from kiosk.nfc.reader import ReaderInfo, open_reader
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     p = sub.add_parser("readers", help="list every card reader (PC/SC, RC-S380, probes) and its state")
     p.add_argument("--probe", action="append", default=[], metavar="URI",
                    help="also check this reader URI (e.g. nfcpy:udp:127.0.0.1:54321)")
@@ -28,7 +31,8 @@ def _backend_listing(module: str, backend: str) -> list[ReaderInfo]:
         mod = __import__(module, fromlist=["list_readers"])
     except ImportError as exc:
         return [ReaderInfo(backend, backend, backend, "unavailable", f"not installed ({exc.name})")]
-    return mod.list_readers()
+    found: list[ReaderInfo] = mod.list_readers()
+    return found
 
 
 def probe_uri(uri: str) -> ReaderInfo:
@@ -63,7 +67,7 @@ def collect(probes: list[str]) -> list[ReaderInfo]:
     return found
 
 
-def cmd_readers(args) -> int:
+def cmd_readers(args: argparse.Namespace) -> int:
     readers = collect(args.probe)
     if args.json:
         print(json.dumps({"readers": [r.to_json() for r in readers]}, ensure_ascii=False))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.errors import (CardProtocolError, CardRemovedError, ForbiddenOperation, KioskError)
+from kiosk.errors import (CardProtocolError, ForbiddenOperation, KioskError)
 from kiosk.nfc.apdu import AID_TEXT, AID_VISUAL, ApduChannel, build_apdu, trace_entry
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.pins import Pin
@@ -101,7 +101,8 @@ responses = st.lists(st.one_of(
 
 
 @given(responses)
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 def test_malformed_cards_raise_only_typed_errors(random_connection, answers):
     conn = random_connection(answers)
     session = CardSession(conn)

@@ -16,9 +16,11 @@ the PIN-safety tests read.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from kiosk.nfc.apdu import AID_TEXT, AID_VISUAL, TraceEntry, parse_apdu, trace_entry
 from kiosk.nfc.sim.files import MF, SimFile, build_file_system
@@ -53,6 +55,15 @@ class VerifyRecord:
     pin_id: str
     with_data: bool
     sw: int
+
+
+@functools.lru_cache(maxsize=256)
+def _raw_rsa(key: Any, padded: bytes, size: int) -> bytes:
+    """The card's RSA private operation (deterministic, so benches and the fuzzer may reuse it)."""
+    numbers = key.private_numbers()
+    sig = pow(int.from_bytes(padded, "big"), numbers.d, numbers.public_numbers.n)
+    out: bytes = sig.to_bytes(size, "big")
+    return out
 
 
 def _sw(sw: int) -> bytes:
@@ -120,7 +131,7 @@ class SimulatedCard:
         return self.pins[pin_id].tries_left
 
     # -- the exchange ---------------------------------------------------------
-    def process(self, apdu: bytes) -> bytes:
+    def process(self, apdu: bytes | bytearray) -> bytes:
         """One command APDU in, one response out.  Raises CardGone."""
         with self.lock:
             if self.gone:
@@ -136,7 +147,9 @@ class SimulatedCard:
                 time.sleep(f.delay)          # fault injection: a slow card, not synchronisation
             try:
                 resp = self._dispatch(bytes(apdu))
-            except Exception:                # a bug in the simulator must look like a card error
+            except Exception as exc:         # noqa: BLE001 - a simulator bug must look like a card error
+                from kiosk.journal import log_swallowed
+                log_swallowed("sim.dispatch", exc)
                 resp = _sw(0x6F00)
             self.trace.append(trace_entry(apdu, resp[:-2], (resp[-2] << 8) | resp[-1]
                                           if len(resp) >= 2 else None))
@@ -319,12 +332,10 @@ class SimulatedCard:
             return _sw(0x6985)
         if not self._allowed(f):
             return _sw(0x6982)
-        k = f.key
+        k: Any = f.key
         size = (k.key_size + 7) // 8
         if not data or len(data) > size - 11:
             return _sw(0x6700)
         padded = b"\x00\x01" + b"\xff" * (size - 3 - len(data)) + b"\x00" + data
-        numbers = k.private_numbers()
-        sig = pow(int.from_bytes(padded, "big"), numbers.d, numbers.public_numbers.n)
         self.signatures += 1
-        return self._deliver(sig.to_bytes(size, "big"), 0x9000)
+        return self._deliver(_raw_rsa(k, padded, size), 0x9000)

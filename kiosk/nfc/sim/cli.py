@@ -20,18 +20,21 @@ data is never written.  End of stdin keeps serving until SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 import json
 import signal
 import sys
 import threading
 
 from kiosk.errors import ConfigError, ReaderError
-from kiosk.nfc.sim.card import Faults
+from kiosk.nfc.sim.card import Faults, SimulatedCard
 from kiosk.nfc.sim.link import CardSlot
-from kiosk.nfc.sim.profile import load_profile
+from kiosk.nfc.sim.profile import Profile, load_profile
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     """Add ``kiosk sim serve``."""
     sim = sub.add_parser("sim", help="the simulated card over a real link (bench)")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="ACTION", required=True)
@@ -58,7 +61,7 @@ def _host_port(text: str, option: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def make_server(args) -> CardSlot:
+def make_server(args: argparse.Namespace) -> CardSlot:
     if args.vpcd:
         from kiosk.nfc.sim.vpcd import VpcdCardServer
         host, port = _host_port(args.vpcd, "--vpcd")
@@ -72,7 +75,7 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _insert(server: CardSlot, what, faults: Faults | None = None) -> None:
+def _insert(server: CardSlot, what: "str | Profile | SimulatedCard", faults: Faults | None = None) -> None:
     try:
         server.insert(what, faults)
     except OSError as exc:
@@ -114,7 +117,7 @@ def handle(server: CardSlot, line: str) -> bool:
     return True
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     try:
         server = make_server(args)
@@ -128,10 +131,10 @@ def cmd_serve(args) -> int:
         if not args.empty:
             _insert(server, profile, Faults(remove_after=args.remove_after)
                     if args.remove_after is not None else None)
-        where = args.vpcd or f"nfcpy:udp:{server.host}:{server.port}"
+        where = args.vpcd or f"nfcpy:udp:{getattr(server, 'host', '')}:{getattr(server, 'port', '')}"
         _say(f"serving on {where}")
 
-        def read_controls():
+        def read_controls() -> None:
             for line in sys.stdin:
                 if not handle(server, line):
                     break

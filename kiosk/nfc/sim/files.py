@@ -67,7 +67,7 @@ def _jis_padded(text: str, chars: int) -> bytes:
     return encode_jisx0208(text.ljust(chars, "\u3000")[:chars])
 
 
-def _date(value) -> dt.date:
+def _date(value: object) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 

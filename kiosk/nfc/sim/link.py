@@ -136,8 +136,8 @@ class CardSlot:
     def _detach(self, card: SimulatedCard) -> None:
         raise NotImplementedError
 
-    def __enter__(self):
+    def __enter__(self) -> "CardSlot":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()

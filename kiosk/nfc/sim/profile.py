@@ -59,7 +59,7 @@ class Profile:
         return out
 
 
-def _date(value, key: str) -> dt.date:
+def _date(value: object, key: str) -> dt.date:
     if isinstance(value, dt.date):
         return value
     try:

@@ -22,7 +22,7 @@ class SimConnection(Connection):
         self.exclusive = False
         self.closed = False
 
-    def transmit(self, apdu: bytes) -> bytes:
+    def transmit(self, apdu: bytes | bytearray) -> bytes:
         if self.closed:
             raise CardRemovedError("connection closed")
         if self._reader.card is not self._card:
