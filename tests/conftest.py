@@ -26,3 +26,17 @@ def journal_records():
     journal.add_sink(records.append)
     yield records
     journal.remove_sink(records.append)
+
+
+def pytest_collection_modifyitems(config, items):
+    """KIOSK_TIME_FACTOR (kiosk/testing/timing.py) stretches every pytest-timeout limit."""
+    from kiosk.testing.timing import time_factor
+    factor = time_factor()
+    if factor == 1.0:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        mark = item.get_closest_marker("timeout")
+        base = float(mark.args[0]) if mark and mark.args else float(mark.kwargs.get("timeout", default)) if mark else default
+        if base > 0:
+            item.add_marker(pytest.mark.timeout(base * factor), append=False)

@@ -23,12 +23,13 @@ from kiosk.nfc.nfcpy_reader import NfcpyReader
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.sim.nfc_udp import NfcUdpCardServer
 from kiosk.nfc.sim.reader import SimReader
+from kiosk.testing.timing import scaled
 
 pytestmark = [pytest.mark.nfcpy, pytest.mark.timeout(600)]
 
 FWT = 4096 / 13.56e6 * 2 ** 8           # FWI 8 of the card's ATR: 77 ms
 NFCPY_TIMEOUT = FWT + 49152 / 13.56e6   # nfcpy's IsoDepInitiator: FWT + delta FWT
-WAIT = 10.0
+WAIT = scaled(10.0)
 
 
 def _load_yank_tests():
