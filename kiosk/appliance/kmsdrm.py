@@ -23,12 +23,14 @@ import ctypes
 import glob
 import json
 import os
+import platform
 import sys
 import sysconfig
 from dataclasses import asdict, dataclass
 
 SDL_LIBRARIES = ("libdrm.so.2", "libgbm.so.1", "libEGL.so.1", "libGLESv2.so.2")
 PI_DRI_DRIVERS = ("vc4", "v3d")
+ARM = ("aarch64", "armv7l", "armv6l")
 PACKAGES = "libdrm2 libgbm1 libegl1 libgles2 libgl1-mesa-dri"
 
 
@@ -111,16 +113,21 @@ def check_libraries(drivers: tuple[str, ...] = PI_DRI_DRIVERS, libraries: tuple[
     libs = tuple(_load(name) for name in libraries)
     found = []
     for drv in drivers:
-        paths = [p for d in dri_dirs() if os.path.exists(p := os.path.join(d, f"{drv}_dri.so"))]
+        paths = sorted(p for d in dri_dirs() for p in glob.glob(os.path.join(d, f"{drv}_dri.so")))
         found.append(_load(paths[0]) if paths else
                      Library(f"{drv}_dri.so", False, "not in " + ":".join(dri_dirs())))
     return libs, tuple(found)
 
 
-def diagnose(dev_dir: str = "/dev/dri", drivers: tuple[str, ...] = PI_DRI_DRIVERS,
-             libraries: tuple[str, ...] = SDL_LIBRARIES) -> KmsdrmReport:
+def default_drivers() -> tuple[str, ...]:
+    """vc4/v3d on the Pi's architectures; elsewhere (a desktop, CI) any DRI driver will do."""
+    return PI_DRI_DRIVERS if platform.machine() in ARM else ("*",)
+
+
+def diagnose(dev_dir: str = "/dev/dri", drivers: tuple[str, ...] | None = None,
+             libraries: tuple[str, ...] | None = None) -> KmsdrmReport:
     """The display device and the driver libraries, as one frozen report."""
-    libs, dri = check_libraries(drivers, libraries)
+    libs, dri = check_libraries(drivers or default_drivers(), libraries or SDL_LIBRARIES)
     devices = tuple(sorted(glob.glob(os.path.join(dev_dir, "card[0-9]*"))))
     return KmsdrmReport(devices, libs, dri)
 
@@ -129,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     """Exit 0 when every library loads (the bench's check; a device is not needed for it)."""
     parser = argparse.ArgumentParser(prog="python -m kiosk.appliance.kmsdrm", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--driver", action="append", help="DRI driver name (default: vc4 and v3d)")
+    parser.add_argument("--driver", action="append",
+                        help="DRI driver name, repeatable (default: vc4 and v3d; off ARM any)")
     args = parser.parse_args(argv)
-    report = diagnose(drivers=tuple(args.driver) if args.driver else PI_DRI_DRIVERS)
+    report = diagnose(drivers=tuple(args.driver) if args.driver else None)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
