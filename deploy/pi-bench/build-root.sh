@@ -39,7 +39,5 @@ deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
 deb http://deb.debian.org/debian-security $SUITE-security main
 SOURCES
-# As install.sh asks everywhere: no recommends pulled in by surprise.
-printf 'APT::Install-Recommends "false";\n' > "$ROOT/etc/apt/apt.conf.d/90-bench-no-recommends"
 touch "$ROOT/.complete"
 echo "arm64 root: built in $ROOT"
