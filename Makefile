@@ -13,7 +13,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # file so deploy/install.sh and CI agree on it.
 APT_PACKAGES := $(shell grep -v '^\s*\#' deploy/apt-dev.txt | tr '\n' ' ')
 
-.PHONY: all setup run test lint fuzz mutation bench clean apt venv
+.PHONY: all setup run test lint fuzz mutation bench clean apt venv pi-bench
 
 all: test
 
@@ -76,6 +76,20 @@ $(STAMPS)/mutation: pyproject.toml $(STAMPS)/venv
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The Raspberry Pi target on this machine (docs/hil.md): an emulated Debian 12 arm64 root
+# (cached under /var/cache/myna-kiosk/pi-bench), the kiosk installed there by deploy/install.sh,
+# then the CLI, the KMSDRM library check and the reader tests inside.  Root; ~30-40 min.
+PI_BENCH_APT := $(shell grep -v '^\s*\#' deploy/pi-bench/apt-host.txt | tr '\n' ' ')
+pi-bench:
+	@missing=""; for p in $(PI_BENCH_APT); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(SUDO) deploy/pi-bench/bench.sh
 
 clean:
 	rm -rf $(VENV) $(STAMPS) .pytest_cache .hypothesis .cache .mypy_cache .ruff_cache mutants

@@ -57,6 +57,7 @@ if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
 fi
 
 log() { printf '%s\n' "$*"; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 change() {                       # change DESCRIPTION: count and announce one change
     CHANGES=$((CHANGES + 1))
     if [ "$DRY_RUN" = 1 ]; then log "would $*"; else log "$*"; fi
@@ -165,6 +166,7 @@ step_user() {
     local g
     for g in "${KIOSK_GROUPS[@]}"; do
         if [ -n "$ROOT" ] || ! getent group "$g" >/dev/null; then
+            # gpio: Raspberry Pi OS has it; plain Debian does not (62-kiosk-gpio.rules gives it gpiochip).
             run groupadd --system -f "$g"
         fi
     done
@@ -195,8 +197,9 @@ step_venv() {
         run python3 -m venv "$venv"
     fi
     if [ "$(cat /opt/kiosk/.source-hash 2>/dev/null)" != "$hash" ]; then
-        run "$venv/bin/pip" install -q --upgrade pip
-        run "$venv/bin/pip" install -q --upgrade "${SRC}[hardware]"
+        # Stop at the first failing pip step, naming it (not one step later).
+        run "$venv/bin/pip" install -q --upgrade pip || die "pip: upgrading pip in $venv failed"
+        run "$venv/bin/pip" install -q --upgrade "${SRC}[hardware]" || die "pip: installing the kiosk into $venv failed"
         [ "$DRY_RUN" = 1 ] || printf '%s\n' "$hash" > /opt/kiosk/.source-hash
     fi
 }
@@ -228,6 +231,7 @@ step_files() {
     install_file "$SRC/systemd/system.conf.d/50-kiosk-watchdog.conf" /etc/systemd/system.conf.d/50-kiosk-watchdog.conf 0644
     install_file "$SRC/deploy/udev/60-kiosk-rcs380.rules" /etc/udev/rules.d/60-kiosk-rcs380.rules 0644
     install_file "$SRC/deploy/udev/61-kiosk-printers.rules" /etc/udev/rules.d/61-kiosk-printers.rules 0644
+    install_file "$SRC/deploy/udev/62-kiosk-gpio.rules" /etc/udev/rules.d/62-kiosk-gpio.rules 0644
     install_file "$SRC/deploy/modprobe.d/kiosk-blacklist-port100.conf" /etc/modprobe.d/kiosk-blacklist-port100.conf 0644
     install_file "$SRC/deploy/sysctl.d/90-kiosk.conf" /etc/sysctl.d/90-kiosk.conf 0644
     install_file "$SRC/deploy/polkit/60-kiosk-pcscd.rules" /etc/polkit-1/rules.d/60-kiosk-pcscd.rules 0644

@@ -28,6 +28,20 @@ def journal_records():
     journal.remove_sink(records.append)
 
 
+def _stretch_timeouts(config, items):
+    """KIOSK_TIME_FACTOR (kiosk/testing/timing.py) stretches every pytest-timeout limit."""
+    from kiosk.testing.timing import time_factor
+    factor = time_factor()
+    if factor == 1.0:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        mark = item.get_closest_marker("timeout")
+        base = float(mark.args[0]) if mark and mark.args else float(mark.kwargs.get("timeout", default)) if mark else default
+        if base > 0:
+            item.add_marker(pytest.mark.timeout(base * factor), append=False)
+
+
 # -- the pcsc marker: every test that starts pcscd carries it -----------------------------------
 # (so `-m "not pcsc"` needs no pcscd).  Tests that use a pcscd fixture, or the
 # "pcsc" parameter of a card-path fixture, are marked here; any other test that
@@ -39,6 +53,7 @@ _running = {"pcsc": False}
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    _stretch_timeouts(config, items)
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if PCSC_FIXTURES & set(getattr(item, "fixturenames", ())) or \

@@ -141,6 +141,16 @@ def leds_report(cfg: Config, state: dict | None) -> dict:
     return {"enabled": True, "showing": state.get("state", "")}
 
 
+def display_report(cfg: Config, sysroot: Path) -> dict:
+    """KMSDRM readiness (kmsdrm.py): "no display device" and "a driver library is missing" apart."""
+    if cfg.display.driver not in ("auto", "kmsdrm"):
+        return {"driver": cfg.display.driver, "cause": "not_checked"}
+    from kiosk.appliance import kmsdrm
+    report = kmsdrm.diagnose(str(sysroot / "dev" / "dri"))
+    return {"driver": cfg.display.driver, "cause": report.cause, "message": report.message(),
+            "missing": list(report.missing), "devices": list(report.devices)}
+
+
 def gather(config: str | None = None, sysroot: Path = Path("/"),
            state_path: Path = runstate.DEFAULT_PATH, with_journal: bool = True) -> dict:
     cfg, conf = config_report(config)
@@ -165,6 +175,7 @@ def gather(config: str | None = None, sysroot: Path = Path("/"),
         "readers": readers_report(cfg, sysroot, usb),
         "printer": printer_report(cfg, sysroot, usb),
         "leds": leds_report(cfg, state),
+        "display": display_report(cfg, sysroot),
         "power": hardware.power(sysroot),
         "storage": hardware.storage(sysroot),
         "last_errors": last_errors() if with_journal else None,
@@ -207,6 +218,8 @@ def render(report: dict) -> str:
     out.append(_line("printer", f"{p['backend']} {p.get('device', '')}".rstrip() + present))
     leds = report["leds"]
     out.append(_line("leds", leds.get("showing", "enabled") if leds["enabled"] else "disabled"))
+    d = report.get("display", {})
+    out.append(_line("display", d.get("message") or f"{d.get('driver', '?')} (not checked)"))
     pw = report["power"]
     uv = pw["undervoltage"]
     power = ["under-voltage NOW" if uv["now"] else ("no under-voltage" if uv["available"] else "under-voltage n/a")]

@@ -45,6 +45,7 @@ from pathlib import Path
 from kiosk.nfc.sim.card import Faults, SimulatedCard
 from kiosk.nfc.sim.profile import Profile
 from kiosk.nfc.sim.vpcd import VpcdCardServer
+from kiosk.testing.timing import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
@@ -57,7 +58,7 @@ DEFAULT_PORT = 0x9C7B
 READY_LINE = "daemon ready"
 
 
-def wait_state(reader: str, want: int, timeout: float = 5.0, min_events: int | None = None) -> int:
+def wait_state(reader: str, want: int, timeout: float | None = None, min_events: int | None = None) -> int:
     """Block in SCardGetStatusChange until ``reader``'s state has a bit of ``want``.
 
     ``want`` is e.g. SCARD_STATE_PRESENT or SCARD_STATE_EMPTY.  With
@@ -65,6 +66,7 @@ def wait_state(reader: str, want: int, timeout: float = 5.0, min_events: int | N
     of the state) reaches it.  Returns the event state; raises TimeoutError.
     """
     from smartcard import scard
+    timeout = scaled(5.0) if timeout is None else timeout
     deadline = time.monotonic() + timeout
     ctx = _context(deadline)
     try:
@@ -151,7 +153,7 @@ class PcscBench:
         self.wait_for_other = wait_for_other
         self._lock_fd: int | None = None
         self.friendly_name = friendly_name
-        self.timeout = timeout
+        self.timeout = scaled(timeout)       # KIOSK_TIME_FACTOR: a slow CPU (kiosk/testing/timing.py)
         self.workdir = Path(workdir) if workdir else ROOT / ".cache" / "pcscd"
         self.conf_dir = self.workdir / "conf"
         self.log_path = self.workdir / "pcscd.log"

@@ -27,6 +27,7 @@ FILES = {
     "etc/systemd/system.conf.d/50-kiosk-watchdog.conf": ("systemd/system.conf.d/50-kiosk-watchdog.conf", 0o644),
     "etc/udev/rules.d/60-kiosk-rcs380.rules": ("deploy/udev/60-kiosk-rcs380.rules", 0o644),
     "etc/udev/rules.d/61-kiosk-printers.rules": ("deploy/udev/61-kiosk-printers.rules", 0o644),
+    "etc/udev/rules.d/62-kiosk-gpio.rules": ("deploy/udev/62-kiosk-gpio.rules", 0o644),
     "etc/modprobe.d/kiosk-blacklist-port100.conf": ("deploy/modprobe.d/kiosk-blacklist-port100.conf", 0o644),
     "etc/sysctl.d/90-kiosk.conf": ("deploy/sysctl.d/90-kiosk.conf", 0o644),
     "etc/polkit-1/rules.d/60-kiosk-pcscd.rules": ("deploy/polkit/60-kiosk-pcscd.rules", 0o644),

@@ -17,8 +17,9 @@ from kiosk.nfc.pcsc import PcscReader
 from kiosk.nfc.sim.card import Faults, SimulatedCard
 from kiosk.nfc.sim.nfc_udp import NfcUdpCardServer
 from kiosk.testing.pcscd import PcscBench
+from kiosk.testing.timing import scaled
 
-WAIT = 10.0          # upper bound of any wait; pcscd needs 0.3-0.5 s per event
+WAIT = scaled(10.0)          # upper bound of any wait; pcscd needs 0.3-0.5 s per event
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,11 @@ from kiosk.nfc.nfcpy_reader import NfcpyReader
 from kiosk.nfc.pcsc import PcscReader
 from kiosk.nfc.pins import Pin
 from kiosk.testing.pcscd import _events, wait_state
+from kiosk.testing.timing import scaled
 
 pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]
-WAIT = 10.0
+WAIT = scaled(10.0)
 
 
 class Serve:

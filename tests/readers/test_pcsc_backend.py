@@ -13,9 +13,10 @@ from kiosk.nfc.card import CardSession
 from kiosk.nfc.pcsc import PcscReader, list_readers
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.reader import open_reader
+from kiosk.testing.timing import scaled
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.pcsc]
-WAIT = 10.0
+WAIT = scaled(10.0)
 
 
 @pytest.fixture

@@ -27,9 +27,10 @@ from kiosk.nfc.sim.card import SimulatedCard
 from kiosk.nfc.sim.nfc_udp import NfcUdpCardServer
 from kiosk.nfc.sim.profile import load_profile
 from kiosk.signals import Bus, ServiceCondition
+from kiosk.testing.timing import scaled
 
 pytestmark = [pytest.mark.timeout(120)]
-WAIT = 20.0
+WAIT = scaled(20.0)
 NO_READER_ON = (ServiceCondition.NO_READER, True)
 NO_READER_OFF = (ServiceCondition.NO_READER, False)
 

@@ -50,6 +50,8 @@ def register(sub: Any) -> None:
                        help="the first card leaves after answering N APDUs")
     serve.add_argument("--yank", choices=("rfoff", "silent"), default="rfoff",
                        help="nfc-udp: how a leaving card tells the reader (default: rfoff)")
+    serve.add_argument("--fwi", type=int, choices=range(15), metavar="0-14",
+                       help="nfc-udp: frame waiting time integer the tag announces (default: 8, 77 ms)")
     serve.add_argument("--empty", action="store_true", help="start with no card in the field")
     serve.set_defaults(func=cmd_serve)
 
@@ -68,7 +70,7 @@ def make_server(args: argparse.Namespace) -> CardSlot:
         return VpcdCardServer(host, port, trace=args.trace)
     from kiosk.nfc.sim.nfc_udp import NfcUdpCardServer
     host, port = _host_port(args.nfc_udp, "--nfc-udp")
-    return NfcUdpCardServer(host, port, trace=args.trace, yank=args.yank)
+    return NfcUdpCardServer(host, port, trace=args.trace, yank=args.yank, fwi=args.fwi)
 
 
 def _say(line: str) -> None:
