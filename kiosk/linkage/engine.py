@@ -21,11 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
 
 from kiosk.errors import (CardRemovedError, ForbiddenOperation, KioskError, NoLicenceError,
                           PinLockedError, PinWrongError, UnsupportedCardError)
 from kiosk.journal import INFO, NOTICE, WARNING, log_event
-from kiosk.linkage.cms import SignedApplication
+from kiosk.linkage.client import Challenge
+from kiosk.linkage.cms import SignedApplication, load_card_certificate
 from kiosk.linkage.errors import (GatewayNotConfiguredError, GatewayUnreachableError,
                                   LinkageGatewayError, TermsChangedError)
 from kiosk.linkage.protocol import application_content
@@ -117,12 +119,27 @@ class Preflight:
         return ForbiddenOperation("the card cannot do the linkage", **details)
 
 
+class Gateway(Protocol):
+    """The integration point (docs/linkage.md): what the engine needs from a
+    linkage gateway.  GatewayClient implements it over docs/linkage-protocol.md;
+    no public operator offers such a gateway today."""
+
+    def health(self, timeout: float | None = None, retries: int | None = None) -> Any: ...
+
+    def new_challenge(self, kiosk_id: str) -> Challenge: ...
+
+    def submit_auth(self, session: str, signature: bytes, certificate: bytes) -> tuple[str, str]: ...
+
+    def submit_application(self, session: str, cms_der: bytes) -> str: ...
+
+
 class LinkageStateError(ForbiddenOperation):
     """A call that does not fit the current step (a UI bug); nothing was sent."""
 
 
 class LinkageEngine:
-    def __init__(self, card: CardSession, status: CardStatus, gateway, kiosk_id: str, clock=time.time):
+    def __init__(self, card: CardSession, status: CardStatus, gateway: Gateway | None, kiosk_id: str,
+                 clock: Callable[[], float] = time.time):
         self.card = card
         self.status = status
         self.gateway = gateway
@@ -132,7 +149,10 @@ class LinkageEngine:
         self.finished = False
         self.outcome: str | None = None           # complete | cancelled | card_removed | failed
         self.preflight_result: Preflight | None = None
-        self._challenge = None
+        # True when the gateway says it is a test/demo one (the reference gateway):
+        # whoever drives the engine must label the flow DEMO, never the official linkage.
+        self.demo_gateway = False
+        self._challenge: Challenge | None = None
         self._auth_certificate: bytes | None = None
         self._sign_certificate: bytes | None = None
         self._terms: tuple[str, str] | None = None
@@ -168,12 +188,15 @@ class LinkageEngine:
         pre.checklist.licence_present = st.licence_present
         if self.gateway is not None:
             try:
-                self.gateway.health(timeout=PREFLIGHT_TIMEOUT, retries=1)
+                health = self.gateway.health(timeout=PREFLIGHT_TIMEOUT, retries=1)
             except LinkageGatewayError:
                 problems.append(Problem("gateway_unreachable", COUNTER))
+            else:
+                self.demo_gateway = isinstance(health, dict) and health.get("test_only") is True
         log_event("linkage_step", "linkage pre-flight", STEP=0, STEP_NAME="preflight",
                   RESULT="ok" if pre.ok else "refused", PROBLEMS=",".join(pre.codes()) or None,
-                  WARNINGS=",".join(pre.warnings) or None)
+                  WARNINGS=",".join(pre.warnings) or None,
+                  GATEWAY=("demo" if self.demo_gateway else "operator") if self.gateway else None)
         self.preflight_result = pre
         return pre
 
@@ -192,10 +215,13 @@ class LinkageEngine:
         self._log_step()
         return self.step
 
-    def _fetch_challenge(self) -> None:
+    def _gateway(self) -> GatewayClient:
         if self.gateway is None:
             raise GatewayNotConfiguredError("no linkage gateway is configured")
-        self._challenge = self.gateway.new_challenge(self.kiosk_id)
+        return self.gateway
+
+    def _fetch_challenge(self) -> None:
+        self._challenge = self._gateway().new_challenge(self.kiosk_id)
 
     # -- step 4 -> 5 -> 6 ------------------------------------------------------------
     def submit_auth_pin(self, pin: Pin) -> None:
@@ -207,15 +233,18 @@ class LinkageEngine:
         except BaseException:
             pin.wipe()
             raise
+        challenge = self._challenge
+        assert challenge is not None                  # _fetch_challenge set it or raised
         self.step = 5
         self._log_step()
         with self._card_step(back_to=4):
             with self.card.jpki_key("auth", pin) as key:
-                self._auth_certificate = key.certificate()
-                signature = key.sign(self._challenge.value)
+                certificate = self._auth_certificate = key.certificate()
+                load_card_certificate(certificate, "auth")      # a malformed one: no signature
+                signature = key.sign(challenge.value)
         with self._gateway_step(back_to=4):
-            challenge, self._challenge = self._challenge, None    # answered: never signed again
-            self._terms = self.gateway.submit_auth(challenge.session, signature, self._auth_certificate)
+            self._challenge = None                                # answered: never signed again
+            self._terms = self._gateway().submit_auth(challenge.session, signature, certificate)
             self._session = challenge.session
             self._challenge_value = challenge.value
         self._auth_certificate = None                             # sent; not needed any more
@@ -225,6 +254,8 @@ class LinkageEngine:
     @property
     def terms(self) -> tuple[str, str]:
         self._require(6)
+        if self._terms is None:
+            raise LinkageStateError("no terms at this step", step=self.step)
         return self._terms
 
     def accept_terms(self) -> None:
@@ -238,18 +269,22 @@ class LinkageEngine:
         """Step 8 with the signature password: one VERIFY, read the signature
         certificate, sign the application, send it."""
         self._require(7, pin=pin, pin_id="jpki_sign")
+        terms, consent, session, challenge = (self._terms, self._consent_time, self._session,
+                                              self._challenge_value)
+        if terms is None or consent is None or session is None or challenge is None:
+            pin.wipe()
+            raise LinkageStateError("step 7 without terms, consent or session", step=self.step)
         self.step = 8
         self._log_step()
-        version = self._terms[0]
-        content = application_content(version, self._consent_time, self.kiosk_id, self._challenge_value)
+        content = application_content(terms[0], consent, self.kiosk_id, challenge)
         with self._card_step(back_to=7):
             with self.card.jpki_key("sign", pin) as key:
-                self._sign_certificate = key.certificate()
-                tbs = SignedApplication(content, self._sign_certificate,
+                certificate = self._sign_certificate = key.certificate()
+                tbs = SignedApplication(content, certificate,          # malformed: no signature
                                         dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc))
                 cms_der = tbs.finish(key.sign(tbs.to_be_signed))
         with self._gateway_step(back_to=7):
-            self._reference = self.gateway.submit_application(self._session, cms_der)
+            self._reference = self._gateway().submit_application(session, cms_der)
         self.step = 9
         self._finish("complete")
         self._log_step("complete")
@@ -308,8 +343,10 @@ class LinkageEngine:
             raise LinkageStateError(why, step=self.step)
 
     def _log_step(self, result: str = "entered", priority: int = INFO) -> None:
-        log_event("linkage_step", f"linkage step {self.step}/{STEPS}: {result}", priority=priority,
-                  STEP=self.step, STEP_NAME=STEP_NAMES[self.step], RESULT=result)
+        demo = " (DEMO gateway: not the official linkage)" if self.demo_gateway else ""
+        log_event("linkage_step", f"linkage step {self.step}/{STEPS}: {result}{demo}", priority=priority,
+                  STEP=self.step, STEP_NAME=STEP_NAMES[self.step], RESULT=result,
+                  GATEWAY="demo" if self.demo_gateway else None)
 
     def _card_step(self, back_to: int):
         return _Outcome(self, back_to, card=True)
@@ -352,6 +389,7 @@ class _Outcome:
         else:
             log_event("linkage_error", f"linkage ended at step {e.step}", priority=WARNING, STEP=e.step,
                       STEP_NAME=STEP_NAMES[e.step], ERROR_CODE=getattr(exc, "code", "internal"),
+                      REASON=getattr(exc, "reason", None), CERTIFICATE=getattr(exc, "purpose", None),
                       RESULT="failed")
             e._finish("failed")
         return False

@@ -36,7 +36,8 @@ ERRORS: dict[str, int] = {
     "bad_signature": 401,
     "untrusted_certificate": 401,
     "certificate_expired": 401,
-    "certificate_pair_mismatch": 401,
+    "certificate_pair_mismatch": 401,    # reserved for an operator that can link the two certificates
+                                         # (the reference gateway cannot: it never sends it)
     "unknown_session": 404,
     "challenge_used": 409,
     "not_authenticated": 409,

@@ -1,11 +1,22 @@
-"""The reference linkage gateway: HTTPS + JSON on loopback, FOR TESTING.
+"""The reference linkage gateway: HTTPS + JSON on loopback, FOR TESTS AND DEMOS ONLY.
 
-It implements docs/linkage-protocol.md so the kiosk, the tests and
-integrators have a real server to talk to.  Verifying JPKI signatures as a
-business needs authorisation under 公的個人認証法 §17: production kiosks
-point at the authorised operator's gateway, never at this one.  It therefore
-listens on loopback only and trusts the simulated card's TEST roots unless
-given others.
+It is NOT the Mynaportal linkage.  The official linkage of 運転者管理システム and
+マイナポータル is done by the resident in the official app on a smartphone
+(the leaflet: 「スマートフォンなど対応可能な端末で」); as far as public sources
+show, no operator offers a gateway a kiosk could use for it (docs/linkage.md).
+This server implements docs/linkage-protocol.md so the engine, the tests and
+an integrator have something real to talk to.  It links nothing: a reference
+number from it means only that the protocol ran.  Verifying JPKI signatures
+as a business needs authorisation under 公的個人認証法 §17, so it listens on
+loopback only, trusts the simulated card's TEST roots unless given others,
+and answers ``"test_only": true`` on /v1/health so every client labels the
+flow DEMO.
+
+What it checks of the two certificates is all a gateway can check from them:
+each chains to the right purpose's root and is valid now, and both signed
+within one session (the auth key the session's challenge, the sign key an
+application that carries the same challenge).  It does not pair them by
+subject name: JPKI certificates carry opaque per-certificate ids.
 
 Test hooks (``test_hooks=True``; ``/_test/*`` over HTTP, or the methods
 below in-process) make it go down, answer slowly, answer 500, hand out a
@@ -29,14 +40,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from kiosk.journal import ERR, log_event
 from kiosk.linkage.cms import verify_signed_application
 from kiosk.linkage.protocol import (CHALLENGE_BYTES, PATH_HEALTH, PATH_SESSIONS, PATH_TERMS,
                                     Refusal, b64d, b64e, parse_application_content)
 from kiosk.linkage.tls import TlsMaterial, make_tls_material
-from kiosk.linkage.trust import (TrustAnchors, card_identity, load_der_certificate,
-                                 verify_certificate, verify_rsa_sha256)
+from kiosk.linkage.trust import (TrustAnchors, load_der_certificate, verify_certificate,
+                                 verify_rsa_sha256)
 
 MAX_BODY = 64 * 1024
+DEMO_OPERATOR = "myna-kiosk reference gateway (TEST/DEMO only; not the official linkage)"
 TERMS_TEXT = (
     "マイナポータル連携 利用規約（テスト版 {version}）\n"
     "1. 運転免許証の情報をマイナポータルで確認できるようにするため、署名用電子証明書を警察に提供します。\n"
@@ -62,7 +75,6 @@ class Session:
     kiosk_id: str
     issued_at: float
     state: str = "issued"            # issued | authenticated | applied
-    auth_identity: str | None = None
     authenticated_at: float = 0.0
     answers: dict[str, tuple[int, dict]] = field(default_factory=dict)   # request_id -> answer
 
@@ -239,7 +251,6 @@ class ReferenceGateway:
         verify_rsa_sha256(cert, signature, s.challenge)
         s.state = "authenticated"
         s.authenticated_at = now
-        s.auth_identity = card_identity(cert)
         return 200, {"session": s.id, "terms": self.terms()}
 
     def apply(self, sid: str, body: dict) -> tuple[int, dict]:
@@ -257,10 +268,9 @@ class ReferenceGateway:
         doc = parse_application_content(content)
         if doc["challenge"] != b64e(s.challenge) or doc["kiosk_id"] != s.kiosk_id:
             raise Refusal("bad_request", "the application is for another session")
+        # The sign certificate is tied to step 5 by the session's challenge inside the signed
+        # content, never by its subject name (JPKI ids are per certificate).
         verify_certificate(cert, self.anchors, "sign", _utc(now))
-        if card_identity(cert) is None or card_identity(cert) != s.auth_identity:
-            raise Refusal("certificate_pair_mismatch",
-                          "the signature certificate is not from the authenticated card")
         if doc["terms_version"] != self.terms_version:
             raise Refusal("terms_changed", "the terms changed since consent")
         s.state = "applied"
@@ -350,12 +360,15 @@ class _Handler(BaseHTTPRequestHandler):
         except (ssl.SSLError, OSError):
             self.close_connection = True
         except Exception as exc:                # a gateway bug answers 500, never hangs the kiosk
+            log_event("linkage_gateway_internal", "reference gateway: internal error", priority=ERR,
+                      ENDPOINT=_route(path), EXCEPTION=type(exc).__name__)
             self._send(500, Refusal("internal", type(exc).__name__).to_json())
 
     def _route(self, method: str, path: str, body: dict, replay: bool) -> tuple[int, dict]:
         gw = self.gw
         if method == "GET" and path == PATH_HEALTH:
-            return 200, {"status": "ok", "api": 1, "terms_version": gw.terms_version}
+            return 200, {"status": "ok", "api": 1, "terms_version": gw.terms_version,
+                         "test_only": True, "operator": DEMO_OPERATOR}
         if method == "GET" and path == PATH_TERMS:
             return 200, gw.terms()
         if method == "POST" and path == PATH_SESSIONS:

@@ -15,7 +15,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
 from kiosk.linkage.protocol import Refusal
 
@@ -94,13 +93,3 @@ def verify_rsa_sha256(cert: x509.Certificate, signature: bytes, message: bytes) 
         cert.public_key().verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError, TypeError):
         raise Refusal("bad_signature", "the signature does not verify") from None
-
-
-def card_identity(cert: x509.Certificate) -> str | None:
-    """The card-level id both JPKI certificates of one card share (subject CN).
-
-    The reference gateway pairs auth and sign certificates by it; a production
-    gateway uses its operator's own linkage of the two certificates.
-    """
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(cns[0].value) if cns else None

@@ -37,6 +37,7 @@ class Profile:
     licence_data: dict = field(default_factory=dict)
     person: dict = field(default_factory=dict)
     ic: dict = field(default_factory=dict)
+    jpki_options: dict = field(default_factory=dict)    # the raw [jpki] table (kiosk/nfc/sim/pki.py)
     path: Path | None = None
 
     @property
@@ -49,8 +50,8 @@ class Profile:
         if self.licence_data.get("number"):
             out.append(str(self.licence_data["number"]))
         if self.card == "myna":
-            from kiosk.nfc.sim.pki import opaque_common_name
-            out.append(opaque_common_name(self.name))     # the certificate subject
+            from kiosk.nfc.sim.pki import subject_common_names
+            out += subject_common_names(self.name, self.jpki_options)     # the certificate subjects
         return out
 
 
@@ -92,6 +93,7 @@ def parse_profile(data: dict, name: str, path: Path | None = None) -> Profile:
         licence_data=dict(data.get("licence_data") or {}),
         person=dict(data.get("person") or {}),
         ic=dict(data.get("ic") or {}),
+        jpki_options=dict(jpki),
         path=path,
     )
 
