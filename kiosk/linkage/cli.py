@@ -15,6 +15,7 @@ malformed certificate on the card is card_error (30) with
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import sys
@@ -31,7 +32,7 @@ DEMO_NOTE = ("DEMO: the reference gateway is for tests and demos only; nothing w
 DEMO_BANNER = "*** " + DEMO_NOTE + " ***"
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     link = sub.add_parser("linkage", help="the linkage gateway integration point on a terminal (bench; "
                                           "not the official Mynaportal linkage)")
     link_sub = link.add_subparsers(dest="linkage_command", metavar="ACTION", required=True)
@@ -74,12 +75,12 @@ def register(sub) -> None:
     gw.set_defaults(func=cmd_gateway)
 
 
-def _say(args, text: str) -> None:
+def _say(args: argparse.Namespace, text: str) -> None:
     if not args.json:
         print(text, file=sys.stderr)
 
 
-def _confirm_terms(args, version: str, text: str) -> bool:
+def _confirm_terms(args: argparse.Namespace, version: str, text: str) -> bool:
     if args.accept_terms:
         return True
     print(f"--- terms {version} ---\n{text}\n---", file=sys.stderr)
@@ -91,7 +92,7 @@ def _confirm_terms(args, version: str, text: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     client = GatewayClient(args.gateway, ca=args.ca, client_cert=args.client_cert,
                            client_key=args.client_key, timeout=args.timeout, retries=args.retries)
     reader, session = connect(args)
@@ -140,7 +141,7 @@ def cmd_run(args) -> int:
     return 0
 
 
-def cmd_gateway(args) -> int:
+def cmd_gateway(args: argparse.Namespace) -> int:
     from kiosk.linkage.reference import ReferenceGateway
     from kiosk.linkage.trust import TrustAnchors
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
-from asn1crypto import algos, cms
+from asn1crypto import algos, cms  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -46,7 +47,7 @@ def load_card_certificate(der: bytes, purpose: str) -> asn1_x509.Certificate:
     der = bytes(der)
     try:
         cert = asn1_x509.Certificate.load(der, strict=True)
-        cert.native                                   # decodes every field, or raises
+        _ = cert.native                               # decodes every field, or raises
         tbs = cert["tbs_certificate"]
         if cert.serial_number is None or not tbs["issuer"].chosen \
                 or tbs["validity"]["not_after"].native is None:
@@ -54,9 +55,7 @@ def load_card_certificate(der: bytes, purpose: str) -> asn1_x509.Certificate:
         if cert.public_key.algorithm != "rsa":
             raise CardCertificateError("the card's key is not RSA", purpose=purpose)
         parsed = x509.load_der_x509_certificate(der)
-        parsed.subject.rfc4514_string()
-        parsed.issuer.rfc4514_string()
-        parsed.not_valid_after_utc
+        _ = (parsed.subject.rfc4514_string(), parsed.issuer.rfc4514_string(), parsed.not_valid_after_utc)
         if not isinstance(parsed.public_key(), rsa.RSAPublicKey):
             raise CardCertificateError("the card's key is not RSA", purpose=purpose)
         list(parsed.extensions)
@@ -68,7 +67,7 @@ def load_card_certificate(der: bytes, purpose: str) -> asn1_x509.Certificate:
 
 def _set_der(signed_attrs: cms.CMSAttributes) -> bytes:
     """Signed attributes re-tagged from [0] IMPLICIT to SET OF, as signed."""
-    der = signed_attrs.dump()
+    der: bytes = signed_attrs.dump()
     return b"\x31" + der[1:]
 
 
@@ -81,7 +80,7 @@ class SignedApplication:
         attrs = cms.CMSAttributes([
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
             cms.CMSAttribute({"type": "signing_time",
-                              "values": [cms.Time({"utc_time": signing_time.astimezone(dt.timezone.utc)
+                              "values": [cms.Time({"utc_time": signing_time.astimezone(dt.UTC)
                                                    .replace(microsecond=0)})]}),
             cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
         ])
@@ -107,7 +106,8 @@ class SignedApplication:
             "certificates": [cms.CertificateChoices(name="certificate", value=self.certificate)],
             "signer_infos": [self._signer],
         })
-        return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+        der: bytes = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+        return der
 
 
 def verify_signed_application(der: bytes) -> tuple[bytes, x509.Certificate, dt.datetime | None]:
@@ -143,7 +143,7 @@ def verify_signed_application(der: bytes) -> tuple[bytes, x509.Certificate, dt.d
         attrs = si["signed_attrs"]
         if not attrs.native:
             raise Refusal("bad_request", "signed attributes are required")
-        found: dict[str, list] = {}
+        found: dict[str, list[Any]] = {}
         for attr in attrs:
             found.setdefault(attr["type"].native, []).extend(attr["values"])
         if [v.native for v in found.get("content_type", [])] != ["data"]:

@@ -20,16 +20,29 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
 
-from kiosk.errors import (CardRemovedError, ForbiddenOperation, KioskError, NoLicenceError,
-                          PinLockedError, PinWrongError, UnsupportedCardError)
+from kiosk.errors import (
+    CardRemovedError,
+    ForbiddenOperation,
+    KioskError,
+    NoLicenceError,
+    PinLockedError,
+    PinWrongError,
+    UnsupportedCardError,
+)
 from kiosk.journal import INFO, NOTICE, WARNING, log_event
 from kiosk.linkage.client import Challenge
 from kiosk.linkage.cms import SignedApplication, load_card_certificate
-from kiosk.linkage.errors import (GatewayNotConfiguredError, GatewayUnreachableError,
-                                  LinkageGatewayError, TermsChangedError)
+from kiosk.linkage.errors import (
+    GatewayNotConfiguredError,
+    GatewayUnreachableError,
+    LinkageGatewayError,
+    TermsChangedError,
+)
 from kiosk.linkage.protocol import application_content
 from kiosk.nfc.card import JST, CardSession
 from kiosk.nfc.model import MYNA, MYNA_LICENCE, CardStatus
@@ -63,7 +76,7 @@ class Problem:
     def message_key(self) -> str:
         return f"linkage.preflight.{self.code}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "where": self.where}
 
 
@@ -73,13 +86,13 @@ class Checklist:
 
     Counters and dates only; nothing that identifies the resident."""
 
-    pins: list[dict] = field(default_factory=list)      # id, tries_left, max_tries, locked
+    pins: list[dict[str, Any]] = field(default_factory=list)      # id, tries_left, max_tries, locked
     cert_valid_until: dt.date | None = None
     sign_cert_present: bool | None = None
     licence_present: bool = False
     continue_url: str = MYNAPORTAL_URL
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"pins": [dict(p) for p in self.pins],
                 "cert_valid_until": self.cert_valid_until.isoformat() if self.cert_valid_until else None,
                 "sign_cert_present": self.sign_cert_present, "licence_present": self.licence_present,
@@ -99,24 +112,24 @@ class Preflight:
     def codes(self) -> list[str]:
         return [p.code for p in self.problems]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "problems": [p.to_json() for p in self.problems],
-                "warnings": list(self.warnings), "checklist": self.checklist.to_json()}
+                "warnings": list[Any](self.warnings), "checklist": self.checklist.to_json()}
 
     def error(self) -> KioskError:
         """The first problem as the error ``kiosk card`` would raise for it."""
-        details = {"problems": self.codes()}
-        first = self.problems[0].code
+        problems = self.codes()
+        first = problems[0]
         if first.endswith("_locked"):
             return PinLockedError("a PIN needed for the linkage is locked",
-                                  pin_id=first.removesuffix("_locked"), **details)
+                                  pin_id=first.removesuffix("_locked"), problems=problems)
         if first == "no_licence":
-            return NoLicenceError("this card carries no licence data", **details)
+            return NoLicenceError("this card carries no licence data", problems=problems)
         if first == "not_my_number_card":
-            return UnsupportedCardError("the linkage needs a My Number Card", **details)
+            return UnsupportedCardError("the linkage needs a My Number Card", problems=problems)
         if first == "gateway_unreachable":
-            return GatewayUnreachableError("the gateway cannot be reached", **details)
-        return ForbiddenOperation("the card cannot do the linkage", **details)
+            return GatewayUnreachableError("the gateway cannot be reached", problems=problems)
+        return ForbiddenOperation("the card cannot do the linkage", problems=problems)
 
 
 class Gateway(Protocol):
@@ -215,7 +228,7 @@ class LinkageEngine:
         self._log_step()
         return self.step
 
-    def _gateway(self) -> GatewayClient:
+    def _gateway(self) -> Gateway:
         if self.gateway is None:
             raise GatewayNotConfiguredError("no linkage gateway is configured")
         return self.gateway
@@ -237,11 +250,10 @@ class LinkageEngine:
         assert challenge is not None                  # _fetch_challenge set it or raised
         self.step = 5
         self._log_step()
-        with self._card_step(back_to=4):
-            with self.card.jpki_key("auth", pin) as key:
-                certificate = self._auth_certificate = key.certificate()
-                load_card_certificate(certificate, "auth")      # a malformed one: no signature
-                signature = key.sign(challenge.value)
+        with self._card_step(back_to=4), self.card.jpki_key("auth", pin) as key:
+            certificate = self._auth_certificate = key.certificate()
+            load_card_certificate(certificate, "auth")          # a malformed one: no signature
+            signature = key.sign(challenge.value)
         with self._gateway_step(back_to=4):
             self._challenge = None                                # answered: never signed again
             self._terms = self._gateway().submit_auth(challenge.session, signature, certificate)
@@ -277,12 +289,11 @@ class LinkageEngine:
         self.step = 8
         self._log_step()
         content = application_content(terms[0], consent, self.kiosk_id, challenge)
-        with self._card_step(back_to=7):
-            with self.card.jpki_key("sign", pin) as key:
-                certificate = self._sign_certificate = key.certificate()
-                tbs = SignedApplication(content, certificate,          # malformed: no signature
-                                        dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc))
-                cms_der = tbs.finish(key.sign(tbs.to_be_signed))
+        with self._card_step(back_to=7), self.card.jpki_key("sign", pin) as key:
+            certificate = self._sign_certificate = key.certificate()
+            tbs = SignedApplication(content, certificate,              # malformed: no signature
+                                    dt.datetime.fromtimestamp(self.clock(), dt.UTC))
+            cms_der = tbs.finish(key.sign(tbs.to_be_signed))
         with self._gateway_step(back_to=7):
             self._reference = self._gateway().submit_application(session, cms_der)
         self.step = 9
@@ -348,10 +359,10 @@ class LinkageEngine:
                   STEP=self.step, STEP_NAME=STEP_NAMES[self.step], RESULT=result,
                   GATEWAY="demo" if self.demo_gateway else None)
 
-    def _card_step(self, back_to: int):
+    def _card_step(self, back_to: int) -> _Outcome:
         return _Outcome(self, back_to, card=True)
 
-    def _gateway_step(self, back_to: int):
+    def _gateway_step(self, back_to: int) -> _Outcome:
         return _Outcome(self, back_to, card=False)
 
 
@@ -361,10 +372,11 @@ class _Outcome:
     def __init__(self, engine: LinkageEngine, back_to: int, card: bool):
         self.engine, self.back_to, self.card = engine, back_to, card
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if exc is None:
             return False
         e = self.engine

@@ -14,6 +14,8 @@ Each adds:
 
 from __future__ import annotations
 
+from typing import Any
+
 from kiosk.errors import CardProtocolError, GatewayError
 
 
@@ -22,7 +24,7 @@ class LinkageGatewayError(GatewayError):
     event = "linkage_error"
     retryable = False
 
-    def __init__(self, message: str = "", **details):
+    def __init__(self, message: str = "", **details: Any):
         details["reason"] = type(self).reason
         super().__init__(message or self.reason.replace("_", " "), **details)
 
@@ -76,7 +78,7 @@ class TermsChangedError(LinkageGatewayError):
     event = "linkage_terms_changed"
     retryable = True
 
-    def __init__(self, message: str = "", terms: tuple[str, str] | None = None, **details):
+    def __init__(self, message: str = "", terms: tuple[str, str] | None = None, **details: Any):
         super().__init__(message or "the terms changed; consent again", **details)
         self.terms = terms
 
@@ -102,7 +104,7 @@ class CardCertificateError(CardProtocolError):
     message_key = "linkage.error.gateway_error"     # "could not be completed; ask at the counter"
     retryable = False
 
-    def __init__(self, message: str = "", purpose: str | None = None, **details):
+    def __init__(self, message: str = "", purpose: str | None = None, **details: Any):
         details["reason"] = type(self).reason
         if purpose is not None:
             details["certificate"] = purpose

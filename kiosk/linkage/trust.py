@@ -32,9 +32,9 @@ class TrustAnchors:
         return self.auth if purpose == "auth" else self.sign
 
     @classmethod
-    def from_pem_files(cls, auth: list[str], sign: list[str]) -> "TrustAnchors":
-        def load(paths):
-            out = []
+    def from_pem_files(cls, auth: list[str], sign: list[str]) -> TrustAnchors:
+        def load(paths: list[str]) -> list[x509.Certificate]:
+            out: list[x509.Certificate] = []
             for p in paths:
                 with open(p, "rb") as fh:
                     out += x509.load_pem_x509_certificates(fh.read())
@@ -42,7 +42,7 @@ class TrustAnchors:
         return cls(load(auth), load(sign))
 
     @classmethod
-    def simulated(cls) -> "TrustAnchors":
+    def simulated(cls) -> TrustAnchors:
         """The simulated card's TEST roots (never for production)."""
         from kiosk.nfc.sim import pki
         return cls([pki.root("auth").certificate], [pki.root("sign").certificate])
@@ -89,7 +89,10 @@ def verify_certificate(cert: x509.Certificate, anchors: TrustAnchors, purpose: s
 
 def verify_rsa_sha256(cert: x509.Certificate, signature: bytes, message: bytes) -> None:
     """PKCS#1 v1.5 / SHA-256, what the card makes from a host-built DigestInfo."""
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise Refusal("untrusted_certificate", "JPKI keys are RSA")
     try:
-        cert.public_key().verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError, TypeError):
         raise Refusal("bad_signature", "the signature does not verify") from None
