@@ -54,6 +54,7 @@ EVENTS: dict[str, str] = {
     "card_not_responding": "6f1d2c0a8f4b4b0e9a3c1d5e7f901301",
     "unpower_failed": "6f1d2c0a8f4b4b0e9a3c1d5e7f901302",
     "error_swallowed": "6f1d2c0a8f4b4b0e9a3c1d5e7f901303",
+    "linkage_gateway_internal": "6f1d2c0a8f4b4b0e9a3c1d5e7f902707",   # reference gateway bug (tests/demos)
 }
 
 # syslog priorities

@@ -1,13 +1,21 @@
-"""``kiosk linkage run`` (the 9-step engine on a terminal) and
-``kiosk linkage-gateway`` (the reference gateway, FOR TESTING).
+"""``kiosk linkage run`` (the 9-step engine on a terminal, against a gateway)
+and ``kiosk linkage-gateway`` (the reference gateway, FOR TESTS AND DEMOS ONLY).
+
+Neither is the official Mynaportal linkage, which the resident does in the
+official app on a smartphone (docs/linkage.md).  The gateway is an
+integration point with no public operator today; against the reference
+gateway every line of output says DEMO.
 
 PINs come from the terminal (no echo) or, when stdin is not a terminal, one
 per line from stdin; never from argv or the environment.  Errors and exit
-codes are those of ``kiosk card`` (docs/cli.md), plus gateway_error (50).
+codes are those of ``kiosk card`` (docs/cli.md), plus gateway_error (50); a
+malformed certificate on the card is card_error (30) with
+``reason: malformed_certificate``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import sys
@@ -19,11 +27,22 @@ from kiosk.linkage.engine import LinkageEngine
 from kiosk.nfc.cli import add_reader_args, connect, read_pin_input
 from kiosk.nfc.pins import Pin
 
+DEMO_NOTE = ("DEMO: the reference gateway is for tests and demos only; nothing was linked. "
+             "The official Mynaportal linkage is done in the official app on a smartphone.")
+DEMO_BANNER = "*** " + DEMO_NOTE + " ***"
 
-def register(sub) -> None:
-    link = sub.add_parser("linkage", help="Mynaportal linkage on a terminal (bench)")
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    link = sub.add_parser("linkage", help="the linkage gateway integration point on a terminal (bench; "
+                                          "not the official Mynaportal linkage)")
     link_sub = link.add_subparsers(dest="linkage_command", metavar="ACTION", required=True)
-    run = link_sub.add_parser("run", help="walk the 9-step linkage with a card and a gateway")
+    run = link_sub.add_parser("run", help="walk the 9-step engine with a card and an operator's gateway "
+                                          "(no public operator exists; the reference gateway is a DEMO)",
+                               description="Not the official Mynaportal linkage: that is done in the official "
+                                           "app on a smartphone. This walks the 9-step engine against a "
+                                           "gateway, an integration point for an operator who may offer one "
+                                           "(none does publicly today); against the reference gateway every "
+                                           "result is labelled DEMO.")
     add_reader_args(run)
     run.add_argument("--gateway", required=True, metavar="URL", help="https:// gateway URL")
     run.add_argument("--ca", metavar="FILE", help="pinned gateway CA (PEM)")
@@ -36,7 +55,11 @@ def register(sub) -> None:
                      help="accept the gateway's terms without asking (bench only)")
     run.set_defaults(func=cmd_run)
 
-    gw = sub.add_parser("linkage-gateway", help="run the reference linkage gateway (TESTING ONLY)")
+    gw = sub.add_parser("linkage-gateway", help="run the reference linkage gateway (TESTS AND DEMOS ONLY; "
+                                                "it links nothing and is not the official linkage)",
+                        description="The reference gateway, for tests and demos only: it implements "
+                                    "docs/linkage-protocol.md on loopback, links nothing and is not the "
+                                    "official Mynaportal linkage.")
     gw.add_argument("--listen", default="127.0.0.1:8443", metavar="127.0.0.1:PORT",
                     help="loopback address and port (0 = a free port)")
     gw.add_argument("--tls-dir", metavar="DIR", help="where its TLS CA/server/client files go "
@@ -52,12 +75,12 @@ def register(sub) -> None:
     gw.set_defaults(func=cmd_gateway)
 
 
-def _say(args, text: str) -> None:
+def _say(args: argparse.Namespace, text: str) -> None:
     if not args.json:
         print(text, file=sys.stderr)
 
 
-def _confirm_terms(args, version: str, text: str) -> bool:
+def _confirm_terms(args: argparse.Namespace, version: str, text: str) -> bool:
     if args.accept_terms:
         return True
     print(f"--- terms {version} ---\n{text}\n---", file=sys.stderr)
@@ -69,7 +92,7 @@ def _confirm_terms(args, version: str, text: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     client = GatewayClient(args.gateway, ca=args.ca, client_cert=args.client_cert,
                            client_key=args.client_key, timeout=args.timeout, retries=args.retries)
     reader, session = connect(args)
@@ -80,6 +103,8 @@ def cmd_run(args) -> int:
         pre = engine.preflight()
         if not pre.ok:
             raise pre.error()
+        if engine.demo_gateway:
+            _say(args, DEMO_BANNER)
         for w in pre.warnings:
             _say(args, f"warning: {w}")
         while engine.step < 4:
@@ -97,7 +122,9 @@ def cmd_run(args) -> int:
             _say(args, f"signature password: {sign.tries_left} of {sign.max_tries} tries left")
         engine.submit_sign_pin(Pin("jpki_sign", read_pin_input("signature password (6-16 A-Z 0-9): ")))
         result = {"result": "complete", "step": engine.step, "reference": engine.reference,
-                  "terms_version": version, "warnings": pre.warnings}
+                  "terms_version": version, "warnings": pre.warnings, "demo": engine.demo_gateway}
+        if engine.demo_gateway:
+            result["note"] = DEMO_NOTE
     finally:
         if engine is not None:
             engine.cancel()
@@ -107,12 +134,14 @@ def cmd_run(args) -> int:
         client.close()
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
+    elif result["demo"]:
+        print(f"DEMO run complete (reference gateway; nothing was linked): reference {result['reference']}")
     else:
-        print(f"linkage complete: reference {result['reference']}")
+        print(f"gateway flow complete: reference {result['reference']}")
     return 0
 
 
-def cmd_gateway(args) -> int:
+def cmd_gateway(args: argparse.Namespace) -> int:
     from kiosk.linkage.reference import ReferenceGateway
     from kiosk.linkage.trust import TrustAnchors
 
@@ -133,7 +162,8 @@ def cmd_gateway(args) -> int:
     gw.start()
     print(json.dumps({"url": gw.url, "ca": gw.ca_path, "client_cert": str(gw.tls.client_cert_path),
                       "client_key": str(gw.tls.client_key_path), "test_hooks": gw.test_hooks}), flush=True)
-    print("reference gateway: FOR TESTING ONLY (公的個人認証法 §17); trust anchors: "
+    print("reference gateway: FOR TESTS AND DEMOS ONLY; it links nothing and is not the official "
+          "Mynaportal linkage (公的個人認証法 §17; docs/linkage.md); trust anchors: "
           + ("given" if anchors else "simulated card TEST roots"), file=sys.stderr, flush=True)
     while not stop.wait(1.0):
         pass

@@ -18,16 +18,33 @@ import ssl
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
+from kiosk.config import LinkageSection
 from kiosk.errors import ConfigError
 from kiosk.journal import WARNING, log_event
-from kiosk.linkage.errors import (GatewayProtocolError, GatewayRefusedError, GatewayServerError,
-                                  GatewaySlowError, GatewayUnreachableError, LinkageGatewayError,
-                                  TermsChangedError)
-from kiosk.linkage.protocol import (CHALLENGE_BYTES, PATH_HEALTH, PATH_SESSIONS, PATH_TERMS,
-                                    Refusal, b64d, b64e, path_application, path_auth)
+from kiosk.linkage.errors import (
+    GatewayProtocolError,
+    GatewayRefusedError,
+    GatewayServerError,
+    GatewaySlowError,
+    GatewayUnreachableError,
+    LinkageGatewayError,
+    TermsChangedError,
+)
+from kiosk.linkage.protocol import (
+    CHALLENGE_BYTES,
+    PATH_HEALTH,
+    PATH_SESSIONS,
+    PATH_TERMS,
+    Refusal,
+    b64d,
+    b64e,
+    path_application,
+    path_auth,
+)
 
 RETRY_STATUS = (500, 502, 503, 504)
 
@@ -44,10 +61,11 @@ class Challenge:
 
 def _tls_failure(exc: BaseException) -> bool:
     seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+    link: BaseException | None = exc
+    while link is not None and seen < 8:
+        if isinstance(link, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(link):
             return True
-        exc = exc.__cause__ or exc.__context__
+        link = link.__cause__ or link.__context__
         seen += 1
     return False
 
@@ -74,10 +92,10 @@ class GatewayClient:
         self.backoff = backoff
         self._http = httpx.Client(base_url=self.url, verify=ctx, timeout=httpx.Timeout(self.timeout),
                                   transport=transport, trust_env=False, follow_redirects=False)
-        self._seen = collections.deque(maxlen=4096)
+        self._seen: collections.deque[bytes] = collections.deque(maxlen=4096)
 
     @classmethod
-    def from_config(cls, section) -> "GatewayClient | None":
+    def from_config(cls, section: LinkageSection) -> GatewayClient | None:
         """None when no gateway is configured (the default: pre-flight and slip only)."""
         if not section.gateway:
             return None
@@ -89,7 +107,7 @@ class GatewayClient:
         self._http.close()
 
     # -- the protocol ----------------------------------------------------------
-    def health(self, timeout: float | None = None, retries: int | None = None) -> dict:
+    def health(self, timeout: float | None = None, retries: int | None = None) -> dict[str, Any]:
         """Reachability.  The pre-flight passes a short timeout: a resident is waiting."""
         return self._call("GET", PATH_HEALTH, "health", timeout=timeout, retries=retries)
 
@@ -120,7 +138,7 @@ class GatewayClient:
                          {"signature": b64e(signature), "certificate": b64e(certificate)})
         return self._terms(doc.get("terms"), "auth")
 
-    def _terms(self, doc, route: str) -> tuple[str, str]:
+    def _terms(self, doc: object, route: str) -> tuple[str, str]:
         try:
             return _terms(doc)
         except GatewayProtocolError as exc:
@@ -135,8 +153,8 @@ class GatewayClient:
         return ref
 
     # -- transport ---------------------------------------------------------------
-    def _call(self, method: str, path: str, route: str, body: dict | None = None,
-              timeout: float | None = None, retries: int | None = None) -> dict:
+    def _call(self, method: str, path: str, route: str, body: dict[str, Any] | None = None,
+              timeout: float | None = None, retries: int | None = None) -> dict[str, Any]:
         if body is not None:
             body = dict(body, request_id=uuid.uuid4().hex)     # the same on every retry
         timeout = min(timeout, self.timeout) if timeout else self.timeout
@@ -163,9 +181,9 @@ class GatewayClient:
                                           status=resp.status_code)
                 continue
             return self._decode(resp, route, attempts)
-        raise self._fail(last, route, attempts)
+        raise self._fail(last or GatewayUnreachableError("no attempt was made"), route, attempts)
 
-    def _decode(self, resp: httpx.Response, route: str, attempts: int) -> dict:
+    def _decode(self, resp: httpx.Response, route: str, attempts: int) -> dict[str, Any]:
         try:
             doc = resp.json()
         except ValueError:
@@ -175,7 +193,7 @@ class GatewayClient:
                                                   status=resp.status_code), route, attempts)
         if resp.status_code < 300:
             return doc
-        err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
+        err = doc["error"] if isinstance(doc.get("error"), dict) else {}
         code = str(err.get("code") or "unknown")
         if code == "terms_changed":
             try:
@@ -194,7 +212,7 @@ class GatewayClient:
         return exc
 
 
-def _terms(doc) -> tuple[str, str]:
+def _terms(doc: object) -> tuple[str, str]:
     if not isinstance(doc, dict) or not isinstance(doc.get("version"), str) \
             or not isinstance(doc.get("text"), str):
         raise GatewayProtocolError("the gateway sent no terms")

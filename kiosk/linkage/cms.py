@@ -15,18 +15,59 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kiosk.linkage.errors import CardCertificateError
 from kiosk.linkage.protocol import Refusal
 from kiosk.linkage.trust import load_der_certificate, verify_rsa_sha256
+
+# What asn1crypto and cryptography raise on bytes that are not what they claim
+# (truncated or malformed DER, bad UTF-8 in a name, absurd lengths or nesting).
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+             RecursionError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension,
+             x509.UnsupportedGeneralNameType)
+MAX_CERTIFICATE = 8 * 1024         # a JPKI certificate is under 2 KiB
+
+
+def load_card_certificate(der: bytes, purpose: str) -> asn1_x509.Certificate:
+    """A certificate read from the card, decoded completely now, or
+    CardCertificateError: nothing the card sends escapes as another exception.
+
+    Every field is decoded (names as UTF-8 included), both by asn1crypto, which
+    builds the CMS, and by cryptography, which the gateway side uses; the
+    issuer, serial number and validity must be there and the key must be RSA."""
+    if not isinstance(der, (bytes, bytearray)) or not der or len(der) > MAX_CERTIFICATE:
+        raise CardCertificateError("the card's certificate is empty or too large", purpose=purpose)
+    der = bytes(der)
+    try:
+        cert = asn1_x509.Certificate.load(der, strict=True)
+        _ = cert.native                               # decodes every field, or raises
+        tbs = cert["tbs_certificate"]
+        if cert.serial_number is None or not tbs["issuer"].chosen \
+                or tbs["validity"]["not_after"].native is None:
+            raise CardCertificateError("the card's certificate lacks a field", purpose=purpose)
+        if cert.public_key.algorithm != "rsa":
+            raise CardCertificateError("the card's key is not RSA", purpose=purpose)
+        parsed = x509.load_der_x509_certificate(der)
+        _ = (parsed.subject.rfc4514_string(), parsed.issuer.rfc4514_string(), parsed.not_valid_after_utc)
+        if not isinstance(parsed.public_key(), rsa.RSAPublicKey):
+            raise CardCertificateError("the card's key is not RSA", purpose=purpose)
+        list(parsed.extensions)
+    except MALFORMED as exc:
+        raise CardCertificateError(f"the card's {purpose} certificate is malformed "
+                                   f"({type(exc).__name__})", purpose=purpose) from None
+    return cert
 
 
 def _set_der(signed_attrs: cms.CMSAttributes) -> bytes:
     """Signed attributes re-tagged from [0] IMPLICIT to SET OF, as signed."""
-    der = signed_attrs.dump()
+    der: bytes = signed_attrs.dump()
     return b"\x31" + der[1:]
 
 
@@ -35,11 +76,11 @@ class SignedApplication:
 
     def __init__(self, content: bytes, certificate_der: bytes, signing_time: dt.datetime):
         self.content = content
-        self.certificate = asn1_x509.Certificate.load(certificate_der)
+        self.certificate = load_card_certificate(certificate_der, "sign")     # before any signature
         attrs = cms.CMSAttributes([
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
             cms.CMSAttribute({"type": "signing_time",
-                              "values": [cms.Time({"utc_time": signing_time.astimezone(dt.timezone.utc)
+                              "values": [cms.Time({"utc_time": signing_time.astimezone(dt.UTC)
                                                    .replace(microsecond=0)})]}),
             cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
         ])
@@ -65,7 +106,8 @@ class SignedApplication:
             "certificates": [cms.CertificateChoices(name="certificate", value=self.certificate)],
             "signer_infos": [self._signer],
         })
-        return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+        der: bytes = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+        return der
 
 
 def verify_signed_application(der: bytes) -> tuple[bytes, x509.Certificate, dt.datetime | None]:
@@ -101,7 +143,7 @@ def verify_signed_application(der: bytes) -> tuple[bytes, x509.Certificate, dt.d
         attrs = si["signed_attrs"]
         if not attrs.native:
             raise Refusal("bad_request", "signed attributes are required")
-        found: dict[str, list] = {}
+        found: dict[str, list[Any]] = {}
         for attr in attrs:
             found.setdefault(attr["type"].native, []).extend(attr["values"])
         if [v.native for v in found.get("content_type", [])] != ["data"]:
@@ -113,7 +155,7 @@ def verify_signed_application(der: bytes) -> tuple[bytes, x509.Certificate, dt.d
         tbs = _set_der(attrs)
         signature = si["signature"].native
         cert = load_der_certificate(signer_cert.dump())
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise Refusal("bad_request", f"malformed CMS: {type(exc).__name__}") from None
     verify_rsa_sha256(cert, signature, tbs)
     return content, cert, (times[0] if len(times) == 1 else None)

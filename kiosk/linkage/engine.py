@@ -20,14 +20,29 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
 
-from kiosk.errors import (CardRemovedError, ForbiddenOperation, KioskError, NoLicenceError,
-                          PinLockedError, PinWrongError, UnsupportedCardError)
+from kiosk.errors import (
+    CardRemovedError,
+    ForbiddenOperation,
+    KioskError,
+    NoLicenceError,
+    PinLockedError,
+    PinWrongError,
+    UnsupportedCardError,
+)
 from kiosk.journal import INFO, NOTICE, WARNING, log_event
-from kiosk.linkage.cms import SignedApplication
-from kiosk.linkage.errors import (GatewayNotConfiguredError, GatewayUnreachableError,
-                                  LinkageGatewayError, TermsChangedError)
+from kiosk.linkage.client import Challenge
+from kiosk.linkage.cms import SignedApplication, load_card_certificate
+from kiosk.linkage.errors import (
+    GatewayNotConfiguredError,
+    GatewayUnreachableError,
+    LinkageGatewayError,
+    TermsChangedError,
+)
 from kiosk.linkage.protocol import application_content
 from kiosk.nfc.card import JST, CardSession
 from kiosk.nfc.model import MYNA, MYNA_LICENCE, CardStatus
@@ -61,7 +76,7 @@ class Problem:
     def message_key(self) -> str:
         return f"linkage.preflight.{self.code}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "where": self.where}
 
 
@@ -71,13 +86,13 @@ class Checklist:
 
     Counters and dates only; nothing that identifies the resident."""
 
-    pins: list[dict] = field(default_factory=list)      # id, tries_left, max_tries, locked
+    pins: list[dict[str, Any]] = field(default_factory=list)      # id, tries_left, max_tries, locked
     cert_valid_until: dt.date | None = None
     sign_cert_present: bool | None = None
     licence_present: bool = False
     continue_url: str = MYNAPORTAL_URL
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"pins": [dict(p) for p in self.pins],
                 "cert_valid_until": self.cert_valid_until.isoformat() if self.cert_valid_until else None,
                 "sign_cert_present": self.sign_cert_present, "licence_present": self.licence_present,
@@ -97,24 +112,38 @@ class Preflight:
     def codes(self) -> list[str]:
         return [p.code for p in self.problems]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "problems": [p.to_json() for p in self.problems],
-                "warnings": list(self.warnings), "checklist": self.checklist.to_json()}
+                "warnings": list[Any](self.warnings), "checklist": self.checklist.to_json()}
 
     def error(self) -> KioskError:
         """The first problem as the error ``kiosk card`` would raise for it."""
-        details = {"problems": self.codes()}
-        first = self.problems[0].code
+        problems = self.codes()
+        first = problems[0]
         if first.endswith("_locked"):
             return PinLockedError("a PIN needed for the linkage is locked",
-                                  pin_id=first.removesuffix("_locked"), **details)
+                                  pin_id=first.removesuffix("_locked"), problems=problems)
         if first == "no_licence":
-            return NoLicenceError("this card carries no licence data", **details)
+            return NoLicenceError("this card carries no licence data", problems=problems)
         if first == "not_my_number_card":
-            return UnsupportedCardError("the linkage needs a My Number Card", **details)
+            return UnsupportedCardError("the linkage needs a My Number Card", problems=problems)
         if first == "gateway_unreachable":
-            return GatewayUnreachableError("the gateway cannot be reached", **details)
-        return ForbiddenOperation("the card cannot do the linkage", **details)
+            return GatewayUnreachableError("the gateway cannot be reached", problems=problems)
+        return ForbiddenOperation("the card cannot do the linkage", problems=problems)
+
+
+class Gateway(Protocol):
+    """The integration point (docs/linkage.md): what the engine needs from a
+    linkage gateway.  GatewayClient implements it over docs/linkage-protocol.md;
+    no public operator offers such a gateway today."""
+
+    def health(self, timeout: float | None = None, retries: int | None = None) -> Any: ...
+
+    def new_challenge(self, kiosk_id: str) -> Challenge: ...
+
+    def submit_auth(self, session: str, signature: bytes, certificate: bytes) -> tuple[str, str]: ...
+
+    def submit_application(self, session: str, cms_der: bytes) -> str: ...
 
 
 class LinkageStateError(ForbiddenOperation):
@@ -122,7 +151,8 @@ class LinkageStateError(ForbiddenOperation):
 
 
 class LinkageEngine:
-    def __init__(self, card: CardSession, status: CardStatus, gateway, kiosk_id: str, clock=time.time):
+    def __init__(self, card: CardSession, status: CardStatus, gateway: Gateway | None, kiosk_id: str,
+                 clock: Callable[[], float] = time.time):
         self.card = card
         self.status = status
         self.gateway = gateway
@@ -132,7 +162,10 @@ class LinkageEngine:
         self.finished = False
         self.outcome: str | None = None           # complete | cancelled | card_removed | failed
         self.preflight_result: Preflight | None = None
-        self._challenge = None
+        # True when the gateway says it is a test/demo one (the reference gateway):
+        # whoever drives the engine must label the flow DEMO, never the official linkage.
+        self.demo_gateway = False
+        self._challenge: Challenge | None = None
         self._auth_certificate: bytes | None = None
         self._sign_certificate: bytes | None = None
         self._terms: tuple[str, str] | None = None
@@ -168,12 +201,15 @@ class LinkageEngine:
         pre.checklist.licence_present = st.licence_present
         if self.gateway is not None:
             try:
-                self.gateway.health(timeout=PREFLIGHT_TIMEOUT, retries=1)
+                health = self.gateway.health(timeout=PREFLIGHT_TIMEOUT, retries=1)
             except LinkageGatewayError:
                 problems.append(Problem("gateway_unreachable", COUNTER))
+            else:
+                self.demo_gateway = isinstance(health, dict) and health.get("test_only") is True
         log_event("linkage_step", "linkage pre-flight", STEP=0, STEP_NAME="preflight",
                   RESULT="ok" if pre.ok else "refused", PROBLEMS=",".join(pre.codes()) or None,
-                  WARNINGS=",".join(pre.warnings) or None)
+                  WARNINGS=",".join(pre.warnings) or None,
+                  GATEWAY=("demo" if self.demo_gateway else "operator") if self.gateway else None)
         self.preflight_result = pre
         return pre
 
@@ -192,10 +228,13 @@ class LinkageEngine:
         self._log_step()
         return self.step
 
-    def _fetch_challenge(self) -> None:
+    def _gateway(self) -> Gateway:
         if self.gateway is None:
             raise GatewayNotConfiguredError("no linkage gateway is configured")
-        self._challenge = self.gateway.new_challenge(self.kiosk_id)
+        return self.gateway
+
+    def _fetch_challenge(self) -> None:
+        self._challenge = self._gateway().new_challenge(self.kiosk_id)
 
     # -- step 4 -> 5 -> 6 ------------------------------------------------------------
     def submit_auth_pin(self, pin: Pin) -> None:
@@ -207,15 +246,17 @@ class LinkageEngine:
         except BaseException:
             pin.wipe()
             raise
+        challenge = self._challenge
+        assert challenge is not None                  # _fetch_challenge set it or raised
         self.step = 5
         self._log_step()
-        with self._card_step(back_to=4):
-            with self.card.jpki_key("auth", pin) as key:
-                self._auth_certificate = key.certificate()
-                signature = key.sign(self._challenge.value)
+        with self._card_step(back_to=4), self.card.jpki_key("auth", pin) as key:
+            certificate = self._auth_certificate = key.certificate()
+            load_card_certificate(certificate, "auth")          # a malformed one: no signature
+            signature = key.sign(challenge.value)
         with self._gateway_step(back_to=4):
-            challenge, self._challenge = self._challenge, None    # answered: never signed again
-            self._terms = self.gateway.submit_auth(challenge.session, signature, self._auth_certificate)
+            self._challenge = None                                # answered: never signed again
+            self._terms = self._gateway().submit_auth(challenge.session, signature, certificate)
             self._session = challenge.session
             self._challenge_value = challenge.value
         self._auth_certificate = None                             # sent; not needed any more
@@ -225,6 +266,8 @@ class LinkageEngine:
     @property
     def terms(self) -> tuple[str, str]:
         self._require(6)
+        if self._terms is None:
+            raise LinkageStateError("no terms at this step", step=self.step)
         return self._terms
 
     def accept_terms(self) -> None:
@@ -238,18 +281,21 @@ class LinkageEngine:
         """Step 8 with the signature password: one VERIFY, read the signature
         certificate, sign the application, send it."""
         self._require(7, pin=pin, pin_id="jpki_sign")
+        terms, consent, session, challenge = (self._terms, self._consent_time, self._session,
+                                              self._challenge_value)
+        if terms is None or consent is None or session is None or challenge is None:
+            pin.wipe()
+            raise LinkageStateError("step 7 without terms, consent or session", step=self.step)
         self.step = 8
         self._log_step()
-        version = self._terms[0]
-        content = application_content(version, self._consent_time, self.kiosk_id, self._challenge_value)
-        with self._card_step(back_to=7):
-            with self.card.jpki_key("sign", pin) as key:
-                self._sign_certificate = key.certificate()
-                tbs = SignedApplication(content, self._sign_certificate,
-                                        dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc))
-                cms_der = tbs.finish(key.sign(tbs.to_be_signed))
+        content = application_content(terms[0], consent, self.kiosk_id, challenge)
+        with self._card_step(back_to=7), self.card.jpki_key("sign", pin) as key:
+            certificate = self._sign_certificate = key.certificate()
+            tbs = SignedApplication(content, certificate,              # malformed: no signature
+                                    dt.datetime.fromtimestamp(self.clock(), dt.UTC))
+            cms_der = tbs.finish(key.sign(tbs.to_be_signed))
         with self._gateway_step(back_to=7):
-            self._reference = self.gateway.submit_application(self._session, cms_der)
+            self._reference = self._gateway().submit_application(session, cms_der)
         self.step = 9
         self._finish("complete")
         self._log_step("complete")
@@ -308,13 +354,15 @@ class LinkageEngine:
             raise LinkageStateError(why, step=self.step)
 
     def _log_step(self, result: str = "entered", priority: int = INFO) -> None:
-        log_event("linkage_step", f"linkage step {self.step}/{STEPS}: {result}", priority=priority,
-                  STEP=self.step, STEP_NAME=STEP_NAMES[self.step], RESULT=result)
+        demo = " (DEMO gateway: not the official linkage)" if self.demo_gateway else ""
+        log_event("linkage_step", f"linkage step {self.step}/{STEPS}: {result}{demo}", priority=priority,
+                  STEP=self.step, STEP_NAME=STEP_NAMES[self.step], RESULT=result,
+                  GATEWAY="demo" if self.demo_gateway else None)
 
-    def _card_step(self, back_to: int):
+    def _card_step(self, back_to: int) -> _Outcome:
         return _Outcome(self, back_to, card=True)
 
-    def _gateway_step(self, back_to: int):
+    def _gateway_step(self, back_to: int) -> _Outcome:
         return _Outcome(self, back_to, card=False)
 
 
@@ -324,10 +372,11 @@ class _Outcome:
     def __init__(self, engine: LinkageEngine, back_to: int, card: bool):
         self.engine, self.back_to, self.card = engine, back_to, card
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if exc is None:
             return False
         e = self.engine
@@ -352,6 +401,7 @@ class _Outcome:
         else:
             log_event("linkage_error", f"linkage ended at step {e.step}", priority=WARNING, STEP=e.step,
                       STEP_NAME=STEP_NAMES[e.step], ERROR_CODE=getattr(exc, "code", "internal"),
+                      REASON=getattr(exc, "reason", None), CERTIFICATE=getattr(exc, "purpose", None),
                       RESULT="failed")
             e._finish("failed")
         return False

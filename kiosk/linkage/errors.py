@@ -1,7 +1,9 @@
-"""Gateway failures, one class per thing the resident and the technician must tell apart.
+"""Linkage failures, one class per thing the resident and the technician must tell apart.
 
-All keep ``code = "gateway_error"`` (exit code 50, like every other area's
-gateway failure) and add:
+Gateway failures all keep ``code = "gateway_error"`` (exit code 50, like
+every other area's gateway failure); a malformed certificate read from the
+card is ``CardCertificateError``, ``code = "card_error"`` (exit code 30).
+Each adds:
 
 * ``reason``: stable id, also in ``details`` and so in the CLI's JSON;
 * ``message_key``: the resident message in the UI catalogue;
@@ -12,7 +14,9 @@ gateway failure) and add:
 
 from __future__ import annotations
 
-from kiosk.errors import GatewayError
+from typing import Any
+
+from kiosk.errors import CardProtocolError, GatewayError
 
 
 class LinkageGatewayError(GatewayError):
@@ -20,7 +24,7 @@ class LinkageGatewayError(GatewayError):
     event = "linkage_error"
     retryable = False
 
-    def __init__(self, message: str = "", **details):
+    def __init__(self, message: str = "", **details: Any):
         details["reason"] = type(self).reason
         super().__init__(message or self.reason.replace("_", " "), **details)
 
@@ -74,7 +78,7 @@ class TermsChangedError(LinkageGatewayError):
     event = "linkage_terms_changed"
     retryable = True
 
-    def __init__(self, message: str = "", terms: tuple[str, str] | None = None, **details):
+    def __init__(self, message: str = "", terms: tuple[str, str] | None = None, **details: Any):
         super().__init__(message or "the terms changed; consent again", **details)
         self.terms = terms
 
@@ -85,3 +89,24 @@ class GatewayProtocolError(LinkageGatewayError):
 
     reason = "protocol"
     event = "linkage_protocol_error"
+
+
+class CardCertificateError(CardProtocolError):
+    """A certificate read from the card (EF 000A or EF 0001) is not a usable
+    X.509 certificate: truncated or malformed DER, a name that is not valid
+    UTF-8, a missing field, a key that is not RSA.  A card error (exit 30), not
+    a gateway one; raised before the card is asked to sign anything.  The
+    resident is sent to the counter (the certificate must be reissued); the
+    journal gets ``REASON=malformed_certificate`` and the certificate (``auth``
+    or ``sign``), never its bytes."""
+
+    reason = "malformed_certificate"
+    message_key = "linkage.error.gateway_error"     # "could not be completed; ask at the counter"
+    retryable = False
+
+    def __init__(self, message: str = "", purpose: str | None = None, **details: Any):
+        details["reason"] = type(self).reason
+        if purpose is not None:
+            details["certificate"] = purpose
+        super().__init__(message or "the card's certificate cannot be read", **details)
+        self.purpose = purpose

@@ -10,6 +10,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+from typing import Any
 
 API = "/v1"
 PATH_HEALTH = f"{API}/health"
@@ -36,7 +37,8 @@ ERRORS: dict[str, int] = {
     "bad_signature": 401,
     "untrusted_certificate": 401,
     "certificate_expired": 401,
-    "certificate_pair_mismatch": 401,
+    "certificate_pair_mismatch": 401,    # reserved for an operator that can link the two certificates
+                                         # (the reference gateway cannot: it never sends it)
     "unknown_session": 404,
     "challenge_used": 409,
     "not_authenticated": 409,
@@ -58,7 +60,7 @@ class Refusal(Exception):
         self.message = message or code.replace("_", " ")
         self.status = ERRORS.get(code, 400)
 
-    def to_json(self, **extra) -> dict:
+    def to_json(self, **extra: Any) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, **extra}}
 
 
@@ -66,7 +68,7 @@ def b64e(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def b64d(text, field: str) -> bytes:
+def b64d(text: object, field: str) -> bytes:
     if not isinstance(text, str):
         raise Refusal("bad_request", f"{field} must be base64 text")
     try:
@@ -76,7 +78,7 @@ def b64d(text, field: str) -> bytes:
 
 
 def utc_iso(stamp: float) -> str:
-    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def application_content(terms_version: str, consent_time: float, kiosk_id: str,
@@ -88,7 +90,7 @@ def application_content(terms_version: str, consent_time: float, kiosk_id: str,
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def parse_application_content(raw: bytes) -> dict:
+def parse_application_content(raw: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

@@ -1,11 +1,22 @@
-"""The reference linkage gateway: HTTPS + JSON on loopback, FOR TESTING.
+"""The reference linkage gateway: HTTPS + JSON on loopback, FOR TESTS AND DEMOS ONLY.
 
-It implements docs/linkage-protocol.md so the kiosk, the tests and
-integrators have a real server to talk to.  Verifying JPKI signatures as a
-business needs authorisation under 公的個人認証法 §17: production kiosks
-point at the authorised operator's gateway, never at this one.  It therefore
-listens on loopback only and trusts the simulated card's TEST roots unless
-given others.
+It is NOT the Mynaportal linkage.  The official linkage of 運転者管理システム and
+マイナポータル is done by the resident in the official app on a smartphone
+(the leaflet: 「スマートフォンなど対応可能な端末で」); as far as public sources
+show, no operator offers a gateway a kiosk could use for it (docs/linkage.md).
+This server implements docs/linkage-protocol.md so the engine, the tests and
+an integrator have something real to talk to.  It links nothing: a reference
+number from it means only that the protocol ran.  Verifying JPKI signatures
+as a business needs authorisation under 公的個人認証法 §17, so it listens on
+loopback only, trusts the simulated card's TEST roots unless given others,
+and answers ``"test_only": true`` on /v1/health so every client labels the
+flow DEMO.
+
+What it checks of the two certificates is all a gateway can check from them:
+each chains to the right purpose's root and is valid now, and both signed
+within one session (the auth key the session's challenge, the sign key an
+application that carries the same challenge).  It does not pair them by
+subject name: JPKI certificates carry opaque per-certificate ids.
 
 Test hooks (``test_hooks=True``; ``/_test/*`` over HTTP, or the methods
 below in-process) make it go down, answer slowly, answer 500, hand out a
@@ -25,18 +36,37 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+from cryptography import x509
+
+from kiosk.journal import ERR, log_event
 from kiosk.linkage.cms import verify_signed_application
-from kiosk.linkage.protocol import (CHALLENGE_BYTES, PATH_HEALTH, PATH_SESSIONS, PATH_TERMS,
-                                    Refusal, b64d, b64e, parse_application_content)
+from kiosk.linkage.protocol import (
+    CHALLENGE_BYTES,
+    PATH_HEALTH,
+    PATH_SESSIONS,
+    PATH_TERMS,
+    Refusal,
+    b64d,
+    b64e,
+    parse_application_content,
+)
 from kiosk.linkage.tls import TlsMaterial, make_tls_material
-from kiosk.linkage.trust import (TrustAnchors, card_identity, load_der_certificate,
-                                 verify_certificate, verify_rsa_sha256)
+from kiosk.linkage.trust import (
+    TrustAnchors,
+    load_der_certificate,
+    verify_certificate,
+    verify_rsa_sha256,
+)
 
 MAX_BODY = 64 * 1024
+Answer = tuple[int, dict[str, Any]]        # HTTP status, JSON body
+DEMO_OPERATOR = "myna-kiosk reference gateway (TEST/DEMO only; not the official linkage)"
 TERMS_TEXT = (
     "マイナポータル連携 利用規約（テスト版 {version}）\n"
     "1. 運転免許証の情報をマイナポータルで確認できるようにするため、署名用電子証明書を警察に提供します。\n"
@@ -62,16 +92,16 @@ class Session:
     kiosk_id: str
     issued_at: float
     state: str = "issued"            # issued | authenticated | applied
-    auth_identity: str | None = None
     authenticated_at: float = 0.0
-    answers: dict[str, tuple[int, dict]] = field(default_factory=dict)   # request_id -> answer
+    answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)   # request_id -> answer
 
 
 class ReferenceGateway:
     def __init__(self, anchors: TrustAnchors | None = None, tls_dir: str | Path | None = None,
                  host: str = "127.0.0.1", port: int = 0, challenge_ttl: float = 300.0,
                  session_ttl: float = 900.0, test_hooks: bool = False,
-                 require_client_cert: bool = False, clock=time.time, verbose: bool = False):
+                 require_client_cert: bool = False, clock: Callable[[], float] = time.time,
+                 verbose: bool = False):
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError("the reference gateway listens on loopback only (it is for testing)")
         self.anchors = anchors or TrustAnchors.simulated()
@@ -96,7 +126,7 @@ class ReferenceGateway:
         ctx.load_cert_chain(self.tls.cert_path, self.tls.key_path)
         ctx.load_verify_locations(self.tls.ca_path)
         ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd = _Server((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.gateway = self
         # Handshake in the handler thread, so one stuck client cannot block accept().
@@ -111,7 +141,7 @@ class ReferenceGateway:
     def ca_path(self) -> str:
         return str(self.tls.ca_path)
 
-    def start(self) -> "ReferenceGateway":
+    def start(self) -> ReferenceGateway:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="reference-gateway", daemon=True)
         self._thread.start()
@@ -148,7 +178,7 @@ class ReferenceGateway:
             self.terms_revision += 1
             return self.terms_version
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         with self.lock:
             return {"requests": dict(self.requests), "references": len(self.references),
                     "terms_version": self.terms_version}
@@ -169,7 +199,7 @@ class ReferenceGateway:
     def terms_version(self) -> str:
         return f"2026-11-r{self.terms_revision}"
 
-    def terms(self) -> dict:
+    def terms(self) -> dict[str, Any]:
         v = self.terms_version
         return {"version": v, "text": TERMS_TEXT.format(version=v)}
 
@@ -177,7 +207,7 @@ class ReferenceGateway:
         with self.lock:
             self.requests[route] = self.requests.get(route, 0) + 1
 
-    def new_session(self, body: dict, replay: bool) -> tuple[int, dict]:
+    def new_session(self, body: dict[str, Any], replay: bool) -> tuple[int, dict[str, Any]]:
         kiosk_id = body.get("kiosk_id")
         if not isinstance(kiosk_id, str) or not 1 <= len(kiosk_id) <= 64:
             raise Refusal("bad_request", "kiosk_id must be 1-64 characters")
@@ -205,7 +235,8 @@ class ReferenceGateway:
             raise Refusal("unknown_session")
         return s
 
-    def _idempotent(self, sid: str, body: dict, work) -> tuple[int, dict]:
+    def _idempotent(self, sid: str, body: dict[str, Any],
+                    work: Callable[[Session, dict[str, Any]], Answer]) -> Answer:
         """Same request_id, same answer: a retried network call never counts twice."""
         rid = body.get("request_id")
         if not isinstance(rid, str) or not 8 <= len(rid) <= 64:
@@ -224,10 +255,10 @@ class ReferenceGateway:
             s.answers[rid] = answer
             return answer
 
-    def authenticate(self, sid: str, body: dict) -> tuple[int, dict]:
+    def authenticate(self, sid: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return self._idempotent(sid, body, self._authenticate)
 
-    def _authenticate(self, s: Session, body: dict) -> tuple[int, dict]:
+    def _authenticate(self, s: Session, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         now = self.clock()
         if s.state != "issued":
             raise Refusal("challenge_used", "this challenge was answered already")
@@ -239,13 +270,12 @@ class ReferenceGateway:
         verify_rsa_sha256(cert, signature, s.challenge)
         s.state = "authenticated"
         s.authenticated_at = now
-        s.auth_identity = card_identity(cert)
         return 200, {"session": s.id, "terms": self.terms()}
 
-    def apply(self, sid: str, body: dict) -> tuple[int, dict]:
+    def apply(self, sid: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return self._idempotent(sid, body, self._apply)
 
-    def _apply(self, s: Session, body: dict) -> tuple[int, dict]:
+    def _apply(self, s: Session, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         now = self.clock()
         if s.state == "issued":
             raise Refusal("not_authenticated", "authenticate (step 5) first")
@@ -257,10 +287,9 @@ class ReferenceGateway:
         doc = parse_application_content(content)
         if doc["challenge"] != b64e(s.challenge) or doc["kiosk_id"] != s.kiosk_id:
             raise Refusal("bad_request", "the application is for another session")
+        # The sign certificate is tied to step 5 by the session's challenge inside the signed
+        # content, never by its subject name (JPKI ids are per certificate).
         verify_certificate(cert, self.anchors, "sign", _utc(now))
-        if card_identity(cert) is None or card_identity(cert) != s.auth_identity:
-            raise Refusal("certificate_pair_mismatch",
-                          "the signature certificate is not from the authenticated card")
         if doc["terms_version"] != self.terms_version:
             raise Refusal("terms_changed", "the terms changed since consent")
         s.state = "applied"
@@ -270,7 +299,13 @@ class ReferenceGateway:
 
 
 def _utc(stamp: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(stamp, dt.UTC)
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, knowing its gateway (the handlers' shared state)."""
+
+    gateway: ReferenceGateway
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -280,19 +315,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def gw(self) -> ReferenceGateway:
+        assert isinstance(self.server, _Server)
         return self.server.gateway
 
-    def log_message(self, fmt, *args):            # request lines only; bodies are never logged
+    def log_message(self, fmt: str, *args: Any) -> None:            # request lines only; bodies are never logged
         if self.gw.verbose:
             sys.stderr.write("gateway: " + (fmt % args) + "\n")
 
-    def handle(self):
+    def handle(self) -> None:
         try:
             super().handle()
         except (ssl.SSLError, OSError, ValueError):
             pass                                 # a failed handshake or a vanished client
 
-    def _send(self, status: int, doc: dict) -> None:
+    def _send(self, status: int, doc: dict[str, Any]) -> None:
         raw = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -301,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
-    def _body(self) -> dict:
+    def _body(self) -> dict[str, Any]:
         try:
             n = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -317,10 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refusal("bad_request", "body must be a JSON object")
         return doc
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
@@ -349,13 +385,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(r.status, r.to_json())
         except (ssl.SSLError, OSError):
             self.close_connection = True
-        except Exception as exc:                # a gateway bug answers 500, never hangs the kiosk
+        except Exception as exc:  # noqa: BLE001 -- journaled below; a gateway bug answers 500, never hangs
+            log_event("linkage_gateway_internal", "reference gateway: internal error", priority=ERR,
+                      ENDPOINT=_route(path), EXCEPTION=type(exc).__name__)
             self._send(500, Refusal("internal", type(exc).__name__).to_json())
 
-    def _route(self, method: str, path: str, body: dict, replay: bool) -> tuple[int, dict]:
+    def _route(self, method: str, path: str, body: dict[str, Any], replay: bool) -> tuple[int, dict[str, Any]]:
         gw = self.gw
         if method == "GET" and path == PATH_HEALTH:
-            return 200, {"status": "ok", "api": 1, "terms_version": gw.terms_version}
+            return 200, {"status": "ok", "api": 1, "terms_version": gw.terms_version,
+                         "test_only": True, "operator": DEMO_OPERATOR}
         if method == "GET" and path == PATH_TERMS:
             return 200, gw.terms()
         if method == "POST" and path == PATH_SESSIONS:
@@ -368,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return gw.apply(parts[3], body)
         raise Refusal("unknown_session", "no such endpoint")
 
-    def _test_hook(self, method: str, path: str, body: dict) -> tuple[int, dict]:
+    def _test_hook(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         gw = self.gw
         if method == "POST" and path == "/_test/fault":
             gw.set_fault(str(body.get("kind")), float(body.get("seconds") or 0),
@@ -387,7 +426,8 @@ def _route(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def start_local_gateway(trust_anchors=None, **options) -> ReferenceGateway:
+def start_local_gateway(trust_anchors: TrustAnchors | list[x509.Certificate] | None = None,
+                        **options: Any) -> ReferenceGateway:
     """Start the reference gateway on 127.0.0.1 (free port) in a background thread.
 
     ``trust_anchors``: a TrustAnchors, a list of certificates (trusted for

@@ -29,7 +29,7 @@ class TlsMaterial:
     client_key_path: Path
 
     @classmethod
-    def in_dir(cls, d: Path) -> "TlsMaterial":
+    def in_dir(cls, d: Path) -> TlsMaterial:
         return cls(d / "ca.pem", d / "server.pem", d / "server-key.pem",
                    d / "kiosk-client.pem", d / "kiosk-client-key.pem")
 
@@ -43,7 +43,7 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _write_key(path: Path, key) -> None:
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -51,9 +51,10 @@ def _write_key(path: Path, key) -> None:
         fh.write(data)
 
 
-def _leaf(ca_key, ca_cert, cn: str, eku, san: list | None, days: int):
+def _leaf(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, cn: str, eku: x509.ObjectIdentifier,
+          san: list[x509.GeneralName] | None, days: int) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     b = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca_cert.subject)
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
@@ -76,7 +77,7 @@ def make_tls_material(directory: Path, kiosk_id: str = "kiosk-test", days: int =
     if m.exists():
         return m
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca = (x509.CertificateBuilder().subject_name(_name("reference gateway TEST CA"))
           .issuer_name(_name("reference gateway TEST CA")).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number())

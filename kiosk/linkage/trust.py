@@ -15,7 +15,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
 from kiosk.linkage.protocol import Refusal
 
@@ -33,9 +32,9 @@ class TrustAnchors:
         return self.auth if purpose == "auth" else self.sign
 
     @classmethod
-    def from_pem_files(cls, auth: list[str], sign: list[str]) -> "TrustAnchors":
-        def load(paths):
-            out = []
+    def from_pem_files(cls, auth: list[str], sign: list[str]) -> TrustAnchors:
+        def load(paths: list[str]) -> list[x509.Certificate]:
+            out: list[x509.Certificate] = []
             for p in paths:
                 with open(p, "rb") as fh:
                     out += x509.load_pem_x509_certificates(fh.read())
@@ -43,7 +42,7 @@ class TrustAnchors:
         return cls(load(auth), load(sign))
 
     @classmethod
-    def simulated(cls) -> "TrustAnchors":
+    def simulated(cls) -> TrustAnchors:
         """The simulated card's TEST roots (never for production)."""
         from kiosk.nfc.sim import pki
         return cls([pki.root("auth").certificate], [pki.root("sign").certificate])
@@ -90,17 +89,10 @@ def verify_certificate(cert: x509.Certificate, anchors: TrustAnchors, purpose: s
 
 def verify_rsa_sha256(cert: x509.Certificate, signature: bytes, message: bytes) -> None:
     """PKCS#1 v1.5 / SHA-256, what the card makes from a host-built DigestInfo."""
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise Refusal("untrusted_certificate", "JPKI keys are RSA")
     try:
-        cert.public_key().verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError, TypeError):
         raise Refusal("bad_signature", "the signature does not verify") from None
-
-
-def card_identity(cert: x509.Certificate) -> str | None:
-    """The card-level id both JPKI certificates of one card share (subject CN).
-
-    The reference gateway pairs auth and sign certificates by it; a production
-    gateway uses its operator's own linkage of the two certificates.
-    """
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(cns[0].value) if cns else None

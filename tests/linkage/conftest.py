@@ -209,7 +209,7 @@ def linkage_pcscd():
         b.stop()
 
 
-@pytest.fixture(params=["sim", "pcsc"])
+@pytest.fixture(params=["sim", pytest.param("pcsc", marks=pytest.mark.pcsc)])
 def bench(request):
     """The card path: in-process SimReader, or the PC/SC bench (pcscd + vpcd)."""
     b = SimBench() if request.param == "sim" else PcscBenchPath(request.getfixturevalue("linkage_pcscd"))

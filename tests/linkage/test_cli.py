@@ -72,6 +72,7 @@ def test_reference_gateway_refuses_a_public_address():
     assert out.returncode == 40 and b"loopback" in out.stderr
 
 
+@pytest.mark.pcsc
 def test_bench_run_through_pcsc(gateway, linkage_pcscd):
     """The hardware-in-the-loop shape: the CLI process reads the card through pcscd."""
     from kiosk.nfc.pcsc import PcscReader

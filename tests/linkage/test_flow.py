@@ -13,6 +13,7 @@ from kiosk.linkage.client import GatewayClient
 from kiosk.linkage.engine import LinkageEngine, LinkageStateError
 from kiosk.linkage.errors import (GatewayProtocolError, GatewayServerError, GatewaySlowError,
                                   GatewayUnreachableError, TermsChangedError)
+from kiosk.nfc.apdu import AID_JPKI
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.sim.card import Faults
 from kiosk.nfc.sim.profile import load_profile
@@ -301,4 +302,30 @@ def test_no_gateway_configured(bench):
     with pytest.raises(GatewayNotConfiguredError):
         engine.advance()
     assert pin_verifies(card) == []
+    session.close()
+
+
+def test_success_with_different_subject_names(bench, client, gateway, records):
+    """A card whose two certificates carry different subject CNs (the
+    `jpki-distinct-cn` profile) completes: nothing pairs them by name."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    card, session, engine = start(bench, client, "jpki-distinct-cn")
+    names = {purpose: x509.load_der_x509_certificate(card.fs[AID_JPKI][ef].content).subject
+             .get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+             for purpose, ef in (("auth", 0x000A), ("sign", 0x0001))}
+    assert names["auth"] != names["sign"]
+    to_step4(engine)
+    engine.submit_auth_pin(Pin("jpki_auth", AUTH_PIN))
+    engine.accept_terms()
+    engine.submit_sign_pin(Pin("jpki_sign", SIGN_PIN))
+    assert engine.outcome == "complete" and re.fullmatch(r"ML-\d{10}", engine.reference)
+    assert pin_verifies(card) == [("jpki_auth", "9000"), ("jpki_sign", "9000")]
+    assert card.signatures == 2 and gateway.stats()["references"] == 1
+    assert engine.demo_gateway                   # the reference gateway says it is a demo
+    assert all(r.get("GATEWAY") == "demo" for r in records if r["EVENT"] == "linkage_step")
+    dumped = repr(records)
+    for canary in card.profile.canaries:          # both subject CNs are canaries
+        assert canary not in dumped
+    assert set(names.values()) <= set(card.profile.canaries)
     session.close()

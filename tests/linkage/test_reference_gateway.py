@@ -24,8 +24,8 @@ from kiosk.nfc.sim import pki
 VALID = (dt.date(2024, 5, 10), dt.date(2029, 5, 2))
 
 
-def card(card_id: str, purpose: str, valid=VALID):
-    return pki.card_certificate(purpose, card_id, *valid)
+def card(card_id: str, purpose: str, valid=VALID, options=None):
+    return pki.card_certificate(purpose, card_id, *valid, options=options)
 
 
 def rsa_sign(key, message: bytes) -> bytes:
@@ -59,15 +59,16 @@ def client(gw):
     c.close()
 
 
-def authenticate(client, card_id="resident"):
+def authenticate(client, card_id="resident", options=None):
     ch = client.new_challenge("kiosk-1")
-    key, cert = card(card_id, "auth")
+    key, cert = card(card_id, "auth", options=options)
     terms = client.submit_auth(ch.session, rsa_sign(key, ch.value), cert)
     return ch, terms
 
 
-def application(ch, terms_version, card_id="resident", kiosk_id="kiosk-1"):
-    key, cert = card(card_id, "sign")
+def application(ch, terms_version, card_id="resident", kiosk_id="kiosk-1", options=None,
+                purpose="sign", valid=VALID):
+    key, cert = card(card_id, purpose, valid, options)
     content = application_content(terms_version, time.time(), kiosk_id, ch.value)
     tbs = SignedApplication(content, cert, dt.datetime.now(dt.timezone.utc))
     return tbs.finish(rsa_sign(key, tbs.to_be_signed))
@@ -160,11 +161,50 @@ def test_an_expired_certificate_is_refused(client):
     assert refusal(exc) == "certificate_expired"
 
 
-def test_a_mismatched_certificate_pair_is_refused(client):
-    ch, (version, _) = authenticate(client, "resident")
+PER_CERTIFICATE = {"subject_cn": "per_certificate"}
+
+
+def subject_cn(cert_der: bytes) -> str:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    cert = x509.load_der_x509_certificate(cert_der)
+    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def test_certificates_with_different_subject_names_complete(gw, client):
+    """Nothing pairs the two certificates by name: JPKI ids are per certificate."""
+    auth_cn = subject_cn(card("distinct", "auth", options=PER_CERTIFICATE)[1])
+    sign_cn = subject_cn(card("distinct", "sign", options=PER_CERTIFICATE)[1])
+    assert auth_cn != sign_cn
+    ch, (version, _) = authenticate(client, "distinct", PER_CERTIFICATE)
+    ref = client.submit_application(ch.session, application(ch, version, "distinct",
+                                                            options=PER_CERTIFICATE))
+    assert ref.startswith("ML-") and gw.references == [ref]
+
+
+def test_what_binds_the_pair_is_the_session_challenge(gw, client):
+    """The gateway can check only roots, validity and the one session: an application
+    signed for another session's challenge, by a key of the wrong purpose, or with an
+    expired signature certificate is refused; an equal subject name proves nothing."""
+    ch, (version, _) = authenticate(client)
+    other = client.new_challenge("kiosk-1")
     with pytest.raises(GatewayRefusedError) as exc:
-        client.submit_application(ch.session, application(ch, version, card_id="jpki-locked"))
-    assert refusal(exc) == "certificate_pair_mismatch"
+        client.submit_application(ch.session, application(other, version))
+    assert refusal(exc) == "bad_request"
+    with pytest.raises(GatewayRefusedError) as exc:                 # the auth key signs an application
+        client.submit_application(ch.session, application(ch, version, purpose="auth"))
+    assert refusal(exc) == "untrusted_certificate"
+    with pytest.raises(GatewayRefusedError) as exc:
+        client.submit_application(ch.session, application(
+            ch, version, "cert-expired", valid=(dt.date(2019, 7, 25), dt.date(2024, 5, 2))))
+    assert refusal(exc) == "certificate_expired"
+    assert gw.references == []
+    assert client.submit_application(ch.session, application(ch, version)).startswith("ML-")
+
+
+def test_health_says_the_reference_gateway_is_a_demo(client):
+    doc = client.health()
+    assert doc["test_only"] is True and "not the official linkage" in doc["operator"]
 
 
 def test_the_application_must_follow_authentication(client):

@@ -148,7 +148,7 @@ def build_file_system(profile: Profile) -> dict[bytes, dict[int, SimFile]]:
     if person.get("birth"):
         person["birth_era"] = to_era(_date(person["birth"])) + "0"  # EYYYYMMDD-ish marker
     auth_key, auth_cert = pki.card_certificate("auth", card_id, profile.auth_not_before,
-                                               profile.auth_not_after)
+                                               profile.auth_not_after, options=profile.jpki_options)
     jpki: dict[int, SimFile] = {
         0x0006: SimFile("binary", b"JPKIAPICCTOKEN2".ljust(32, b" ") + bytes(128)),
         0x0008: SimFile("binary", bytes((0x8F if profile.sign_certificate else 0x00, 0x8F, 0x00))),
@@ -160,7 +160,8 @@ def build_file_system(profile: Profile) -> dict[bytes, dict[int, SimFile]]:
     }
     if profile.sign_certificate:
         sign_key, sign_cert = pki.card_certificate("sign", card_id, profile.auth_not_before,
-                                                   profile.auth_not_after, person)
+                                                   profile.auth_not_after, person,
+                                                   options=profile.jpki_options)
         jpki[0x0001] = SimFile("binary", sign_cert, needs=("jpki_sign",))
         jpki[0x0002] = SimFile("binary", pki.root("sign").der)
         jpki[0x001A] = SimFile("key", key=sign_key, needs=("jpki_sign",))

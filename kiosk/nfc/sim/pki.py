@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from kiosk.errors import ConfigError
+
 JPKI_SAN_ARC = "1.2.392.200149.8.5.5"          # otherName arc of the signature cert
 AUTH_POLICY = "1.2.392.200149.8.5.1.3.30"
 SIGN_POLICY = "1.2.392.200149.8.5.1.1.10"
@@ -140,13 +142,63 @@ def opaque_common_name(card_id: str) -> str:
     return hashlib.sha256(f"cn/{card_id}".encode()).hexdigest()[:23].upper()
 
 
+# How the two certificates' subject CNs relate (profile key ``[jpki] subject_cn``):
+# "shared" gives both the same opaque id; "per_certificate" gives each its own, as
+# real JPKI auth certificates carry a per-certificate id and nothing says the
+# signature certificate shares it.  A gateway must never pair them by name.
+SUBJECT_CN_SCHEMES = ("shared", "per_certificate")
+# Profile keys that replace a certificate with raw bytes (hex), to test how the
+# kiosk handles a malformed certificate read from the card.
+CERTIFICATE_OVERRIDES = {"auth": "auth_certificate_hex", "sign": "sign_certificate_hex"}
+
+
+def subject_common_name(card_id: str, purpose: str, options: dict | None = None) -> str:
+    """The subject CN of one card's ``purpose`` certificate under the profile's scheme."""
+    scheme = _scheme(options)
+    if scheme == "per_certificate":
+        return hashlib.sha256(f"cn/{card_id}/{purpose}".encode()).hexdigest()[:23].upper()
+    return opaque_common_name(card_id)
+
+
+def subject_common_names(card_id: str, options: dict | None = None) -> list[str]:
+    """Every subject CN this card's certificates carry (canaries: personal data)."""
+    return sorted({subject_common_name(card_id, p, options) for p in ("auth", "sign")})
+
+
+def _scheme(options: dict | None) -> str:
+    scheme = str((options or {}).get("subject_cn", "shared"))
+    if scheme not in SUBJECT_CN_SCHEMES:
+        raise ConfigError(f"profile key 'jpki.subject_cn' must be one of {', '.join(SUBJECT_CN_SCHEMES)}",
+                          key="jpki.subject_cn")
+    return scheme
+
+
+def _override(purpose: str, options: dict | None) -> bytes | None:
+    name = CERTIFICATE_OVERRIDES[purpose]
+    raw = (options or {}).get(name)
+    if raw is None:
+        return None
+    try:
+        return bytes.fromhex(str(raw))
+    except ValueError:
+        raise ConfigError(f"profile key 'jpki.{name}' must be hex bytes", key=f"jpki.{name}") from None
+
+
 def card_certificate(purpose: str, card_id: str, not_before: dt.date, not_after: dt.date,
-                     person: dict | None = None) -> tuple[rsa.RSAPrivateKey, bytes]:
-    """(private key, certificate DER) for one card's auth or sign key."""
+                     person: dict | None = None,
+                     options: dict | None = None) -> tuple[rsa.RSAPrivateKey, bytes]:
+    """(private key, certificate DER) for one card's auth or sign key.
+
+    ``options`` is the profile's ``[jpki]`` table: ``subject_cn`` picks the CN
+    scheme, ``auth_certificate_hex`` / ``sign_certificate_hex`` put raw (say
+    malformed) bytes on the card instead of the certificate; the key stays real."""
     issuer = root(purpose)
     k = key(f"card-{card_id}-{purpose}")
+    override = _override(purpose, options)
+    if override is not None:
+        return k, override
     serial = int.from_bytes(hashlib.sha256(f"{card_id}/{purpose}".encode()).digest()[:8], "big")
-    opaque_cn = opaque_common_name(card_id)
+    opaque_cn = subject_common_name(card_id, purpose, options)
     person = person or {}
     builder = (x509.CertificateBuilder()
                .issuer_name(issuer.certificate.subject)

@@ -42,6 +42,7 @@ class Profile:
     person: dict = field(default_factory=dict)
     ic: dict = field(default_factory=dict)
     quirks: frozenset[str] = frozenset()
+    jpki_options: dict = field(default_factory=dict)    # the raw [jpki] table (kiosk/nfc/sim/pki.py)
     path: Path | None = None
 
     @property
@@ -54,8 +55,8 @@ class Profile:
         if self.licence_data.get("number"):
             out.append(str(self.licence_data["number"]))
         if self.card == "myna":
-            from kiosk.nfc.sim.pki import opaque_common_name
-            out.append(opaque_common_name(self.name))     # the certificate subject
+            from kiosk.nfc.sim.pki import subject_common_names
+            out += subject_common_names(self.name, self.jpki_options)     # the certificate subjects
         return out
 
 
@@ -101,6 +102,7 @@ def parse_profile(data: dict, name: str, path: Path | None = None) -> Profile:
         person=dict(data.get("person") or {}),
         ic=dict(data.get("ic") or {}),
         quirks=frozenset(quirks),
+        jpki_options=dict(jpki),
         path=path,
     )
 
