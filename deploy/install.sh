@@ -29,7 +29,7 @@ OVERLAY=""
 APT=1
 BOOT=1
 KIOSK_USER=kiosk
-KIOSK_GROUPS=(video render input plugdev lp gpio)
+KIOSK_GROUPS=(video render input plugdev lp gpio audio)
 CHANGES=0
 
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }

@@ -50,6 +50,12 @@ EVENTS: dict[str, str] = {
     "linkage_refused": "6f1d2c0a8f4b4b0e9a3c1d5e7f902704",
     "linkage_terms_changed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902705",
     "linkage_protocol_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902706",
+    # the appliance in a city office (issue 15; docs/operations.md)
+    "display_missing": "6f1d2c0a8f4b4b0e9a3c1d5e7f901501",
+    "display_found": "6f1d2c0a8f4b4b0e9a3c1d5e7f901502",
+    "clock_unsynchronized": "6f1d2c0a8f4b4b0e9a3c1d5e7f901503",
+    "clock_synchronized": "6f1d2c0a8f4b4b0e9a3c1d5e7f901504",
+    "kiosk_stopping": "6f1d2c0a8f4b4b0e9a3c1d5e7f901505",
 }
 
 # syslog priorities
