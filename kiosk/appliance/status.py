@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kiosk import __version__
 from kiosk.appliance import hardware, runstate
-from kiosk.appliance.redact import redact
+from kiosk.appliance.redact import journal_record, redact
 from kiosk.config import Config, config_path, load_config_safely
 
 UNIT = "kiosk.service"
@@ -85,7 +85,7 @@ def last_errors(lines: int = 10) -> list[dict] | None:
             when = None
         out.append({"time": when.isoformat(timespec="seconds") if when else "",
                     "event": r.get("EVENT", ""), "error_code": r.get("ERROR_CODE", ""),
-                    "message": redact(str(r.get("MESSAGE", "")))})
+                    "message": redact(str(journal_record(r).get("MESSAGE", "")))})
     return out
 
 
