@@ -268,6 +268,25 @@ reload_sysctl() {
     run sysctl --quiet --system
 }
 
+# --- 4b. clock and metrics (issue 15): the city's NTP servers; the node exporter reads the kiosk's metrics
+step_clock_metrics() {
+    local conf
+    conf=$(python3 "$SRC/kiosk/appliance/timesync.py" "$ROOT/etc/kiosk/kiosk.toml" 2>/dev/null || true)
+    if [ -n "$conf" ]; then
+        install_text /etc/systemd/timesyncd.conf.d/50-kiosk.conf 0644 "$conf"
+    else
+        remove_file /etc/systemd/timesyncd.conf.d/50-kiosk.conf
+    fi
+    if [ -e "$ROOT/lib/systemd/system/prometheus-node-exporter.service" ]; then
+        install_text /etc/systemd/system/prometheus-node-exporter.service.d/50-kiosk.conf 0644 \
+"# Written by deploy/install.sh: the textfile collector reads the kiosk's metrics ([metrics] directory).
+[Service]
+ExecStart=
+ExecStart=/usr/bin/prometheus-node-exporter \$ARGS --collector.textfile.directory=/run/kiosk/metrics
+"
+    fi
+}
+
 # --- 5. services: enabled kiosk, pcscd socket, no getty on tty1 -------------------------------
 step_services() {
     link /etc/systemd/system/kiosk.service /etc/systemd/system/multi-user.target.wants/kiosk.service
@@ -313,6 +332,7 @@ main() {
     step_user
     step_venv
     step_files
+    step_clock_metrics
     step_services
     step_boot
     step_overlay

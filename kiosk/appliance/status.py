@@ -165,12 +165,18 @@ def gather(config: str | None = None, sysroot: Path = Path("/"),
         "readers": readers_report(cfg, sysroot, usb),
         "printer": printer_report(cfg, sysroot, usb),
         "leds": leds_report(cfg, state),
+        "clock": _clock(),
         "power": hardware.power(sysroot),
         "storage": hardware.storage(sysroot),
         "last_errors": last_errors() if with_journal else None,
     }
     report["ok"] = not needed and report["service"]["active"] in ("active", "unknown")
     return report
+
+
+def _clock() -> dict:
+    from kiosk.appliance.timesync import clock_state
+    return clock_state().to_json()
 
 
 def _line(label: str, value) -> str:
@@ -207,6 +213,10 @@ def render(report: dict) -> str:
     out.append(_line("printer", f"{p['backend']} {p.get('device', '')}".rstrip() + present))
     leds = report["leds"]
     out.append(_line("leds", leds.get("showing", "enabled") if leds["enabled"] else "disabled"))
+    clock = report.get("clock") or {}
+    out.append(_line("clock", ("synchronised (NTP)" if clock.get("synchronized") else
+                               "NOT synchronised: no date judgments (set [clock] ntp_servers)")
+                     + (f"; max error {clock['max_error_ms']} ms" if clock.get("max_error_ms") is not None else "")))
     pw = report["power"]
     uv = pw["undervoltage"]
     power = ["under-voltage NOW" if uv["now"] else ("no under-voltage" if uv["available"] else "under-voltage n/a")]
