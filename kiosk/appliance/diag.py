@@ -36,15 +36,7 @@ def _journal_records(extra: list[str], lines: int) -> list[dict] | None:
     if not status.journal_available():
         return None
     result = status._run(["journalctl", "--no-pager", "-o", "json", "-n", str(lines), *extra], timeout=60)
-    if result is None:
-        return None
-    out = []
-    for line in result.stdout.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return None if result is None else status.parse_json_lines(result.stdout)
 
 
 def _journal_text(extra: list[str], lines: int = JOURNAL_LINES) -> str:

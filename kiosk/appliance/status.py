@@ -64,8 +64,13 @@ def journal_json(extra: list[str], lines: int) -> list[dict] | None:
     result = _run(argv + extra)
     if result is None or result.returncode != 0 or "No journal files" in result.stderr:
         return None
+    return parse_json_lines(result.stdout)
+
+
+def parse_json_lines(text: str) -> list[dict]:
+    """journalctl -o json output: one record per line; a torn line is skipped."""
     out = []
-    for line in result.stdout.splitlines():
+    for line in text.splitlines():
         try:
             out.append(json.loads(line))
         except ValueError:
