@@ -29,7 +29,7 @@ OVERLAY=""
 APT=1
 BOOT=1
 KIOSK_USER=kiosk
-KIOSK_GROUPS=(video render input plugdev lp gpio)
+KIOSK_GROUPS=(video render input plugdev lp gpio audio)
 CHANGES=0
 
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -254,6 +254,43 @@ step_files() {
     fi
 }
 
+# reload_udev: new rules now when udevd runs; a container (no udevd) picks them up at boot.
+reload_udev() {
+    if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ ! -S /run/udev/control ]; then
+        log "note: udev is not running here; the udev rules apply at the next boot"
+        return 0
+    fi
+    run udevadm control --reload
+}
+
+# reload_sysctl: kernel settings now, except in a container (its /proc/sys is read-only).
+reload_sysctl() {
+    if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && systemd-detect-virt --container --quiet 2>/dev/null; then
+        log "note: in a container; kernel settings (sysctl.d) are the host's"
+        return 0
+    fi
+    run sysctl --quiet --system
+}
+
+# --- 4b. clock and metrics (issue 15): the city's NTP servers; the node exporter reads the kiosk's metrics
+step_clock_metrics() {
+    local conf
+    conf=$(python3 "$SRC/kiosk/appliance/timesync.py" "$ROOT/etc/kiosk/kiosk.toml" 2>/dev/null || true)
+    if [ -n "$conf" ]; then
+        install_text /etc/systemd/timesyncd.conf.d/50-kiosk.conf 0644 "$conf"
+    else
+        remove_file /etc/systemd/timesyncd.conf.d/50-kiosk.conf
+    fi
+    if [ -e "$ROOT/lib/systemd/system/prometheus-node-exporter.service" ]; then
+        install_text /etc/systemd/system/prometheus-node-exporter.service.d/50-kiosk.conf 0644 \
+"# Written by deploy/install.sh: the textfile collector reads the kiosk's metrics ([metrics] directory).
+[Service]
+ExecStart=
+ExecStart=/usr/bin/prometheus-node-exporter \$ARGS --collector.textfile.directory=/run/kiosk/metrics
+"
+    fi
+}
+
 # --- 5. services: enabled kiosk, pcscd socket, no getty on tty1 -------------------------------
 step_services() {
     link /etc/systemd/system/kiosk.service /etc/systemd/system/multi-user.target.wants/kiosk.service
@@ -261,8 +298,8 @@ step_services() {
     link /dev/null /etc/systemd/system/getty@tty1.service
     if [ "$CHANGES" -gt 0 ]; then
         run systemctl daemon-reload
-        run udevadm control --reload
-        run sysctl --quiet --system
+        reload_udev
+        reload_sysctl
         log "note: journald, the PID 1 watchdog and boot options take effect at the next reboot"
     fi
 }
@@ -299,6 +336,7 @@ main() {
     step_user
     step_venv
     step_files
+    step_clock_metrics
     step_services
     step_boot
     step_overlay

@@ -127,6 +127,21 @@ class LoggingSection:
 
 
 @dataclass
+class ClockSection:
+    # The city's NTP servers (names or addresses); install.sh writes them for systemd-timesyncd.
+    # Empty: Debian's defaults (pool.ntp.org), which a closed network cannot reach.
+    ntp_servers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MetricsSection:
+    # Prometheus text for the node exporter's textfile collector (no personal data).
+    enabled: bool = True
+    directory: str = "/run/kiosk/metrics"
+    interval_seconds: int = 30
+
+
+@dataclass
 class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     reader: ReaderSection = field(default_factory=ReaderSection)
@@ -138,6 +153,8 @@ class Config:
     leds: LedsSection = field(default_factory=LedsSection)
     linkage: LinkageSection = field(default_factory=LinkageSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
+    clock: ClockSection = field(default_factory=ClockSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     path: str | None = None
 
 
@@ -160,6 +177,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "leds.red": (0, 27), "leds.green": (0, 27), "leds.blue": (0, 27), "leds.buzzer": (0, 27),
     "linkage.timeout": (0.5, 120), "linkage.retries": (0, 5),
     "logging.rate_limit_per_minute": (1, 10000),
+    "metrics.interval_seconds": (5, 3600),
 }
 
 
@@ -280,6 +298,24 @@ def _cross_checks(cfg: Config, errors: _Errors) -> None:
     if cfg.linkage.gateway and not cfg.linkage.gateway.startswith(("https://", "http://127.", "http://localhost")):
         errors.add("linkage.gateway must be an https:// URL (http only on loopback)", key="linkage.gateway")
     _check_networks(cfg, errors)
+    budget = linkage_call_budget(cfg.linkage)
+    if budget > MAX_CALL_SECONDS:
+        errors.add(f"linkage.timeout x (linkage.retries + 1) lets one gateway call take up to "
+                   f"{budget:g} s; keep it within {MAX_CALL_SECONDS:g} s (a resident is waiting, "
+                   "and the watchdog counts the card worker alive only that long)",
+                   key="linkage.timeout")
+
+
+# The longest one blocking gateway call may take; the card worker counts as alive (watchdog)
+# for exactly this budget (kiosk/appliance/health.py).
+MAX_CALL_SECONDS = 300.0
+
+
+def linkage_call_budget(linkage) -> float:
+    """Worst case of one gateway call: every attempt may use its timeout for connect and read,
+    plus the client's back-off between attempts and a little slack."""
+    attempts = linkage.retries + 1
+    return attempts * 2 * linkage.timeout + 0.25 * attempts * (attempts - 1) / 2 + 5
 
 
 def _check_networks(cfg: Config, errors: _Errors) -> None:

@@ -55,6 +55,12 @@ EVENTS: dict[str, str] = {
     "unpower_failed": "6f1d2c0a8f4b4b0e9a3c1d5e7f901302",
     "error_swallowed": "6f1d2c0a8f4b4b0e9a3c1d5e7f901303",
     "linkage_gateway_internal": "6f1d2c0a8f4b4b0e9a3c1d5e7f902707",   # reference gateway bug (tests/demos)
+    # the appliance in a city office (issue 15; docs/operations.md)
+    "display_missing": "6f1d2c0a8f4b4b0e9a3c1d5e7f901501",
+    "display_found": "6f1d2c0a8f4b4b0e9a3c1d5e7f901502",
+    "clock_unsynchronized": "6f1d2c0a8f4b4b0e9a3c1d5e7f901503",
+    "clock_synchronized": "6f1d2c0a8f4b4b0e9a3c1d5e7f901504",
+    "kiosk_stopping": "6f1d2c0a8f4b4b0e9a3c1d5e7f901505",
 }
 
 # syslog priorities

@@ -29,6 +29,8 @@ class ServiceCondition(str, Enum):
     PRINTER_PAPER_OUT = "printer_paper_out"
     PRINTER_OFFLINE = "printer_offline"
     CONFIG_ERROR = "config_error"
+    NO_DISPLAY = "no_display"        # waiting for a screen (kiosk/display/wiring.py)
+    CLOCK_UNSYNCED = "clock_unsynchronized"   # no NTP yet: no date judgments (appliance/timesync.py)
 
 
 Listener = Callable[[str, dict], None]

@@ -3,9 +3,14 @@
 Read-only and safe on a live kiosk (after Anthias' collect_debug.sh): the
 journal for the kiosk's identifiers, kiosk and pcscd service state, readers,
 printer, under-voltage and throttling, storage errors, and the config file.
-Every text goes through ``redact`` (no personal data, IP or MAC addresses,
-hostname, e-mail or secrets), and key/certificate files are never read, only
-named.  A collector that fails records its error and the rest go on.
+Journal records pass an allow-list of structured fields (redact.journal_record:
+status words and timestamps stay, free text that is not the kiosk's own event
+text is withheld); every text then goes through ``redact`` (IP or MAC
+addresses, hostname, e-mail or secrets), and key/certificate files are never
+read, only named.  Also: clock and NTP state, the boot list, the previous
+boot's kernel log (after a watchdog or power reboot), pygame/SDL/pcsc-lite
+versions, the unit as loaded, cmdline.txt/config.txt and failed units.  A
+collector that fails records its error and the rest go on.
 """
 
 from __future__ import annotations
@@ -21,34 +26,59 @@ from typing import Callable
 
 from kiosk import __version__
 from kiosk.appliance import hardware, status
-from kiosk.appliance.redact import redact
+from kiosk.appliance.redact import journal_record, redact
 from kiosk.config import config_path
 
 JOURNAL_LINES = 5000
 
 
+def _journal_records(extra: list[str], lines: int) -> list[dict] | None:
+    if not status.journal_available():
+        return None
+    result = status._run(["journalctl", "--no-pager", "-o", "json", "-n", str(lines), *extra], timeout=60)
+    return None if result is None else status.parse_json_lines(result.stdout)
+
+
 def _journal_text(extra: list[str], lines: int = JOURNAL_LINES) -> str:
-    argv = ["journalctl", "--no-pager", "-o", "short-iso-precise", "-n", str(lines), *extra]
-    result = status._run(argv, timeout=60) if status.journal_available() else None
-    if result is None:
-        return "no journal on this machine\n"
-    return result.stdout + (f"\n[journalctl exit {result.returncode}] {result.stderr}" if result.returncode else "")
+    """journalctl output rendered from allow-listed records (never raw free text)."""
+    return render_records(_journal_records(extra, lines))
 
 
-def journal_kiosk() -> str:
-    return _journal_text(["-t", "kiosk", "-u", "kiosk.service", "--since", "-7d"])
-
-
-def journal_kiosk_json() -> str:
-    records = status.journal_json(["--since", "-7d"], JOURNAL_LINES)
+def render_records(records: list[dict] | None) -> str:
     if records is None:
-        return ""
-    keep = ("__REALTIME_TIMESTAMP", "_BOOT_ID", "PRIORITY", "MESSAGE", "MESSAGE_ID", "EVENT")
+        return "no journal on this machine\n"
     out = []
-    for r in records:
-        out.append(json.dumps({k: v for k, v in r.items() if k in keep or (k.isupper() and not k.startswith("_"))},
-                              ensure_ascii=False))
+    for r in map(journal_record, records):
+        try:
+            stamp = int(r["__REALTIME_TIMESTAMP"])
+            when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp / 1e6)) + f".{stamp % 1_000_000:06d}Z"
+        except (KeyError, ValueError):
+            when = "-"
+        fields = " ".join(f"{k}={v}" for k, v in r.items() if k.isupper() and not k.startswith("_")
+                          and k not in ("MESSAGE", "MESSAGE_ID", "PRIORITY", "SYSLOG_IDENTIFIER", "UNIT"))
+        out.append(f"{when} {r.get('SYSLOG_IDENTIFIER', '?')}[{r.get('_PID', '')}]: "
+                   f"{r.get('MESSAGE', '')} {fields}".rstrip())
     return "\n".join(out) + "\n"
+
+
+def _kiosk_records(records: list[dict] | None = None) -> list[dict] | None:
+    if records is None:
+        records = status.journal_json(["--since", "-7d"], JOURNAL_LINES)
+    return None if records is None else [journal_record(r) for r in records]
+
+
+def journal_kiosk(records: list[dict] | None = None) -> str:
+    """The kiosk's journal as text, built from the allow-listed records."""
+    if records is None:
+        records = status.journal_json(["--since", "-7d"], JOURNAL_LINES)
+    return render_records(records)
+
+
+def journal_kiosk_json(records: list[dict] | None = None) -> str:
+    kept = _kiosk_records(records)
+    if kept is None:
+        return ""
+    return "\n".join(json.dumps(r, ensure_ascii=False) for r in kept) + "\n"
 
 
 def journal_pcscd() -> str:
@@ -59,6 +89,62 @@ def journal_kernel() -> str:
     """Kernel messages about power, USB, SD card and filesystems, this boot."""
     return _journal_text(["-k", "-b", "--grep",
                           "voltage|throttl|usb|mmc|EXT4-fs|I/O error|watchdog|oom|port100|drm"], 2000)
+
+
+def journal_kernel_previous_boot() -> str:
+    """The previous boot's kernel log: why did the Pi reboot (watchdog, power, panic)?"""
+    return _journal_text(["-k", "-b", "-1"], 3000)
+
+
+def boots() -> str:
+    return _journal_text(["--list-boots"], 100)
+
+
+def _command(argv: list[str], what: str) -> str:
+    result = status._run(argv, timeout=30)
+    if result is None:
+        return f"{what}: not available here\n"
+    return result.stdout + (f"\n[{argv[0]} exit {result.returncode}] {result.stderr}" if result.returncode else "")
+
+
+def clock() -> str:
+    from kiosk.appliance import timesync
+    lines = [json.dumps(timesync.clock_state().to_json())]
+    for path in ("/etc/systemd/timesyncd.conf.d/50-kiosk.conf",):
+        try:
+            lines.append(f"# {path}\n" + Path(path).read_text(encoding="utf-8"))
+        except OSError:
+            lines.append(f"# {path}: absent")
+    if status.systemd_running():
+        lines.append(_command(["timedatectl", "show"], "timedatectl"))
+        lines.append(_command(["timedatectl", "show-timesync"], "timedatectl show-timesync"))
+    return "\n".join(lines) + "\n"
+
+
+def unit() -> str:
+    """kiosk.service as systemd loaded it (drop-ins included) and its effective sandbox."""
+    if not status.systemd_running():
+        return "systemd is not running on this machine\n"
+    return (_command(["systemctl", "cat", "kiosk.service"], "systemctl cat")
+            + "\n# systemctl show kiosk.service\n" + _command(["systemctl", "show", "kiosk.service"], "systemctl show"))
+
+
+def failed_units() -> str:
+    if not status.systemd_running():
+        return "systemd is not running on this machine\n"
+    return _command(["systemctl", "list-units", "--failed", "--no-pager", "--plain"], "systemctl")
+
+
+def boot_config(sysroot: Path = Path("/")) -> str:
+    out = []
+    for rel in ("boot/firmware/cmdline.txt", "boot/firmware/config.txt", "boot/cmdline.txt", "boot/config.txt"):
+        p = sysroot / rel
+        if p.is_file():
+            try:
+                out.append(f"# /{rel}\n" + p.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                out.append(f"# /{rel}: {exc.__class__.__name__}")
+    return "\n".join(out) + "\n" if out else "no cmdline.txt / config.txt (not a Raspberry Pi boot partition)\n"
 
 
 def services() -> str:
@@ -87,6 +173,15 @@ def versions() -> str:
                       or path.endswith("model")]
         except OSError:
             pass
+    try:
+        import pygame
+        lines.append(f"pygame-ce {pygame.version.ver} SDL {'.'.join(map(str, pygame.get_sdl_version()))}")
+    except Exception as exc:
+        lines.append(f"pygame: {exc.__class__.__name__}")
+    dpkg = status._run(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", "pcscd", "libpcsclite1",
+                        "systemd", "libsdl2-2.0-0"], timeout=10)
+    if dpkg is not None:
+        lines += [line for line in dpkg.stdout.splitlines() if line.strip()]
     return "\n".join(lines) + "\n"
 
 
@@ -106,6 +201,12 @@ def collectors(config: str | None, sysroot: Path) -> dict[str, Callable[[], str]
         "journal-kiosk.jsonl": journal_kiosk_json,
         "journal-pcscd.txt": journal_pcscd,
         "journal-kernel.txt": journal_kernel,
+        "journal-kernel-previous-boot.txt": journal_kernel_previous_boot,
+        "boots.txt": boots,
+        "clock.txt": clock,
+        "unit.txt": unit,
+        "failed-units.txt": failed_units,
+        "boot-config.txt": lambda: boot_config(sysroot),
         "services.txt": services,
         "usb.json": lambda: json.dumps(hardware.usb_devices(sysroot), ensure_ascii=False, indent=2),
         "power.json": lambda: json.dumps(hardware.power(sysroot), ensure_ascii=False, indent=2),

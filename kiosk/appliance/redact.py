@@ -1,9 +1,16 @@
 """Redaction for anything that leaves the kiosk (the diag bundle, status output).
 
-On top of the journal's personal-data guard (PIN, My Number and licence-number
-shapes) this removes network identity and secrets: IPv4/IPv6 addresses
-(loopback stays, it helps diagnosis), MAC addresses, e-mail addresses, the
-hostname, PEM blocks, and values of password/secret/token keys.
+Personal data is kept out by an allow-list, not by guessing from shapes:
+``journal_record`` keeps only the structured fields the kiosk itself writes
+(codes, counters, status words such as SW=6982, timestamps) and withholds
+free text that did not come from the kiosk's own events or from systemd.
+Guessing by digit shapes destroyed status words and timestamps and still let
+names, addresses and dates through.
+
+``redact`` then removes network identity and secrets from every text:
+IPv4/IPv6 addresses (loopback stays, it helps diagnosis), MAC addresses,
+e-mail addresses, the hostname, PEM blocks, and values of
+password/secret/token keys.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import ipaddress
 import re
 import socket
 
-from kiosk.journal import redact_personal
+from kiosk import journal
 
 _IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?:/\d{1,2})?(?![\w.])")
 _IPV6_CANDIDATE = re.compile(r"(?<![\w:.])([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?)(?:/\d{1,3})?(?![\w:.])")
@@ -56,4 +63,43 @@ def redact(text: str, hostname: str | None = None) -> str:
     host = socket.gethostname() if hostname is None else hostname
     if host and len(host) >= 4 and host not in ("localhost", "raspberrypi"):
         text = re.sub(rf"(?<![\w-]){re.escape(host)}(?![\w-])", "[hostname]", text)
-    return redact_personal(text)
+    return text
+
+
+# Journal fields a bundle may carry: the journal's own metadata, then every field
+# the kiosk's events use (docs/logging.md).  Anything else in a record is dropped.
+META_FIELDS = ("__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "_BOOT_ID", "PRIORITY", "MESSAGE_ID",
+               "SYSLOG_IDENTIFIER", "_PID", "_SYSTEMD_UNIT", "UNIT", "_TRANSPORT", "EXIT_STATUS",
+               "EXIT_CODE", "JOB_RESULT", "JOB_TYPE")
+EVENT_FIELDS = ("EVENT", "ERROR_CODE", "SW", "PIN_ID", "PIN_IDS", "TRIES_LEFT", "MAX_TRIES", "SCREEN",
+                "STATE", "STALE", "MAX_AGE_SEC", "READER", "DRIVER", "SIZE", "CARD_TYPE", "LOCKED",
+                "STEP", "STEP_NAME", "RESULT", "PROBLEMS", "WARNINGS", "PRINTER", "RECEIPT", "BYTES",
+                "WIDTH", "KEY", "CONFIG", "TIMEOUT", "REASON", "CONDITION", "ENDPOINT", "ATTEMPTS",
+                "ATTEMPT", "HTTP_STATUS", "REFUSAL", "CLOCK_SOURCE", "WAITED_SEC", "SIGNAL", "SUPPRESSED",
+                "REDACTED", "DETAIL", "COUNT")
+ALLOWED_FIELDS = frozenset(META_FIELDS + EVENT_FIELDS)
+# Free text is kept only from these writers: the kiosk's own events (fixed texts, guarded
+# in kiosk/journal.py) and systemd about the unit.
+# The kernel and pcscd never see resident data (pcscd logs reader names and APDU status only).
+TRUSTED_IDENTIFIERS = ("systemd", "pcscd")
+
+
+def trusted_message(record: dict) -> bool:
+    if record.get("EVENT") in journal.EVENTS and record.get("MESSAGE_ID") == journal.EVENTS[record["EVENT"]]:
+        return True
+    if record.get("_TRANSPORT") == "kernel":
+        return True
+    return record.get("SYSLOG_IDENTIFIER") in TRUSTED_IDENTIFIERS and record.get("_COMM") != "kiosk"
+
+
+def journal_record(record: dict) -> dict:
+    """The record with allowed fields only; untrusted free text withheld (its length kept)."""
+    out = {k: v for k, v in record.items() if k in ALLOWED_FIELDS and isinstance(v, (str, int))}
+    message = record.get("MESSAGE", "")
+    if isinstance(message, list):                # journald's binary-safe form
+        message = bytes(message).decode("utf-8", "replace")
+    if trusted_message(record):
+        out["MESSAGE"] = str(message)
+    elif message:
+        out["MESSAGE"] = f"[free text withheld: {len(str(message))} characters]"
+    return out

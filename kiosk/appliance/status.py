@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kiosk import __version__
 from kiosk.appliance import hardware, runstate
-from kiosk.appliance.redact import redact
+from kiosk.appliance.redact import journal_record, redact
 from kiosk.config import Config, config_path, load_config_safely
 
 UNIT = "kiosk.service"
@@ -64,8 +64,13 @@ def journal_json(extra: list[str], lines: int) -> list[dict] | None:
     result = _run(argv + extra)
     if result is None or result.returncode != 0 or "No journal files" in result.stderr:
         return None
+    return parse_json_lines(result.stdout)
+
+
+def parse_json_lines(text: str) -> list[dict]:
+    """journalctl -o json output: one record per line; a torn line is skipped."""
     out = []
-    for line in result.stdout.splitlines():
+    for line in text.splitlines():
         try:
             out.append(json.loads(line))
         except ValueError:
@@ -85,7 +90,7 @@ def last_errors(lines: int = 10) -> list[dict] | None:
             when = None
         out.append({"time": when.isoformat(timespec="seconds") if when else "",
                     "event": r.get("EVENT", ""), "error_code": r.get("ERROR_CODE", ""),
-                    "message": redact(str(r.get("MESSAGE", "")))})
+                    "message": redact(str(journal_record(r).get("MESSAGE", "")))})
     return out
 
 
@@ -176,12 +181,18 @@ def gather(config: str | None = None, sysroot: Path = Path("/"),
         "printer": printer_report(cfg, sysroot, usb),
         "leds": leds_report(cfg, state),
         "display": display_report(cfg, sysroot),
+        "clock": _clock(),
         "power": hardware.power(sysroot),
         "storage": hardware.storage(sysroot),
         "last_errors": last_errors() if with_journal else None,
     }
     report["ok"] = not needed and report["service"]["active"] in ("active", "unknown")
     return report
+
+
+def _clock() -> dict:
+    from kiosk.appliance.timesync import clock_state
+    return clock_state().to_json()
 
 
 def _line(label: str, value) -> str:
@@ -220,6 +231,10 @@ def render(report: dict) -> str:
     out.append(_line("leds", leds.get("showing", "enabled") if leds["enabled"] else "disabled"))
     d = report.get("display", {})
     out.append(_line("display", d.get("message") or f"{d.get('driver', '?')} (not checked)"))
+    clock = report.get("clock") or {}
+    out.append(_line("clock", ("synchronised (NTP)" if clock.get("synchronized") else
+                               "NOT synchronised: no date judgments (set [clock] ntp_servers)")
+                     + (f"; max error {clock['max_error_ms']} ms" if clock.get("max_error_ms") is not None else "")))
     pw = report["power"]
     uv = pw["undervoltage"]
     power = ["under-voltage NOW" if uv["now"] else ("no under-voltage" if uv["available"] else "under-voltage n/a")]

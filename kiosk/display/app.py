@@ -8,10 +8,14 @@ tick and redraws only then, so an idle attract screen costs almost nothing.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -63,18 +67,72 @@ def choose_driver(cfg_driver: str, headless: bool) -> tuple[str | None, bool, st
                             "running headless with SDL's dummy driver")
 
 
-def open_display(size: tuple[int, int], driver: str | None, fullscreen: bool) -> pygame.Surface:
+# What SDL's KMSDRM driver loads from the system (pygame-ce's bundled SDL has the driver
+# itself).  "kmsdrm not available" is also what SDL says for an unknown driver name, so
+# the kiosk checks these before it blames the screen.
+KMSDRM_LIBRARIES = ("libdrm.so.2", "libgbm.so.1", "libEGL.so.1", "libGLESv2.so.2")
+
+
+class DisplayProblem(str, Enum):
+    NO_DEVICE = "no_display_device"          # no /dev/dri/card*: monitor off, cable, boot order
+    LIBRARY_MISSING = "display_library_missing"   # a KMSDRM library is not installed
+    OPEN_FAILED = "display_open_failed"      # device and libraries there, SDL still refused
+
+
+@dataclass(frozen=True)
+class DisplayResult:
+    """open_display's answer: a surface, or why there is none (for STATUS, journal, status)."""
+
+    surface: pygame.Surface | None
+    problem: DisplayProblem | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.surface is not None
+
+
+def drm_devices(dev_dri: Path = Path("/dev/dri")) -> list[str]:
+    try:
+        return sorted(p.name for p in dev_dri.glob("card*"))
+    except OSError:
+        return []
+
+
+def missing_libraries(names=KMSDRM_LIBRARIES, load=ctypes.CDLL) -> list[str]:
+    missing = []
+    for name in names:
+        try:
+            load(name)
+        except OSError:
+            missing.append(name)
+    return missing
+
+
+def open_display(size: tuple[int, int], driver: str | None, fullscreen: bool, *,
+                 dev_dri: Path = Path("/dev/dri"), load=ctypes.CDLL) -> DisplayResult:
+    """Open the screen, or say why not (never raises for a missing display)."""
+    if driver == "kmsdrm":
+        if not drm_devices(dev_dri):
+            return DisplayResult(None, DisplayProblem.NO_DEVICE, f"no DRM device in {dev_dri}")
+        missing = missing_libraries(load=load)
+        if missing:
+            return DisplayResult(None, DisplayProblem.LIBRARY_MISSING, "missing " + ", ".join(missing))
     if driver:
         os.environ["SDL_VIDEODRIVER"] = driver
-    pygame.display.init()
-    pygame.font.init()
-    pygame.display.set_caption("myna-kiosk")
-    if fullscreen:
-        surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
-        pygame.mouse.set_visible(False)
-    else:
-        surface = pygame.display.set_mode(size)
-    return surface
+    try:
+        pygame.display.init()
+        pygame.font.init()
+        pygame.display.set_caption("myna-kiosk")
+        if fullscreen:
+            surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
+            pygame.mouse.set_visible(False)
+        else:
+            surface = pygame.display.set_mode(size)
+    except pygame.error as exc:
+        pygame.display.quit()
+        return DisplayResult(None, DisplayProblem.OPEN_FAILED, " ".join(str(exc).split())[:200])
+    return DisplayResult(surface)
 
 
 class KioskApp:

@@ -58,11 +58,16 @@ def _run_scenario(args, cfg, error, size) -> int:
 
 
 def _run_kiosk(args, cfg, error, size) -> int:
+    import signal
+    import threading
+
     from kiosk import journal
+    from kiosk.appliance import notify
+    from kiosk.appliance.metrics import MetricsWriter
     from kiosk.display.app import KioskApp, choose_driver, open_display, print_note
     from kiosk.display.session import Session
     from kiosk.display.sound import Sounds
-    from kiosk.display.wiring import build_parts
+    from kiosk.display.wiring import build_parts, wait_for_display
     from kiosk.signals import Bus, KioskState
 
     driver, fullscreen, note = choose_driver(cfg.display.driver, args.headless)
@@ -70,19 +75,58 @@ def _run_kiosk(args, cfg, error, size) -> int:
     if note:
         print_note(note)
     bus = Bus()
+    status = notify.StatusReporter(bus).attach()      # STATUS= follows state and service conditions
     if not args.headless:
         # Publish states for `kiosk status` (/run/kiosk/state.json); a scripted
         # headless run must not overwrite the live kiosk's file.
         from kiosk.appliance.runstate import RuntimeState
         RuntimeState(bus).attach()
+    metrics = MetricsWriter(cfg.metrics, bus, kiosk_id=cfg.kiosk.id).attach() if not args.headless else None
     parts = build_parts(cfg, bus, local_gateway=error is None)   # a bad config starts nothing extra
     bus.state(KioskState.BOOTING)
-    surface = open_display(size, driver, fullscreen)
+    if metrics is not None:
+        metrics.start()
+    stop = threading.Event()
     app_box = {}
+
+    def on_signal(signum, _frame) -> None:
+        # SIGTERM from systemd: tell it we are stopping, then leave the loop cleanly
+        # (the card is unpowered and the resident's data wiped on the way out).
+        notify.notify_stopping()
+        journal.log_event("kiosk_stopping", "kiosk stopping", journal.NOTICE,
+                          SIGNAL=signal.Signals(signum).name.removeprefix("SIG"))
+        stop.set()
+        if "app" in app_box:
+            app_box["app"].running = False
+            app_box["app"].wake()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        display = wait_for_display(lambda: open_display(size, driver, fullscreen), bus, status, stop,
+                                   driver=driver or "")
+        if display is None:
+            return 0
+        return _serve(args, cfg, error, parts, bus, status, display.surface, driver, app_box, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        notify.notify_stopping()
+        if metrics is not None:
+            metrics.stop()
+        parts.close()
+
+
+def _serve(args, cfg, error, parts, bus, status, surface, driver, app_box, stop) -> int:
+    from kiosk import journal
+    from kiosk.appliance import notify
+    from kiosk.display.app import KioskApp
+    from kiosk.display.session import Session
+    from kiosk.display.sound import Sounds
+
     session = Session(cfg, reader_factory=parts.reader_factory, config_error=error, bus=bus,
                       printer=parts.printer, receipt_builder=parts.receipt_builder,
                       linkage_factory=parts.linkage_factory, gateway_available=parts.gateway_available,
-                      sound=Sounds(enabled=cfg.display.sound),
+                      sound=Sounds(enabled=cfg.display.sound), today=parts.today,
                       on_wake=lambda: app_box["app"].wake() if "app" in app_box else None)
     app = KioskApp(session, surface, tray=parts.tray)
     app_box["app"] = app
@@ -91,11 +135,7 @@ def _run_kiosk(args, cfg, error, size) -> int:
     def first_frame() -> None:
         nonlocal watchdog
         try:
-            from kiosk.appliance import notify
-        except ImportError:
-            return
-        try:
-            notify.notify_ready()
+            status.ready()
             watchdog = notify.start_watchdog()
         except Exception:
             pass
@@ -103,14 +143,15 @@ def _run_kiosk(args, cfg, error, size) -> int:
     app.on_first_frame = first_frame
     journal.log_event("kiosk_started", "kiosk started", DRIVER=driver or "default",
                       READER=cfg.reader.uri or "sim", SIZE=f"{surface.get_width()}x{surface.get_height()}")
+    parts.clock.check()                     # journal an unsynchronised clock at start
     session.start()
     try:
-        app.run()
+        if not stop.is_set():
+            app.run()
     except KeyboardInterrupt:
         pass
     finally:
         session.stop()
         if watchdog is not None:
             watchdog.stop()
-        parts.close()
     return 0

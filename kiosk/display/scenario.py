@@ -93,7 +93,7 @@ class ScenarioRunner:
         if pygame.display.get_surface() is not None and pygame.display.get_surface().get_size() == tuple(size):
             surface = pygame.display.get_surface()
         else:
-            surface = open_display(tuple(size), None, False)
+            surface = open_display(tuple(size), None, False).surface
         self.app = KioskApp(self.session, surface)
         self.result = ScenarioResult(session=self.session)
         self._seen_overflow: set[tuple[str, str]] = set()

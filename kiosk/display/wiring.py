@@ -9,6 +9,8 @@ keeps serving residents.
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -25,6 +27,8 @@ class Parts:
     linkage_factory: Any = None
     gateway_available: bool = False
     lights: Any = None
+    clock: Any = None                      # timesync.ClockWatch: today() is None while unsynchronised
+    today: Callable | None = None
     closers: list = field(default_factory=list)
 
     def close(self) -> None:
@@ -89,4 +93,73 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         _note(f"Mynaportal linkage not available ({type(exc).__name__})")
         journal.log_event("linkage_error", "linkage unavailable at start", journal.WARNING,
                           ERROR_CODE=getattr(exc, "code", type(exc).__name__))
+
+    # The watchdog gives the card worker one gateway call's worst case before it counts as hung.
+    from kiosk.appliance.health import DEFAULT_BUSY_SECONDS, HEALTH
+    from kiosk.config import linkage_call_budget
+    HEALTH.set_budget("card", max(DEFAULT_BUSY_SECONDS, linkage_call_budget(cfg.linkage)))
+
+    parts.clock = build_clock(bus)
+    parts.today = parts.clock.today
     return parts
+
+
+def build_clock(bus: Bus, **kwargs):
+    """The session's ``today``: None (no date judgment) while the clock is not synchronised."""
+    from kiosk.appliance.timesync import ClockWatch
+    from kiosk.signals import ServiceCondition
+    return ClockWatch(on_change=lambda ok: bus.service(ServiceCondition.CLOCK_UNSYNCED, not ok,
+                                                       "" if ok else "NTP not synchronised"), **kwargs)
+
+
+def wait_for_display(open_once: Callable, bus: Bus, status, stop: threading.Event, *,
+                     retry: float = 2.0, driver: str = "", monotonic=time.monotonic):
+    """The DisplayResult once a screen opens, or None when ``stop`` is set first.
+
+    No display is not a crash: the kiosk tells systemd it is up (READY=1, so
+    no start timeout, no restart loop, no start-limit reboot) with a STATUS
+    that says what it waits for, journals ``display_missing`` once per reason,
+    lights the service LED pattern, keeps the watchdog fed from this loop and
+    tries again every ``retry`` seconds (a monitor switched on, a cable
+    plugged in, plymouth letting go of the screen).
+    """
+    from kiosk.appliance import notify
+    from kiosk.appliance.health import HEALTH
+    from kiosk.signals import ServiceCondition
+
+    result = open_once()
+    if result.ok:
+        return result
+    interval = notify.watchdog_interval()
+    if interval:
+        retry = min(retry, interval / 4)      # beat well inside the watchdog's grace
+    started = monotonic()
+    watchdog = None
+    reason = None
+    try:
+        while not result.ok:
+            if result.problem != reason:
+                reason = result.problem
+                code = getattr(reason, "value", str(reason))
+                journal.log_event("display_missing", f"no display ({code}); waiting for one, no restart",
+                                  journal.ERR, ERROR_CODE=code, DRIVER=driver or "default",
+                                  DETAIL=result.detail)
+                _note(f"no display: {code} ({result.detail}); waiting")
+                bus.service(ServiceCondition.NO_DISPLAY, True, code)
+                status.set_override(f"waiting for a display: {code}")
+                if watchdog is None:
+                    status.ready()
+                    HEALTH.register("ui")
+                    watchdog = notify.start_watchdog(components=("ui",))
+            HEALTH.beat("ui")
+            if stop.wait(retry):
+                return None
+            result = open_once()
+        journal.log_event("display_found", "display opened", journal.NOTICE, DRIVER=driver or "default",
+                          WAITED_SEC=f"{monotonic() - started:.0f}")
+        bus.service(ServiceCondition.NO_DISPLAY, False)
+        status.set_override(None)
+        return result
+    finally:
+        if watchdog is not None:
+            watchdog.stop()

@@ -300,18 +300,22 @@ class CardWorker:
             return
         self.busy = True
         try:
-            if cmd.op == "end":
-                self._end()
-            elif cmd.op == "read_licence":
-                self._read_licence(cmd)
-            elif cmd.op == "linkage_begin":
-                self._linkage_begin(cmd)
-            elif cmd.op == "linkage":
-                self._linkage_call(cmd)
-            else:
-                _wipe_args(cmd.args)
+            with HEALTH.busy("card"):         # alive while within the call's own deadline
+                self._dispatch(cmd)
         finally:
             self.busy = False
+            _wipe_args(cmd.args)
+
+    def _dispatch(self, cmd: Command) -> None:
+        if cmd.op == "end":
+            self._end()
+        elif cmd.op == "read_licence":
+            self._read_licence(cmd)
+        elif cmd.op == "linkage_begin":
+            self._linkage_begin(cmd)
+        elif cmd.op == "linkage":
+            self._linkage_call(cmd)
+        else:
             _wipe_args(cmd.args)
 
     def _read_licence(self, cmd: Command) -> None:

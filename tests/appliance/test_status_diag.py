@@ -114,21 +114,35 @@ SECRETS = {
 }
 
 
+def _event(event: str, message: str, stamp: int, **fields) -> dict:
+    from kiosk import journal
+    return {"MESSAGE": message, "EVENT": event, "MESSAGE_ID": journal.EVENTS[event], "SYSLOG_IDENTIFIER": "kiosk",
+            "__REALTIME_TIMESTAMP": str(stamp), "_HOSTNAME": SECRETS["hostname"], "_PID": "812", **fields}
+
+
 def fake_run(argv, **kwargs):
     text = ""
     if argv[0] == "journalctl":
-        text = (f"2026-11-25T10:00:00 {SECRETS['hostname']} kiosk[812]: linkage to {SECRETS['gateway_ip']} failed\n"
-                f"2026-11-25T10:00:01 {SECRETS['hostname']} kiosk[812]: wlan0 {SECRETS['mac']} "
-                f"addr {SECRETS['ipv6']} dns {SECRETS['ipv4']}\n"
-                f"2026-11-25T10:00:02 {SECRETS['hostname']} kiosk[812]: password={SECRETS['password']}\n"
-                f"2026-11-25T10:00:03 {SECRETS['hostname']} kiosk[812]: typed PIN {SECRETS['pin']} "
-                f"number {SECRETS['my_number']} licence {SECRETS['licence']}\n"
-                f"-----BEGIN PRIVATE KEY-----\n{SECRETS['pem']}\n-----END PRIVATE KEY-----\n"
-                f"2026-11-25T10:00:04 kiosk[812]: reader_missing ERROR_CODE=no_reader\n")
-        if "-o" in argv and argv[argv.index("-o") + 1] == "json":
-            text = json.dumps({"MESSAGE": f"mail {SECRETS['email']} pin {SECRETS['pin']}", "EVENT": "printer_error",
-                               "ERROR_CODE": "offline", "__REALTIME_TIMESTAMP": "1764064800000000",
-                               "_HOSTNAME": SECRETS["hostname"]}) + "\n"
+        base = 1764064800000000
+        free = {"SYSLOG_IDENTIFIER": "kiosk", "_PID": "812", "_HOSTNAME": SECRETS["hostname"]}
+        records = [
+            _event("linkage_unreachable", f"linkage to {SECRETS['gateway_ip']} failed", base,
+                   ERROR_CODE="gateway_error"),
+            {**free, "MESSAGE": f"wlan0 {SECRETS['mac']} addr {SECRETS['ipv6']} dns {SECRETS['ipv4']}",
+             "__REALTIME_TIMESTAMP": str(base + 1)},
+            {**free, "MESSAGE": f"password={SECRETS['password']}", "__REALTIME_TIMESTAMP": str(base + 2)},
+            {**free, "MESSAGE": f"typed PIN {SECRETS['pin']} number {SECRETS['my_number']} "
+                                f"licence {SECRETS['licence']}", "__REALTIME_TIMESTAMP": str(base + 3)},
+            {**free, "MESSAGE": f"-----BEGIN PRIVATE KEY-----\n{SECRETS['pem']}\n-----END PRIVATE KEY-----",
+             "__REALTIME_TIMESTAMP": str(base + 4)},
+            _event("reader_missing", "reader missing", base + 5, ERROR_CODE="no_reader"),
+            {**free, "MESSAGE": f"mail {SECRETS['email']} pin {SECRETS['pin']}", "EVENT": "printer_error",
+             "ERROR_CODE": "offline", "__REALTIME_TIMESTAMP": str(base)},
+        ]
+        if "warning" in argv:
+            records = [_event("printer_error", f"printer offline; mail {SECRETS['email']}", base,
+                              ERROR_CODE="offline")]
+        text = "\n".join(json.dumps(r) for r in records) + "\n"
     elif argv[0] == "systemctl":
         text = (f"ActiveState=active\nSubState=running\nNRestarts=2\nStatusText=ready on {SECRETS['hostname']}\n"
                 if "show" in argv else f"kiosk.service - myna-kiosk\n  Active: active (running) on {SECRETS['ipv4']}\n")
@@ -157,7 +171,8 @@ def test_diag_bundle_is_redacted(tmp_path, sysroot, monkeypatch, capsys):
     for what, secret in SECRETS.items():
         assert secret not in everything, f"{what} leaked into the bundle"
     # …and the bundle is still useful.
-    assert "reader_missing ERROR_CODE=no_reader" in everything and "linkage to [ip] failed" in everything
+    assert "EVENT=reader_missing ERROR_CODE=no_reader" in everything and "linkage to [ip] failed" in everything
+    assert "[free text withheld: " in members["journal-kiosk.txt"]
     assert "network = \"[ip]:9100\"" in members["config.toml"] and str(key) in members["config.toml"]
     assert json.loads(members["power.json"])["undervoltage"]["now"] is True
     summary = json.loads(members["summary.json"])
@@ -210,3 +225,49 @@ def test_active_service_without_a_state_file_is_running_state_unknown(tmp_path, 
     report = status.gather(None, tmp_path, tmp_path / "absent.json", with_journal=False)
     assert report["kiosk"]["running"] is True and report["kiosk"]["state"].startswith("unknown")
     assert report["ok"] is True
+
+
+CANARIES = ("山田太郎", "東京都千代田区霞が関1-2-3", "1985-04-01", "ヤマダタロウ", "Taro Yamada")
+
+
+def test_diag_bundle_keeps_status_words_and_times_but_no_canary(tmp_path):
+    """Allow-list redaction: canary personal data in free text and in unknown fields never reaches
+    the bundle; SW=6982 and __REALTIME_TIMESTAMP do."""
+    from kiosk import journal
+    stamp = 1764064800123456
+    records = [
+        {"MESSAGE": "card error", "EVENT": "card_error", "MESSAGE_ID": journal.EVENTS["card_error"],
+         "SW": "6982", "ERROR_CODE": "security_status", "SCREEN": "licence_pin", "SYSLOG_IDENTIFIER": "kiosk",
+         "__REALTIME_TIMESTAMP": str(stamp), "_PID": "812"},
+        # a stray print() from a library, with a resident's data in it
+        {"MESSAGE": f"Traceback: name={CANARIES[0]} addr={CANARIES[1]} born {CANARIES[2]}",
+         "SYSLOG_IDENTIFIER": "kiosk", "__REALTIME_TIMESTAMP": str(stamp + 1), "_PID": "812"},
+        # a field nobody documented
+        {"MESSAGE": "x", "EVENT": "card_error", "MESSAGE_ID": journal.EVENTS["card_error"],
+         "KANA_NAME": CANARIES[3], "HOLDER": CANARIES[4], "__REALTIME_TIMESTAMP": str(stamp + 2)},
+        # an event name with a forged id is not trusted either
+        {"MESSAGE": f"{CANARIES[0]} again", "EVENT": "card_error", "MESSAGE_ID": "0" * 32,
+         "__REALTIME_TIMESTAMP": str(stamp + 3)},
+    ]
+    out = tmp_path / "b.tar.gz"
+    diag.build_bundle(out, sources={"journal-kiosk.txt": lambda: diag.journal_kiosk(records),
+                                    "journal-kiosk.jsonl": lambda: diag.journal_kiosk_json(records)}, hostname="")
+    with tarfile.open(out) as tar:
+        members = {Path(m.name).name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
+    everything = "\n".join(members.values())
+    for canary in CANARIES:
+        assert canary not in everything
+    first = json.loads(members["journal-kiosk.jsonl"].splitlines()[0])
+    assert first["SW"] == "6982" and first["__REALTIME_TIMESTAMP"] == str(stamp)
+    assert "SW=6982" in members["journal-kiosk.txt"]
+    assert "2025-11-25T10:00:00.123456Z" in members["journal-kiosk.txt"]
+
+
+def test_new_diag_collectors_exist(tmp_path):
+    names = set(diag.collectors(None, tmp_path))
+    assert {"clock.txt", "boots.txt", "journal-kernel-previous-boot.txt", "unit.txt", "failed-units.txt",
+            "boot-config.txt", "versions.txt"} <= names
+    (tmp_path / "boot/firmware").mkdir(parents=True)
+    (tmp_path / "boot/firmware/cmdline.txt").write_text("console=tty3 quiet\n")
+    assert "console=tty3 quiet" in diag.boot_config(tmp_path)
+    assert "SDL" in diag.versions() and '"synchronized"' in diag.clock()

@@ -86,11 +86,11 @@ def test_unit_essentials():
     assert s["Restart"] == ["on-failure"]
     assert "StartLimitIntervalSec" in s and "StartLimitBurst" in s
     assert s["User"] == ["kiosk"] and s["SyslogIdentifier"] == ["kiosk"]
-    assert set(s["SupplementaryGroups"][0].split()) == {"video", "render", "input", "plugdev", "lp", "gpio"}
+    assert set(s["SupplementaryGroups"][0].split()) == {"video", "render", "input", "plugdev", "lp", "gpio", "audio"}
     assert s["IPAddressDeny"] == ["any"] and s["IPAddressAllow"] == ["localhost"]
     assert s["DevicePolicy"] == ["closed"]
     allowed = {d.split()[0] for d in s["DeviceAllow"]}
-    assert {"char-drm", "char-input", "char-usb_device", "char-usbmisc", "char-gpiochip"} <= allowed
+    assert {"char-drm", "char-input", "char-usb_device", "char-usbmisc", "char-gpiochip", "char-alsa"} <= allowed
     watchdog = int(s["WatchdogSec"][0].rstrip("s"))
     assert 5 <= watchdog <= 60
     # StartLimit* in [Service] is ignored by systemd >= 241: they must be in [Unit].

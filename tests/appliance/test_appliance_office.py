@@ -1,0 +1,202 @@
+"""Issue 15 in-process checks: display reasons, the trusted clock, the busy watchdog, metrics."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kiosk.appliance import timesync
+from kiosk.appliance.health import Health
+from kiosk.appliance.metrics import MetricsWriter
+from kiosk.appliance.notify import StatusReporter, Watchdog
+from kiosk.config import Config, ConfigError, parse_config
+from kiosk.display.app import DisplayProblem, open_display
+from kiosk.signals import Bus, KioskState, ServiceCondition
+
+
+# -- display -----------------------------------------------------------------------------
+def test_no_drm_device_is_named(tmp_path):
+    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path)
+    assert not r.ok and r.problem is DisplayProblem.NO_DEVICE
+
+
+def test_missing_kmsdrm_library_is_named(tmp_path):
+    (tmp_path / "card0").touch()
+
+    def load(name):
+        if name == "libEGL.so.1":
+            raise OSError(name)
+    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path, load=load)
+    assert r.problem is DisplayProblem.LIBRARY_MISSING and "libEGL.so.1" in r.detail
+
+
+def test_dummy_display_opens():
+    r = open_display((320, 240), "dummy", False)
+    assert r.ok and r.problem is None
+
+
+# -- clock -----------------------------------------------------------------------------------
+def test_today_is_none_while_unsynchronised(journal_records):
+    synced = {"v": False}
+    changes = []
+    watch = timesync.ClockWatch(state=lambda: timesync.ClockState(synced["v"], "adjtimex"), recheck=0,
+                                wall=lambda: 1764064800.0, on_change=changes.append)
+    assert watch.today() is None and watch.now() is None
+    synced["v"] = True
+    assert str(watch.today()) == "2025-11-25"
+    assert changes == [False, True]
+    assert [r["EVENT"] for r in journal_records] == ["clock_unsynchronized", "clock_synchronized"]
+
+
+def test_adjtimex_reads_the_kernel_flag():
+    class Tx:
+        status, maxerror = timesync.STA_UNSYNC, 16_000_000
+    assert timesync.clock_state(adjtimex=lambda: (5, Tx)).synchronized is False
+    Tx.status = 0
+    assert timesync.clock_state(adjtimex=lambda: (0, Tx)).synchronized is True
+    assert isinstance(timesync.clock_state().synchronized, bool)      # the real call works here
+
+
+def test_timesyncd_conf_from_config(tmp_path):
+    assert timesync.timesyncd_conf([]) is None
+    text = timesync.timesyncd_conf(["ntp1.city.example.lg.jp", "10.20.0.123"])
+    assert "NTP=ntp1.city.example.lg.jp 10.20.0.123" in text and "FallbackNTP=\n" in text
+    cfg = tmp_path / "k.toml"
+    cfg.write_text('[clock]\nntp_servers = ["10.20.0.123"]\n')
+    script = Path(timesync.__file__)
+    out = subprocess.run(["python3", str(script), str(cfg)], capture_output=True, text=True, check=True).stdout
+    assert "NTP=10.20.0.123" in out
+
+
+def test_clock_condition_reaches_status_text():
+    sent = []
+    bus = Bus()
+    rep = StatusReporter(bus, send=sent.append).attach()
+    rep.ready()
+    bus.state(KioskState.READY)
+    bus.service(ServiceCondition.CLOCK_UNSYNCED, True)
+    assert sent[-1] == "STATUS=ready; service needed: clock_unsynchronized"
+    bus.service(ServiceCondition.CLOCK_UNSYNCED, False)
+    assert sent[-1] == "STATUS=ready"
+
+
+# -- the watchdog under a slow gateway ----------------------------------------------------------
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    release = threading.Event()
+
+    def do_GET(self):
+        self.release.wait(30)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *a):
+        pass
+
+
+def test_slow_gateway_within_its_deadline_keeps_the_watchdog_fed_and_a_hang_does_not():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    health = Health()
+    pings = []
+    dog = Watchdog(0.4, health, components=("card",), send=pings.append)   # grace 0.3 s
+    health.register("card")
+
+    def call(budget):
+        with health.busy("card", budget):
+            httpx.get(url, timeout=30)
+
+    try:
+        SlowHandler.release.clear()
+        worker = threading.Thread(target=call, args=(60,))
+        worker.start()
+        dog.start()
+        assert dog.wait_checks(8, 10)                  # ~1.6 s: far past the 0.3 s grace
+        assert dog.pings == dog.checks and not dog.withheld
+        SlowHandler.release.set()
+        worker.join(10)
+        dog.stop()
+        # The same call with a 0.5 s budget: once the budget is spent, pings stop.
+        SlowHandler.release.clear()
+        dog2 = Watchdog(0.4, health, components=("card",), send=pings.append)
+        worker = threading.Thread(target=call, args=(0.5,))
+        worker.start()
+        dog2.start()
+        deadline = time.monotonic() + 10
+        while not dog2.withheld and time.monotonic() < deadline:
+            dog2.wait_checks(dog2.checks + 1, 1)
+        assert dog2.withheld == ["card"]
+        dog2.stop()
+    finally:
+        SlowHandler.release.set()
+        server.shutdown()
+
+
+def test_config_refuses_a_gateway_call_longer_than_the_watchdog_allows():
+    with pytest.raises(ConfigError) as exc:
+        parse_config("[linkage]\ntimeout = 60.0\nretries = 2\n")
+    assert exc.value.details["key"] == "linkage.timeout"
+    parse_config("[linkage]\ntimeout = 10.0\nretries = 2\n")
+
+
+# -- metrics ----------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("prometheus-node-exporter") is None,
+                    reason="prometheus-node-exporter not installed (deploy/apt-dev.txt)")
+def test_node_exporter_serves_the_kiosk_metrics(tmp_path, journal_records):
+    cfg = Config()
+    cfg.metrics.directory = str(tmp_path / "metrics")
+    bus = Bus()
+    writer = MetricsWriter(cfg.metrics, bus, kiosk_id="bench-01", clock=lambda: 1764064800.0).attach()
+    try:
+        bus.state(KioskState.WORKING)
+        bus.state(KioskState.SUCCESS)
+        bus.state(KioskState.READY)
+        from kiosk import journal
+        journal.log_event("card_error", "card error", journal.WARNING, ERROR_CODE="security_status", SW="6982")
+        bus.service(ServiceCondition.PRINTER_PAPER_OUT, True)
+        assert writer.write()
+    finally:
+        writer.detach()
+    text = (tmp_path / "metrics" / "kiosk.prom").read_text()
+    assert "6982" not in text.replace("kiosk_", "")  # codes only, no raw card data
+    port = _free_port()
+    proc = subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}",
+                             f"--collector.textfile.directory={tmp_path / 'metrics'}",
+                             "--collector.disable-defaults", "--collector.textfile"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        body = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(proc.stderr.read().decode())
+                time.sleep(0.1)                     # until the exporter listens (deadline above)
+        assert 'kiosk_sessions_total{outcome="success"} 1' in body
+        assert 'kiosk_errors_total{code="security_status",event="card_error"} 1' in body
+        assert 'kiosk_device_ok{device="paper"} 0' in body and 'kiosk_device_ok{device="reader"} 1' in body
+        assert "kiosk_last_success_timestamp_seconds 1.7640648e+09" in body
+        assert 'kiosk_info{kiosk_id="bench-01",version=' in body
+        assert 'node_textfile_scrape_error 0' in body
+    finally:
+        proc.terminate()
+        proc.wait(10)
