@@ -13,7 +13,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # file so deploy/install.sh and CI agree on it.
 APT_PACKAGES := $(shell grep -v '^\s*\#' deploy/apt-dev.txt | tr '\n' ' ')
 
-.PHONY: all setup run test bench clean apt venv
+.PHONY: all setup run test bench clean apt venv release lock
 
 all: test
 
@@ -53,6 +53,14 @@ test: setup
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# An offline release (docs/operations.md "Releases"): .deb + Mender artifact + manifest per
+# architecture in dist/, from the hash-pinned locks in deploy/release/.  `make lock` re-pins them.
+release: setup
+	$(PY) deploy/release/build.py $(RELEASE_ARGS)
+
+lock: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH deploy/release/lock.sh
 
 clean:
 	rm -rf $(VENV) $(STAMPS) .pytest_cache .hypothesis .cache

@@ -50,6 +50,10 @@ EVENTS: dict[str, str] = {
     "linkage_refused": "6f1d2c0a8f4b4b0e9a3c1d5e7f902704",
     "linkage_terms_changed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902705",
     "linkage_protocol_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902706",
+    # releases: switch, rollback, deferred switch (issue 14; kiosk/appliance/release.py)
+    "release_switched": "6f1d2c0a8f4b4b0e9a3c1d5e7f901401",
+    "release_rolled_back": "6f1d2c0a8f4b4b0e9a3c1d5e7f901402",
+    "release_deferred": "6f1d2c0a8f4b4b0e9a3c1d5e7f901403",
 }
 
 # syslog priorities
