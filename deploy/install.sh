@@ -255,6 +255,24 @@ step_files() {
     fi
 }
 
+# reload_udev: new rules now when udevd runs; a container (no udevd) picks them up at boot.
+reload_udev() {
+    if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ ! -S /run/udev/control ]; then
+        log "note: udev is not running here; the udev rules apply at the next boot"
+        return 0
+    fi
+    run udevadm control --reload
+}
+
+# reload_sysctl: kernel settings now, except in a container (its /proc/sys is read-only).
+reload_sysctl() {
+    if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && systemd-detect-virt --container --quiet 2>/dev/null; then
+        log "note: in a container; kernel settings (sysctl.d) are the host's"
+        return 0
+    fi
+    run sysctl --quiet --system
+}
+
 # --- 5. services: enabled kiosk, pcscd socket, no getty on tty1 -------------------------------
 step_services() {
     link /etc/systemd/system/kiosk.service /etc/systemd/system/multi-user.target.wants/kiosk.service
@@ -263,8 +281,8 @@ step_services() {
     if [ "$CHANGES" -gt 0 ] || reloads_pending; then
         reloads_pending mark
         run systemctl daemon-reload
-        run udevadm control --reload
-        run sysctl --quiet --system
+        reload_udev
+        reload_sysctl
         reloads_pending clear
         log "note: journald, the PID 1 watchdog and boot options take effect at the next reboot"
     fi
