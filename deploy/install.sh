@@ -398,7 +398,7 @@ main() {
         log "dry run: $CHANGES changes"
     else
         log "kiosk: $CHANGES changes"
-        if [ -z "$ROOT" ]; then
+        if [ -z "$ROOT" ] && [ -z "$RELEASE" ]; then
             log "next: kiosk config check && sudo systemctl restart kiosk (or reboot)"
         fi
     fi

@@ -14,7 +14,7 @@ after a short settle time.  Otherwise switch back, restart the old release and
 journal why (``release_rolled_back``).  ``.switching`` marks a switch in
 progress, so a re-run after an interruption finishes it.
 
-    kiosk release status | activate VERSION | link VERSION | rollback | check
+    kiosk release status | activate VERSION | link VERSION | restart | rollback | check
 """
 
 from __future__ import annotations
@@ -307,6 +307,8 @@ def register(sub) -> None:
     ln = rs.add_parser("link", help="only point current at VERSION (no restart: a chroot, an image build)")
     ln.add_argument("version")
     ln.set_defaults(func=lambda a: (Releases().link(a.version), EXIT_OK)[1])
+    rr = rs.add_parser("restart", help="restart the current release when idle, with the health gate")
+    rr.set_defaults(func=lambda a: activate(Releases().current() or "-"))
     rb = rs.add_parser("rollback", help="switch back to the previous release (with the health gate)")
     rb.set_defaults(func=cmd_rollback)
     ck = rs.add_parser("check", help="exit 0 when the current release runs and is healthy")
