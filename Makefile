@@ -13,7 +13,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # file so deploy/install.sh and CI agree on it.
 APT_PACKAGES := $(shell grep -v '^\s*\#' deploy/apt-dev.txt | tr '\n' ' ')
 
-.PHONY: all setup run test lint fuzz mutation bench clean apt venv pi-bench
+.PHONY: all setup run test lint fuzz mutation bench clean apt venv pi-bench release lock
 
 all: test
 
@@ -90,6 +90,13 @@ pi-bench:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	$(SUDO) deploy/pi-bench/bench.sh
+# An offline release (docs/operations.md "Releases"): .deb + Mender artifact + manifest per
+# architecture in dist/, from the hash-pinned locks in deploy/release/.  `make lock` re-pins them.
+release: setup
+	$(PY) deploy/release/build.py $(RELEASE_ARGS)
+
+lock: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH deploy/release/lock.sh
 
 clean:
 	rm -rf $(VENV) $(STAMPS) .pytest_cache .hypothesis .cache .mypy_cache .ruff_cache mutants

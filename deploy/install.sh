@@ -12,6 +12,8 @@
 #   --overlayroot on|off  turn the read-only root (overlayroot=tmpfs) on or off at the next boot
 #   --no-apt              skip apt-get (packages already installed)
 #   --no-boot             leave cmdline.txt / config.txt alone
+#   --release DIR         install an offline release payload (the .deb's postinst passes it): build
+#                         /opt/kiosk/releases/<version> from its wheelhouse with no network and switch
 #
 # What it does (docs/operations.md explains each part):
 #   apt packages (deploy/apt-pi.txt); the kiosk user and groups; a venv in /opt/kiosk/venv with
@@ -28,6 +30,7 @@ CONFIG=""
 OVERLAY=""
 APT=1
 BOOT=1
+RELEASE=""
 KIOSK_USER=kiosk
 KIOSK_GROUPS=(video render input plugdev lp gpio audio)
 CHANGES=0
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
         --overlayroot=*) OVERLAY=${1#*=} ;;
         --no-apt) APT=0 ;;
         --no-boot) BOOT=0 ;;
+        --release) RELEASE=$(realpath "${2:?--release needs a directory}"); shift ;;
         -h|--help) usage 0 ;;
         *) echo "install.sh: unknown option $1" >&2; usage 2 ;;
     esac
@@ -186,6 +190,7 @@ source_hash() {
 }
 
 step_venv() {
+    [ -z "$RELEASE" ] || return 0          # a release brings its own venv (step_release)
     local venv=/opt/kiosk/venv hash
     hash=$(source_hash)
     if [ -n "$ROOT" ]; then
@@ -296,12 +301,25 @@ step_services() {
     link /etc/systemd/system/kiosk.service /etc/systemd/system/multi-user.target.wants/kiosk.service
     link /lib/systemd/system/pcscd.socket /etc/systemd/system/sockets.target.wants/pcscd.socket
     link /dev/null /etc/systemd/system/getty@tty1.service
-    if [ "$CHANGES" -gt 0 ]; then
+    if [ "$CHANGES" -gt 0 ] || reloads_pending; then
+        reloads_pending mark
         run systemctl daemon-reload
         reload_udev
         reload_sysctl
+        reloads_pending clear
         log "note: journald, the PID 1 watchdog and boot options take effect at the next reboot"
     fi
+}
+
+# reloads_pending [mark|clear]: a run that changed files but died before its reloads leaves
+# the marker, so the next run reloads even though it finds nothing else to change.
+reloads_pending() {
+    local marker=$ROOT/var/lib/kiosk-deploy/reload-pending
+    case "${1:-}" in
+        mark)  [ "$DRY_RUN" = 1 ] || [ -n "$ROOT" ] || { mkdir -p "${marker%/*}"; : > "$marker"; } ;;
+        clear) [ "$DRY_RUN" = 1 ] || rm -f "$marker" ;;
+        *)     [ -e "$marker" ] && log "finishing the reloads an interrupted run left pending" ;;
+    esac
 }
 
 # --- 6. boot: quiet, splash, console off tty1 ---------------------------------------------------
@@ -319,19 +337,76 @@ step_boot() {
 }
 
 # --- 7. optional read-only root --------------------------------------------------------------------
+# Only a change of the configured state needs a reboot, and only then does it say so
+# ("reboot needed:" is what the Ansible role's reboot condition looks for).
 step_overlay() {
+    local boot=/boot/firmware configured=off
+    [ -e "$ROOT$boot/cmdline.txt" ] || boot=/boot
+    grep -qs 'overlayroot=tmpfs' "$ROOT$boot/cmdline.txt" && configured=on
+    [ -z "$OVERLAY" ] || [ "$OVERLAY" = "$configured" ] && return 0
     case "$OVERLAY" in
         on)  run apt-get install -y -qq --no-install-recommends overlayroot
              run raspi-config nonint do_overlayfs 0
-             log "read-only root: on after the next reboot (kiosk-rw explains how to change things)" ;;
+             log "reboot needed: read-only root on after the next reboot (kiosk-rw explains how to change things)" ;;
         off) run raspi-config nonint do_overlayfs 1
-             log "read-only root: off after the next reboot" ;;
+             log "reboot needed: read-only root off after the next reboot" ;;
     esac
 }
+
+# --- 0. the read-only root: never write an update into RAM ---------------------------------------
+# With overlayroot on, / is a tmpfs overlay: what this script writes would vanish at the next
+# power cut.  Inside overlayroot-chroot (the lower filesystem) it is fine; kiosk-update does both.
+step_rootfs() {
+    [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] || return 0
+    awk '$1 == "overlayroot" && $2 == "/" { found = 1 } END { exit !found }' /proc/mounts || return 0
+    [ "$(stat -c %d:%i /)" = "$(stat -c %d:%i /proc/1/root/)" ] || return 0     # chrooted: the lower fs
+    [ "${KIOSK_OVERLAY_OK:-}" = 1 ] && return 0
+    echo "install.sh: the read-only root (overlayroot) is on: this install would land in RAM and vanish" >&2
+    echo "at the next power cut.  Install a release with: sudo kiosk-update FILE.deb, or change the" >&2
+    echo "lower filesystem with: sudo overlayroot-chroot bash $0 ...  (docs/operations.md)" >&2
+    exit 1
+}
+
+# --- 8. an offline release: its own venv, side by side, switched when idle --------------------------
+# /opt/kiosk/releases/<version>/venv is built from the release's wheelhouse with pip --no-index and
+# hash checking; .complete is written last, so an interrupted build is redone on the next run.
+# The switch (idle wait, restart, health gate, rollback) is kiosk.appliance.release's.
+step_release() {
+    [ -n "$RELEASE" ] || return 0
+    local version dir sums
+    (cd "$RELEASE" && sha256sum --quiet -c SHA256SUMS) || { log "ERROR: $RELEASE fails its SHA256SUMS"; exit 1; }
+    version=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$RELEASE/manifest.json")
+    dir=/opt/kiosk/releases/$version
+    sums=$(sha256sum < "$RELEASE/SHA256SUMS" | cut -d' ' -f1)
+    if [ "$(cat "$ROOT$dir/.complete" 2>/dev/null)" != "$sums" ]; then
+        change "build release $version in $dir (offline, from the release's wheelhouse)"
+        if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ]; then
+            rm -rf "$dir"
+            mkdir -p "$dir"
+            python3 -m venv --system-site-packages "$dir/venv"
+            "$dir/venv/bin/pip" install -q --no-index --no-cache-dir --find-links "$RELEASE/wheels" \
+                --require-hashes --only-binary=:all: -r "$RELEASE/requirements.lock"
+            "$dir/venv/bin/pip" install -q --no-index --no-cache-dir --no-deps "$RELEASE"/wheels/myna_kiosk-*.whl
+            cp "$RELEASE/manifest.json" "$dir/manifest.json"
+            printf '%s\n' "$sums" > "$dir/.complete"
+        fi
+    fi
+    if [ "${KIOSK_RELEASE_SWITCH:-yes}" = no ]; then
+        log "release $version ready in $dir, not switched (KIOSK_RELEASE_SWITCH=no)"
+        return 0
+    fi
+    # Switch unless this release is current already and no earlier switch was left half done.
+    if [ -n "$ROOT" ] || [ "$(readlink "/opt/kiosk/current")" != "releases/$version" ] \
+        || [ -e /opt/kiosk/releases/.switching ]; then
+        run "$dir/venv/bin/python" -m kiosk.appliance.release activate "$version"
+    fi
+}
+
 
 main() {
     if [ "$DRY_RUN" = 1 ]; then log "dry run: nothing is changed"; fi
     if [ -n "$ROOT" ]; then log "installing into $ROOT"; fi
+    step_rootfs
     step_packages
     step_user
     step_venv
@@ -340,13 +415,14 @@ main() {
     step_services
     step_boot
     step_overlay
+    step_release
     if [ "$CHANGES" = 0 ]; then
         log "kiosk: up to date, nothing to change"
     elif [ "$DRY_RUN" = 1 ]; then
         log "dry run: $CHANGES changes"
     else
         log "kiosk: $CHANGES changes"
-        if [ -z "$ROOT" ]; then
+        if [ -z "$ROOT" ] && [ -z "$RELEASE" ]; then
             log "next: kiosk config check && sudo systemctl restart kiosk (or reboot)"
         fi
     fi

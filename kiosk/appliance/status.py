@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from kiosk import __version__
-from kiosk.appliance import hardware, runstate
+from kiosk.appliance import hardware, release, runstate
 from kiosk.appliance.redact import journal_record, redact
 from kiosk.config import Config, config_path, load_config_safely
 
@@ -185,6 +185,7 @@ def gather(config: str | None = None, sysroot: Path = Path("/"),
         "power": hardware.power(sysroot),
         "storage": hardware.storage(sysroot),
         "last_errors": last_errors() if with_journal else None,
+        "release": release.summary(),          # running / previous release (kiosk/appliance/release.py)
     }
     report["ok"] = not needed and report["service"]["active"] in ("active", "unknown")
     return report
@@ -254,5 +255,10 @@ def render(report: dict) -> str:
         out.append(_line("last errors", "none" if not errors else ""))
         for e in errors:
             out.append(f"  {e['time']} {e['event'] or '-'} {e['error_code']} {e['message']}".rstrip())
+    rel = report.get("release") or {}
+    if rel.get("current"):
+        out.append(_line("release", f"{rel.get('running') or rel['current']} (previous {rel.get('previous') or '-'})"))
+    if rel.get("rolled_back"):
+        out.append(_line("", "rolled back {version} -> {to}: {reason}".format(**rel["rolled_back"])))
     out.append(_line("overall", "OK" if report["ok"] else "SERVICE NEEDED"))
     return "\n".join(out)

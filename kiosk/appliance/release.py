@@ -1,0 +1,365 @@
+"""Releases side by side, switched only while the kiosk is idle, rolled back when unhealthy.
+
+Each release lives in /opt/kiosk/releases/<version> (its own venv, built offline
+by deploy/install.sh --release); ``current`` and ``previous`` are symlinks next
+to them and /opt/kiosk/venv points through ``current``, so the unit never
+changes.  A switch is a rename of a fresh symlink over ``current`` (atomic: a
+power cut leaves the old or the new link, never none).
+
+``activate(version)``: wait until no resident session is active (the kiosk's
+state file says ready or booting), switch, restart kiosk.service, and wait for
+it to report healthy: active after READY=1, its main process running the new
+release, its state file written by that process, no config error, and still so
+after a short settle time.  Otherwise switch back, restart the old release and
+journal why (``release_rolled_back``).  ``.switching`` marks a switch in
+progress, so a re-run after an interruption finishes it.
+
+    kiosk release status | activate VERSION | link VERSION | restart | rollback | check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.appliance import runstate
+
+BASE = Path(os.environ.get("KIOSK_RELEASES_BASE", "/opt/kiosk"))
+UNIT = "kiosk.service"
+# States with no resident at the kiosk: the attract screen, or still starting.
+IDLE_STATES = frozenset({"ready", "booting"})
+IDLE_TIMEOUT = float(os.environ.get("KIOSK_RELEASE_IDLE_TIMEOUT", 1800))
+HEALTH_TIMEOUT = float(os.environ.get("KIOSK_RELEASE_HEALTH_TIMEOUT", 120))
+SETTLE = float(os.environ.get("KIOSK_RELEASE_SETTLE", 5))
+POLL = 0.5
+
+EXIT_OK, EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_BUSY = 0, 1, 3, 4
+
+
+@dataclass(frozen=True)
+class Releases:
+    """The release directories and the ``current`` / ``previous`` links under ``base``."""
+
+    base: Path = BASE
+
+    def dir(self, version: str) -> Path:
+        return self.base / "releases" / version
+
+    def installed(self) -> list[str]:
+        root = self.base / "releases"
+        return sorted(p.name for p in root.iterdir() if (p / ".complete").exists()) if root.is_dir() else []
+
+    def _target(self, name: str) -> str | None:
+        try:
+            return Path(os.readlink(self.base / name)).name
+        except OSError:
+            return None
+
+    def current(self) -> str | None:
+        return self._target("current")
+
+    def previous(self) -> str | None:
+        return self._target("previous")
+
+    def _point(self, name: str, version: str) -> None:
+        tmp = self.base / f".{name}.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(f"releases/{version}", tmp)
+        os.replace(tmp, self.base / name)           # rename(2): atomic
+
+    def link(self, version: str) -> str | None:
+        """Make ``version`` current (and the old current previous); returns the old current."""
+        if not (self.dir(version) / ".complete").exists():
+            raise ReleaseError(f"release {version} is not installed completely in {self.dir(version)}")
+        old = self.current()
+        if old and old != version:
+            self._point("previous", old)
+        self._point("current", version)
+        self._venv_link()
+        fsync_dir(self.base)
+        return old
+
+    def _venv_link(self) -> None:
+        """/opt/kiosk/venv -> current/venv; a venv from before releases is kept aside, not deleted."""
+        venv = self.base / "venv"
+        if venv.is_symlink() and os.readlink(venv) == "current/venv":
+            return
+        if venv.exists() and not venv.is_symlink():
+            venv.rename(self.base / "venv.pre-release")
+        tmp = self.base / f".venv.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink("current/venv", tmp)
+        os.replace(tmp, venv)
+
+    # The switch in progress (for a re-run) and the last rollback (for kiosk status).
+    def mark(self, name: str, data: dict | None) -> None:
+        path = self.base / "releases" / name
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data) + "\n")
+
+    def marker(self, name: str) -> dict | None:
+        try:
+            return json.loads((self.base / "releases" / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+
+class ReleaseError(RuntimeError):
+    pass
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- the kiosk as systemd sees it ----------------------------------------------------------------
+def systemd_running() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def unit(*props: str) -> dict[str, str]:
+    argv = ["systemctl", "show", UNIT] + [a for p in props for a in ("-p", p)]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def systemctl(*args: str) -> int:
+    return subprocess.run(["systemctl", "--no-ask-password", *args], timeout=120).returncode
+
+
+def release_of_pid(pid: int, base: Path = BASE) -> str | None:
+    """Which release a process runs: its interpreter path is <base>/releases/<version>/venv/bin/python."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    prefix = str(base / "releases") + "/"
+    for arg in argv[:2]:
+        text = arg.decode(errors="replace")
+        if text.startswith(prefix):
+            return text[len(prefix):].split("/", 1)[0]
+    return None
+
+
+def idle(state: dict | None) -> bool:
+    """No resident session: the kiosk is not running, or it shows the attract screen (or boots)."""
+    return not state or not state.get("running") or state.get("state") in IDLE_STATES
+
+
+def wait_idle(timeout: float, read=runstate.read_state, clock=time.monotonic) -> bool:
+    deadline = clock() + timeout
+    while not idle(read()):
+        if clock() > deadline:
+            return False
+        time.sleep(POLL)                    # polling the kiosk's published state, with a deadline
+    return True
+
+
+def health(version: str, restarts_before: int, base: Path = BASE, read=runstate.read_state) -> tuple[bool | None, str]:
+    """(True, why) healthy now, (False, why) failed for good, (None, why) not yet."""
+    u = unit("ActiveState", "SubState", "Result", "MainPID", "NRestarts")
+    restarts = int(u.get("NRestarts") or 0)
+    if u.get("ActiveState") == "failed" or restarts > restarts_before:
+        return False, (f"kiosk.service {u.get('ActiveState')}/{u.get('SubState')} result={u.get('Result')} "
+                       f"restarts={restarts - restarts_before}")
+    if u.get("ActiveState") != "active":
+        return None, f"kiosk.service {u.get('ActiveState')}/{u.get('SubState')}"
+    pid = int(u.get("MainPID") or 0)
+    running = release_of_pid(pid, base)
+    if running != version:
+        return False, f"kiosk.service runs release {running!r}, not {version!r}"
+    state = read()
+    if not state or state.get("pid") != pid:
+        return None, "no state from the new kiosk process yet"
+    if "config_error" in state.get("service_needed", []):
+        return False, "the kiosk reports config_error"
+    return True, f"active, pid {pid}, state {state.get('state')}"
+
+
+def wait_healthy(version: str, restarts_before: int, timeout: float = HEALTH_TIMEOUT,
+                 settle: float = SETTLE, base: Path = BASE) -> tuple[bool, str]:
+    deadline = time.monotonic() + timeout
+    healthy_since = None
+    why = "not checked"
+    while time.monotonic() < deadline:
+        ok, why = health(version, restarts_before, base)
+        if ok is False:
+            return False, why
+        if ok:
+            healthy_since = healthy_since or time.monotonic()
+            if time.monotonic() - healthy_since >= settle:
+                return True, why
+        else:
+            healthy_since = None
+        time.sleep(POLL)                    # polling systemd and the state file, with a deadline
+    return False, f"not healthy within {timeout:.0f} s: {why}"
+
+
+def _journal(event: str, message: str, priority: int, **fields) -> None:
+    from kiosk import journal
+    if systemd_running():
+        journal.configure("journal")
+    journal.log_event(event, message, priority, **fields)
+    print(message, flush=True)
+
+
+# --- the switch ------------------------------------------------------------------------------------
+def activate(version: str, releases: Releases | None = None, idle_timeout: float = IDLE_TIMEOUT,
+             health_timeout: float = HEALTH_TIMEOUT, settle: float = SETTLE) -> int:
+    from kiosk import journal
+    rel = releases or Releases()
+    if not (rel.dir(version) / ".complete").exists():
+        print(f"kiosk release: {version} is not installed in {rel.dir(version)}", file=sys.stderr)
+        return EXIT_ERROR
+    pending = rel.marker(".switching")
+    old = pending["from"] if pending and pending.get("to") == version else rel.current()
+    if old == version:
+        old = rel.previous()
+    u = unit("ActiveState", "UnitFileState", "NRestarts") if systemd_running() else {}
+    managed = u.get("ActiveState") in ("active", "activating", "reloading", "failed") \
+        or u.get("UnitFileState") in ("enabled", "enabled-runtime")
+    if u.get("ActiveState") == "active" and not wait_idle(idle_timeout):
+        _journal("release_deferred", f"release {version}: a resident session stayed active for "
+                 f"{idle_timeout:.0f} s; not switched (run it again)", journal.WARNING,
+                 RELEASE=version, RELEASE_FROM=old or "")
+        return EXIT_BUSY
+    rel.mark(".switching", {"from": old, "to": version})
+    rel.link(version)
+    if not managed:
+        rel.mark(".switching", None)
+        print(f"kiosk release: {version} is current (kiosk.service not running: used at its next start)")
+        return EXIT_OK
+    restarts = int(unit("NRestarts").get("NRestarts") or 0)
+    systemctl("reset-failed", UNIT)
+    systemctl("restart", "--no-block", UNIT)
+    ok, why = wait_healthy(version, restarts, health_timeout, settle, rel.base)
+    if ok:
+        rel.mark(".switching", None)
+        rel.mark(".rolled-back", None)
+        _journal("release_switched", f"release {version} is running and healthy (from {old or 'none'}): {why}",
+                 journal.NOTICE, RELEASE=version, RELEASE_FROM=old or "")
+        return EXIT_OK
+    if not old:
+        rel.mark(".switching", None)
+        _journal("release_rolled_back", f"release {version} is not healthy ({why}) and there is no earlier "
+                 "release to roll back to", journal.ERR, RELEASE=version, REASON=why)
+        return EXIT_ROLLED_BACK
+    return rollback(rel, version, old, why, health_timeout, settle)
+
+
+def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float = HEALTH_TIMEOUT,
+             settle: float = SETTLE) -> int:
+    from kiosk import journal
+    rel.link(good)
+    rel.mark(".rolled-back", {"version": bad, "to": good, "reason": why, "time": time.time()})
+    restarts = int(unit("NRestarts").get("NRestarts") or 0)
+    systemctl("reset-failed", UNIT)
+    systemctl("restart", "--no-block", UNIT)
+    ok, after = wait_healthy(good, restarts, health_timeout, settle, rel.base)
+    rel.mark(".switching", None)
+    _journal("release_rolled_back", f"release {bad} rolled back to {good}: {why}; {good} is "
+             + ("healthy again" if ok else f"NOT healthy either: {after}"), journal.ERR,
+             RELEASE=bad, RELEASE_TO=good, REASON=why)
+    return EXIT_ROLLED_BACK
+
+
+def summary(rel: Releases | None = None) -> dict:
+    """The running and previous release (and the last rollback), for ``kiosk status``."""
+    rel = rel or Releases()
+    out = {"current": rel.current(), "previous": rel.previous(), "installed": rel.installed()}
+    pid = int(unit("MainPID").get("MainPID") or 0) if systemd_running() else 0
+    out["running"] = release_of_pid(pid, rel.base) if pid else None
+    if (rolled := rel.marker(".rolled-back")) is not None:
+        out["rolled_back"] = rolled
+    if (pending := rel.marker(".switching")) is not None:
+        out["switching"] = pending
+    return out
+
+
+# --- kiosk release ... ----------------------------------------------------------------------------------
+def register(sub) -> None:
+    rp = sub.add_parser("release", help="side-by-side releases: status, activate, rollback")
+    rs = rp.add_subparsers(dest="release_command", metavar="ACTION", required=True)
+    st = rs.add_parser("status", help="current, previous and installed releases")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+    ac = rs.add_parser("activate", help="switch when idle, restart, health gate, roll back if unhealthy")
+    ac.add_argument("version")
+    ac.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT)
+    ac.add_argument("--health-timeout", type=float, default=HEALTH_TIMEOUT)
+    ac.set_defaults(func=cmd_activate)
+    ln = rs.add_parser("link", help="only point current at VERSION (no restart: a chroot, an image build)")
+    ln.add_argument("version")
+    ln.set_defaults(func=lambda a: (Releases().link(a.version), EXIT_OK)[1])
+    rr = rs.add_parser("restart", help="restart the current release when idle, with the health gate")
+    rr.set_defaults(func=lambda a: activate(Releases().current() or "-"))
+    rb = rs.add_parser("rollback", help="switch back to the previous release (with the health gate)")
+    rb.set_defaults(func=cmd_rollback)
+    ck = rs.add_parser("check", help="exit 0 when the current release runs and is healthy")
+    ck.set_defaults(func=cmd_check)
+
+
+def cmd_status(args) -> int:
+    info = summary()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"current:   {info['current'] or '-'} (running: {info['running'] or '-'})")
+        print(f"previous:  {info['previous'] or '-'}")
+        print(f"installed: {' '.join(info['installed']) or '-'}")
+        if "rolled_back" in info:
+            r = info["rolled_back"]
+            print(f"rolled back: {r['version']} -> {r['to']}: {r['reason']}")
+    return EXIT_OK
+
+
+def cmd_activate(args) -> int:
+    return activate(args.version, idle_timeout=args.idle_timeout, health_timeout=args.health_timeout)
+
+
+def cmd_rollback(args) -> int:
+    rel = Releases()
+    cur, prev = rel.current(), rel.previous()
+    if not prev:
+        print("kiosk release: no previous release to roll back to", file=sys.stderr)
+        return EXIT_ERROR
+    return rollback(rel, cur or "?", prev, "rollback requested")
+
+
+def cmd_check(args) -> int:
+    rel = Releases()
+    cur = rel.current()
+    if not cur:
+        return EXIT_ERROR
+    if not systemd_running():
+        return EXIT_OK
+    ok, why = health(cur, int(unit("NRestarts").get("NRestarts") or 0), rel.base)
+    print(f"{cur}: {'healthy' if ok else 'NOT healthy'}: {why}")
+    return EXIT_OK if ok else EXIT_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk.appliance.release")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["release", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

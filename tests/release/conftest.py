@@ -1,0 +1,190 @@
+"""Releases built once per test session, and containers to install them in.
+
+``releases`` builds three .debs (and their Mender artifacts) from this checkout
+with deploy/release/build.py: 1.0.1 and 1.0.2 are good, 1.0.3 is deliberately
+broken (``kiosk run`` exits at start, as a release with a bad import would).
+The wheelhouse comes from .cache/release (downloaded once, like `make release`),
+so a second session builds with no network.
+
+``OverlayRootContainer`` boots the kiosk as it runs with the read-only root on:
+/ is an overlayfs named ``overlayroot`` (as overlayroot's initramfs mounts it)
+whose upper layer is a tmpfs, lost at every stop, over a lower filesystem that
+persists between boots of the same test; Debian's overlayroot-chroot works on it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import uuid
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kiosk.testing.nspawn import Container, unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "deploy" / "release" / "build.py"
+GOOD, NEXT, BROKEN = "1.0.1", "1.0.2", "1.0.3"
+UNIT = "kiosk.service"
+ARCH = platform.machine()                    # the release for this machine's architecture
+DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(ARCH, ARCH)
+
+# The kiosk with the simulated card and SDL's dummy display; written before the first release.
+CONFIG = """\
+[kiosk]
+id = "release-01"
+[reader]
+uri = ""
+[display]
+driver = "auto"
+sound = false
+"""
+DUMMY_DISPLAY = """\
+[Service]
+Environment=SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
+"""
+BREAK = '''
+def main(argv=None):                      # a deliberately broken release (tests/release)
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["run"]:
+        raise SystemExit("deliberately broken release: kiosk run exits at start")
+    return _main(argv)
+'''
+
+
+@dataclass(frozen=True)
+class Built:
+    dir: Path
+
+    def deb(self, version: str) -> Path:
+        return self.dir / f"myna-kiosk_{version}_{DEB_ARCH}.deb"
+
+    def mender(self, version: str) -> Path:
+        return self.dir / f"myna-kiosk_{version}_{DEB_ARCH}.mender"
+
+    def manifest(self, version: str) -> Path:
+        return self.dir / f"myna-kiosk_{version}_{DEB_ARCH}.manifest.json"
+
+
+def _broken_source(dest: Path) -> Path:
+    for name in ("kiosk", "deploy", "systemd", "docs", "pyproject.toml", "README.md"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    cli = dest / "kiosk" / "cli.py"
+    cli.write_text(cli.read_text().replace("def main(", "def _main(") + BREAK)
+    return dest
+
+
+def build(out: Path, version: str, source: Path = ROOT) -> None:
+    subprocess.run([sys.executable, str(BUILD), "--arch", ARCH, "--out", str(out), "--version", version,
+                    "--source", str(source), "--compress", "none", "--device-type", "myna-kiosk-test"],
+                   check=True, capture_output=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory) -> Built:
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb missing")
+    reuse = os.environ.get("KIOSK_TEST_RELEASES")       # a directory of earlier builds (debugging)
+    if reuse and Built(Path(reuse)).deb(BROKEN).exists():
+        return Built(Path(reuse))
+    out = tmp_path_factory.mktemp("releases")
+    build(out, GOOD)
+    build(out, NEXT)
+    with tempfile.TemporaryDirectory() as tmp:
+        build(out, BROKEN, _broken_source(Path(tmp)))
+    return Built(out)
+
+
+class OverlayRootContainer(Container):
+    """A container whose / is ``overlayroot``: tmpfs upper, lower kept in ``persist`` across boots."""
+
+    def __init__(self, name: str, persist: Path, **kw):
+        self.persist = persist
+        self.lower = persist / "lower"           # the "SD card": overlay of the host / with a disk upper
+        super().__init__(name, binds=[f"{self.lower}:{self.lower}"], **kw)
+
+    def mount_lower(self) -> Path:
+        """The persistent lower filesystem, mounted on the host (kept across stop/start)."""
+        for d in ("upper", "work"):
+            (self.persist / d).mkdir(parents=True, exist_ok=True)
+        self.lower.mkdir(exist_ok=True)
+        if subprocess.run(["mountpoint", "-q", str(self.lower)]).returncode != 0:
+            subprocess.run(["mount", "-t", "overlay", "sdcard", "-o",
+                            f"lowerdir=/,upperdir={self.persist / 'upper'},workdir={self.persist / 'work'}",
+                            str(self.lower)], check=True, capture_output=True)
+        return self.lower
+
+    def _mount_overlay(self) -> None:
+        assert self.scratch is not None
+        self.mount_lower()
+        layer = self.scratch / "layer"
+        layer.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.scratch_size},mode=0755", "ram", str(layer)],
+                       check=True, capture_output=True)
+        self._mounts.append(layer)
+        for d in ("upper", "work"):
+            (layer / d).mkdir()
+        self.root = self.scratch / "root"
+        self.root.mkdir()
+        subprocess.run(["mount", "-t", "overlay", "overlayroot", "-o",
+                        f"lowerdir={self.lower},upperdir={layer / 'upper'},workdir={layer / 'work'}",
+                        str(self.root)], check=True, capture_output=True)
+        self._mounts.append(self.root)
+
+    def _prepare_root(self) -> None:
+        super()._prepare_root()
+        # The machine id lives on the lower filesystem, as on a kiosk (one journal across boots).
+        assert self.root is not None
+        kept = self.persist / ".machine-id"
+        if not kept.exists():
+            kept.write_text(uuid.uuid4().hex + "\n")
+        (self.root / "etc/machine-id").write_text(kept.read_text())
+
+    def release_lower(self) -> None:
+        subprocess.run(["umount", "-l", str(self.lower)], capture_output=True)
+
+
+def prepare_kiosk(c: Container | Path) -> None:
+    """The city's config and the test display, as the technician or Ansible puts them first
+    (into a running container, or into a root directory such as the lower filesystem)."""
+    files = {"/etc/kiosk/kiosk.toml": CONFIG,
+             "/etc/systemd/system/kiosk.service.d/90-test-display.conf": DUMMY_DISPLAY}
+    for path, text in files.items():
+        if isinstance(c, Path):
+            (c / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            (c / path.lstrip("/")).write_text(text)
+        else:
+            c.write(path, text)
+
+
+def need_containers() -> None:
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"no systemd-nspawn here: {reason}")
+
+
+def current(c: Container) -> str:
+    return Path(c.run(["readlink", "/opt/kiosk/current"]).stdout.strip()).name
+
+
+def running(c: Container) -> str:
+    pid = c.main_pid(UNIT)
+    return c.run(["cat", f"/proc/{pid}/cmdline"]).stdout.split("\0")[0]
+
+
+def push(c: Container, path: Path) -> str:
+    """Copy a built file into the container (its /tmp is private); returns the path inside."""
+    inside = f"/var/cache/kiosk-test/{path.name}"
+    target = c.host_path(inside)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    return inside
