@@ -34,8 +34,19 @@ _KEEP = re.compile(
     rf"|{_NUM}\s?月\s?{_NUM}\s?日"                               # 2月17日
     rf"|{_NUM}[円回日年月時分秒歳件枚桁個%％号条]?"              # 1,500円, 0120-95-0178, 10回
     r"|[A-Za-z][A-Za-z0-9'’.\-]*"                                # Latin words, PIN, JPKI
+    r"|[（(][^（()）\n]{1,9}[）)]"                                # short asides: （全 10 回）
 )
 _SPACE_LANGS = ("en", "ko")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def _number_spacing(text: str, i: int) -> bool:
+    """The spaces before ``text[i]`` separate a number from a CJK word (either side)."""
+    j = i - 1
+    while j > 0 and text[j].isspace():
+        j -= 1
+    a, b = text[j], text[i]
+    return (a.isdigit() and bool(_CJK.match(b))) or (bool(_CJK.match(a)) and b.isdigit())
 
 
 def detect_lang(text: str) -> str:
@@ -74,10 +85,15 @@ def break_points(text: str, lang: str | None = None) -> list[int]:
     lang = lang or detect_lang(text)
     n = len(text)
     allowed = {i for i in range(1, n) if text[i - 1].isspace() and not text[i].isspace()}
-    if lang not in _SPACE_LANGS and re.search(r"[\u3040-\u30ff\u3400-\u9fff]", text):
-        allowed |= _phrase_bounds(text, lang)
+    if lang not in _SPACE_LANGS and _CJK.search(text):
+        for i in _phrase_bounds(text, lang):
+            while i < n and text[i].isspace():      # a break at spaces comes after them
+                i += 1
+            allowed.add(i)
         # Between two CJK characters BudouX may miss a boundary after 。、: allow it.
         allowed |= {i for i in range(1, n) if text[i - 1] in "。、，．！？"}
+        # "あと 10 回": in Japanese/Chinese a space beside a number is spacing, not a word gap.
+        allowed = {i for i in allowed if not (i < n and text[i - 1].isspace() and _number_spacing(text, i))}
     inside = _keep_inside(text)
     ok = []
     for i in sorted(allowed):
