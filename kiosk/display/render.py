@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import pygame
 
-from kiosk.display.screens import FLOOR, View, Widget
+from kiosk.display.screens import BODY_FLOOR, BODY_ROLES, FLOOR, View, Widget
 from kiosk.text import wrap as text_wrap
 
 FONT_PATHS = (
@@ -33,7 +33,6 @@ FONT_PATHS = (
 LINE = 1.25                 # line height in em; the baseline sits 1 em below the line's top
 LABEL_LINE = 1.15           # labels (buttons, titles): one or two short lines
 PAGE_BUTTON_MIN = 56        # px: ▲ / ▼ are buttons a finger can hit
-SHRINK_STEP = 0.94          # labels only
 PAGE_KEYS = ("8", "9")      # keypad digits for ▲ / ▼ where the screen's shortcuts leave them free
 PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7")
 
@@ -141,7 +140,7 @@ class Renderer:
 
     # -- measures ----------------------------------------------------------------
     def px(self, size: float) -> int:
-        return max(8, round(size * self.surface.get_height()))
+        return max(8, int(size * self.surface.get_height() + 0.5))      # half up: 66.5 px is 67
 
     def font(self, px: int, lang: str = "ja", line: float = LINE) -> Face:
         """The face for ``lang`` at ``px``; Chinese and Korean use their own faces of the CJK collection."""
@@ -322,15 +321,25 @@ class Renderer:
         pad = max(2, box.height // 20) if pad is None else pad
         inner_w, inner_h = box.width - 2 * pad, box.height - 2 * pad
         target = self.px(w.size)
-        smallest = self.px(FLOOR)
-        px = target
-        while True:
+        smallest = self.px(BODY_FLOOR if w.kind == "text" and w.role in BODY_ROLES else FLOOR)
+
+        def attempt(px: int):
             face = self.font(px, lang, LABEL_LINE)
             lines = self.wrap(face, w.text, inner_w, lang)
-            fits = all(face.width(x) <= inner_w for x in lines) and len(lines) * face.line <= inner_h
-            if fits or px <= smallest:
-                break
-            px = max(smallest, int(px * SHRINK_STEP))
+            return face, lines, all(face.width(x) <= inner_w for x in lines) and len(lines) * face.line <= inner_h
+
+        face, lines, fits = attempt(target)
+        if not fits and target > smallest:      # the largest size that fits, found by halving
+            lo, hi = smallest, target - 1
+            best = attempt(smallest)
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                trial = attempt(mid)
+                if trial[2]:
+                    best, lo = trial, mid + 1
+                else:
+                    hi = mid - 1
+            face, lines, fits = best
         total = len(lines) * face.line
         y = box.y + pad + max(0, (inner_h - total) // 2)          # labels sit in the middle of their box
         self._lines(face, lines, pygame.Rect(box.x + pad, y, inner_w, min(total, box.bottom - y)), w.align,
