@@ -254,18 +254,25 @@ class Renderer:
         pages: list[list[tuple[list, int]]] = [[]]       # per page: (unit, y offset)
         used = 0
         for unit in units:
-            pieces = [unit]
-            if len(unit) == 1 and self._height(unit) > room:      # one long paragraph: split its lines
-                w, face, lines, x, width = unit[0]
-                per = max(1, room // face.line)
-                pieces = [[(w, face, lines[i:i + per], x, width)] for i in range(0, len(lines), per)]
-            for piece in pieces:
-                h = self._height(piece)
-                if pages[-1] and used + h > room:
+            if len(unit) > 1 or self._height(unit) <= room - (used if pages[-1] else 0):
+                if pages[-1] and used + self._height(unit) > room:     # a row, or a paragraph that fits
                     pages.append([])
                     used = 0
+                pages[-1].append((unit, used))
+                used += self._height(unit) + gap
+                continue
+            w, face, lines, x, width = unit[0]       # a paragraph too long for what is left: fill, go on
+            while lines:
+                left = (room - used) // face.line if pages[-1] else room // face.line
+                if left < min(2, len(lines)) and pages[-1]:
+                    pages.append([])
+                    used = 0
+                    continue
+                take = max(1, left)
+                piece = [(w, face, lines[:take], x, width)]
                 pages[-1].append((piece, used))
-                used += h + gap
+                used += self._height(piece) + gap
+                lines = lines[take:]
         n = len(pages)
         page = min(max(0, int(view.pages.get(key, 0))), n - 1)
         frame.pages[key] = (page, n)

@@ -35,6 +35,7 @@ _KEEP = re.compile(
     rf"|{_NUM}[円回日年月時分秒歳件枚桁個%％号条]?"              # 1,500円, 0120-95-0178, 10回
     r"|[A-Za-z][A-Za-z0-9'’.\-]*"                                # Latin words, PIN, JPKI
     r"|[（(][^（()）\n]{1,9}[）)]"                                # short asides: （全 10 回）
+    r"|[●○*＊]+[0-9]*"                                             # a masked number: ●●●●, ****8901
 )
 _SPACE_LANGS = ("en", "ko")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
