@@ -46,13 +46,16 @@ class DisplaySection:
     width: int = 800
     height: int = 480
     large_text: bool = False
+    high_contrast: bool = False      # black/yellow theme, a switch of its own (not tied to large text)
     sound: bool = True
 
 
 @dataclass
 class TimeoutsSection:
-    pin_seconds: int = 30
-    session_seconds: int = 180
+    pin_seconds: int = 30            # PIN pad untouched: digits wiped, back to the screen before
+    inactivity_seconds: int = 90     # no touch, key or card answer: the "continue?" prompt
+    prompt_seconds: int = 30         # the prompt's countdown before the session ends (and wipes)
+    session_seconds: int = 1200      # hard cap from card insertion, above the longest active flow
     card_left_seconds: int = 10
     # One card operation (status, licence, a certificate, a signature); past it
     # the kiosk stops with card_not_responding (docs/card-stack.md).
@@ -171,6 +174,7 @@ CHOICES: dict[str, tuple] = {
 RANGES: dict[str, tuple[float, float]] = {
     "display.width": (320, 7680), "display.height": (240, 4320),
     "timeouts.pin_seconds": (5, 600), "timeouts.session_seconds": (30, 3600),
+    "timeouts.inactivity_seconds": (15, 1800), "timeouts.prompt_seconds": (5, 300),
     "timeouts.card_left_seconds": (1, 600),
     "timeouts.card_operation_seconds": (2, 300),
     "printer.timeout": (0.1, 60), "printer.baudrate": (1200, 921600),

@@ -16,6 +16,12 @@ def register(sub) -> None:
     p.add_argument("--screenshots", metavar="DIR", help="where scenario screenshots go")
     p.add_argument("--size", metavar="WxH", help="window / screen size, e.g. 800x480")
     p.add_argument("--lang", choices=("ja", "en", "zh", "ko"), help="starting language")
+    p.add_argument("--record", metavar="OUT.jsonl",
+                   help="with --scenario: after every step, write the screen and every widget's layout")
+    p.add_argument("--tray-cmd", metavar="CMD",
+                   help="with --scenario and [reader] uri: run 'CMD insert PROFILE' / 'CMD remove' "
+                        "for the insert/remove steps (docs/hil.md); without it, a person does them")
+    p.add_argument("--large-text", action="store_true", help="start in large text")
     p.set_defaults(func=cmd_run)
 
 
@@ -38,6 +44,8 @@ def cmd_run(args) -> int:
     size = _size(args.size, cfg)
     if args.lang and args.lang in cfg.kiosk.languages:
         cfg.kiosk.default_language = args.lang
+    if getattr(args, "large_text", False):
+        cfg.display.large_text = True
     if args.scenario:
         return _run_scenario(args, cfg, error, size)
     return _run_kiosk(args, cfg, error, size)
@@ -50,7 +58,8 @@ def _run_scenario(args, cfg, error, size) -> int:
         print(f"kiosk run: {error.message}", file=sys.stderr)
         return error.exit_code
     result = run_scenario(args.scenario, config=cfg, screenshots=args.screenshots, size=size,
-                          lang=cfg.kiosk.default_language, production=True)
+                          lang=cfg.kiosk.default_language, production=True,
+                          record=getattr(args, "record", None), tray_cmd=getattr(args, "tray_cmd", None))
     print(json.dumps({"ok": result.ok, "screens_seen": result.screens_seen, "errors": result.errors,
                       "overflows": [list(o) for o in result.overflows],
                       "screenshots": result.screenshots}, ensure_ascii=False, indent=1))

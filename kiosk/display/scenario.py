@@ -17,13 +17,24 @@ A scenario is a list of steps (or a TOML file with ``steps = [...]``):
 The session runs against the real CardWorker thread and simulated reader;
 only time is controlled.  ``run_scenario`` returns a ScenarioResult with
 ``ok``, ``screens_seen`` and ``errors``.
+
+``record=`` (``kiosk run --record OUT.jsonl``) writes one JSON line after
+every step: the screen, the language, every widget as drawn (id, role, text,
+font px, box, lines, paginated, clipped) and whether the session still holds
+resident data.  With a real reader (``[reader] uri``) the texts are left out
+of the record (a real card's data never goes to disk), and ``insert`` /
+``remove`` run ``tray_cmd`` (``--tray-cmd``) or wait for a person to place or
+take the card (docs/hil.md).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shlex
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -33,6 +44,8 @@ from pathlib import Path
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 WAIT_SECONDS = 15.0
+CARD_WAIT_SECONDS = 120.0          # a person placing or taking a physical card
+TRAY_CMD_SECONDS = 60.0
 BUSY_SCREENS = ("reading", "linkage_5", "linkage_8")
 
 
@@ -63,7 +76,7 @@ def load_steps(source) -> tuple[list[str], dict]:
 class ScenarioRunner:
     def __init__(self, config=None, screenshots=None, size=(800, 480), lang="ja", clock=None,
                  printer=None, receipt_builder=None, linkage_factory=None, gateway_available=False,
-                 today=None, sound_enabled=True):
+                 today=None, sound_enabled=True, record=None, reader_factory=None, tray_cmd=None):
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         import pygame
 
@@ -81,11 +94,17 @@ class ScenarioRunner:
             self.cfg.kiosk.default_language = lang
         self.screenshots = Path(screenshots) if screenshots else None
         self.clock = clock or ManualClock()
-        self.reader = SimReader()
+        # A real reader (HIL bench) when given; the simulated one otherwise.
+        self.physical = reader_factory is not None
+        self.reader = None if self.physical else SimReader()
+        self.tray_cmd = shlex.split(tray_cmd) if tray_cmd else None
+        self._record = open(record, "w", encoding="utf-8") if isinstance(record, (str, Path)) else record
+        self._owns_record = isinstance(record, (str, Path))
+        self._steps = 0
         self._wake = threading.Event()
         self.sounds = Sounds(enabled=sound_enabled and self.cfg.display.sound)
         kwargs = {} if today is None else {"today": today}
-        self.session = Session(self.cfg, reader_factory=lambda: self.reader, clock=self.clock,
+        self.session = Session(self.cfg, reader_factory=reader_factory or (lambda: self.reader), clock=self.clock,
                                printer=printer, receipt_builder=receipt_builder,
                                linkage_factory=linkage_factory, gateway_available=gateway_available,
                                sound=self.sounds, on_wake=self._wake.set, **kwargs)
@@ -99,6 +118,60 @@ class ScenarioRunner:
         self._seen_overflow: set[tuple[str, str]] = set()
 
     # -- helpers ----------------------------------------------------------------
+    def holds_resident_data(self) -> bool:
+        """Anything of the current resident still in the session (card facts, licence, PIN digits)."""
+        s = self.session
+        return bool(s.status is not None or s.licence is not None or s.photo is not None or s.pin_len
+                    or any(s._pin) or s.linkage)
+
+    def write_record(self, line: str) -> None:
+        """One JSON line: the step, the screen and every widget as drawn (docs/ui.md)."""
+        if self._record is None:
+            return
+        s, frame = self.session, self.app.frame
+        widgets = []
+        for p in frame.placed:
+            item = p.record()
+            if self.physical:                  # a real card's data never goes to disk
+                item["chars"] = len(item.pop("text") or "")
+                item.pop("lines", None)
+            widgets.append(item)
+        self._record.write(json.dumps({
+            "step": self._steps, "line": line, "screen": s.screen, "lang": s.lang,
+            "large_text": s.large_text, "high_contrast": s.high_contrast,
+            "size": list(self.app.surface.get_size()),
+            "pages": {k: list(v) for k, v in frame.pages.items()},
+            "widgets": widgets, "resident_data": self.holds_resident_data(),
+        }, ensure_ascii=False) + "\n")
+        self._record.flush()
+
+    def _card_step(self, op: str, arg: str) -> None:
+        """insert / remove on a physical reader: the bench command, or a person, then wait."""
+        s = self.session
+        if self.tray_cmd:
+            cmd = self.tray_cmd + [op] + ([arg] if arg else [])
+            try:
+                done = subprocess.run(cmd, timeout=TRAY_CMD_SECONDS, capture_output=True, text=True)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                self.fail(f"{op}: tray command failed ({type(exc).__name__})")
+                return
+            if done.returncode != 0:
+                self.fail(f"{op}: tray command exited {done.returncode}")
+                return
+        else:
+            what = f"place the card ({arg})" if op == "insert" else "take the card away"
+            print(f"kiosk scenario: {what} on the reader", file=sys.stderr, flush=True)
+        want = (lambda: s.active or s.screen != "attract") if op == "insert" else (lambda: not s.active)
+        end = time.monotonic() + CARD_WAIT_SECONDS
+        while not want():
+            if time.monotonic() >= end:
+                self.fail(f"{op}: the reader did not see the card {'placed' if op == 'insert' else 'taken'}")
+                return
+            self._wake.clear()
+            s.pump()
+            s.tick()
+            self._wake.wait(0.05)
+
     def draw(self) -> None:
         frame = self.app.draw()
         for wid, text in frame.overflows:
@@ -156,7 +229,9 @@ class ScenarioRunner:
         op, args = parts[0], parts[1:]
         arg = " ".join(args)
         s = self.session
-        if op == "insert":
+        if op in ("insert", "remove") and self.physical:
+            self._card_step(op, arg)
+        elif op == "insert":
             card = self.reader.insert(arg)
             self.result.cards.append(card)
         elif op == "remove":
@@ -171,10 +246,13 @@ class ScenarioRunner:
 
             from kiosk.display.app import NAME_KEYS
             code = NAME_KEYS.get(arg.lower())
-            if code is None:
+            if arg.lower() in ("page_down", "page_up") and code is None:
+                s.key(arg.lower(), self.app.view)       # ▼ / ▲ of a paginated block
+            elif code is None:
                 self.fail(f"key {arg}: unknown key name")
                 return
-            self.app.handle(pygame.event.Event(pygame.KEYDOWN, key=code, mod=0, unicode=""))
+            else:
+                self.app.handle(pygame.event.Event(pygame.KEYDOWN, key=code, mod=0, unicode=""))
         elif op == "wait_screen":
             if not self.wait_screen(arg):
                 self.fail(f"wait_screen {arg}: still on {s.screen!r}")
@@ -217,15 +295,20 @@ class ScenarioRunner:
         self.session.start()
         try:
             self.draw()
+            self.write_record("")
             for line in steps:
                 if not self.result.ok:
                     break
+                self._steps += 1
                 try:
                     self.step(line)
                 except Exception as exc:
                     self.fail(f"{line}: {type(exc).__name__}: {exc}")
+                self.write_record(line)
         finally:
             self.session.stop()
+            if self._owns_record:
+                self._record.close()
         self.result.screens_seen = list(self.session.screens_seen)
         self.result.sounds = list(self.sounds.played)
         return self.result
@@ -253,6 +336,8 @@ def run_scenario(steps, config=None, screenshots=None, size=(800, 480), lang="ja
         parts = build_parts(config or Config(), Bus())
         for key in ("printer", "receipt_builder", "linkage_factory", "gateway_available"):
             kwargs.setdefault(key, getattr(parts, key))
+        if parts.tray is None:                 # [reader] uri: the scenario runs on that reader
+            kwargs.setdefault("reader_factory", parts.reader_factory)
     try:
         runner = ScenarioRunner(config=config, screenshots=screenshots, size=size, lang=lang, **kwargs)
         return runner.run(step_list)

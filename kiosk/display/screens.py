@@ -17,10 +17,21 @@ from typing import Any
 from kiosk.i18n import LANGUAGE_NAMES, catalog
 from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER
 
-# Relative font sizes (fraction of the screen height).
-TITLE, BIG, BODY, SMALL, BUTTON, KEY = 0.066, 0.085, 0.052, 0.044, 0.052, 0.075
-ROW = 0.047
-LARGE_TEXT_SCALE = 1.2
+# The type scale, as a fraction of the screen height and written as pixels at
+# 480 px (so 24/480 is 24 px on 800x480 and 30 px on 1024x600).  FLOOR is the
+# smallest text anywhere; BODY_FLOOR the smallest reading text (roles in
+# BODY_ROLES).  Text that does not fit is paginated, never shrunk (docs/ui.md).
+FLOOR, BODY_FLOOR = 22 / 480, 24 / 480
+TITLE, BIG, BODY, SMALL, BUTTON, KEY = 30 / 480, 38 / 480, 25 / 480, 22 / 480, 25 / 480, 34 / 480
+ROW = 24 / 480
+LARGE_TEXT_SCALE = 1.4
+# Reading text: at least BODY_FLOOR.  Captions (muted, countdown) may use SMALL.
+BODY_ROLES = ("body", "big", "warn", "danger", "ok", "few", "last", "locked")
+# Chrome that fits itself to its box (never below FLOOR, in large text never below
+# its normal size): the header title, countdowns and every button label.
+FIT_ROLES = ("title", "countdown")
+# Colour roles of a PIN counter (render.THEMES): full, a few tries gone, last try, locked.
+COUNTER_ROLES = ("ok", "few", "last", "locked")
 
 HEADER_H = 0.13
 RENEWAL_SOON_DAYS = 90          # expiry notices arrive about 2-3 months ahead
@@ -31,7 +42,7 @@ SCREENS = (
     "attract", "reading", "summary", "menu", "pin_status", "licence_pin", "licence_locked",
     "licence", "renewal", "lost_card", "linkage_preflight",
     *(f"linkage_{n}" for n in range(1, 10)), "linkage_error",
-    "take_card", "timed_out", "card_removed", "card_error", "service_needed",
+    "take_card", "timed_out", "card_removed", "card_error", "service_needed", "still_there",
 )
 JPKI_PINS = ("jpki_auth", "jpki_sign")
 CARD_PINS = ("jpki_auth", "jpki_sign", "kenhojo", "juki")
@@ -46,14 +57,18 @@ class Widget:
     kind: str                   # text | button | image | panel
     rect: tuple[float, float, float, float]
     text: str = ""
-    role: str = "body"          # text: title body small big warn danger ok muted; button: primary normal danger key
-    size: float = BODY
+    role: str = "body"          # text: title body small big warn danger ok muted few last locked;
+    #                             button: primary normal danger key
+    size: float = BODY          # the size drawn (large text applied)
     align: str = "left"         # left | center
     enabled: bool = True
     selected: bool = False
     image: Any = None
-    scroll: int | None = None   # first line shown; None = must fit (overflow is an error)
+    scroll: int | None = None   # first line shown (a builder's own scrolling); None = the renderer paginates
     flow: str | None = None     # texts sharing a flow id are laid out one after another in one box
+    row: str | None = None      # flow items sharing a row id sit side by side (a table row)
+    base: float = BODY          # the size in normal text (large text is checked against it)
+    fit: str = "page"           # page: paginate what does not fit; shrink: labels fit themselves
 
 
 @dataclass
@@ -65,6 +80,8 @@ class View:
     default: str | None = None                                # Enter
     back: str | None = None                                   # Esc
     large_text: bool = False
+    high_contrast: bool = False
+    pages: dict[str, int] = field(default_factory=dict)      # paginated block -> page shown (session.pages)
 
     def get(self, wid: str) -> Widget | None:
         for w in self.widgets:
@@ -83,17 +100,31 @@ class View:
         return "\n".join(self.texts())
 
 
+@dataclass(frozen=True)
+class Row:
+    """One table row for ``paragraphs``: cells (id, text, role, left, width) side by side."""
+
+    cells: tuple[tuple[str, str, str, float, float], ...]
+
+
 class _Builder:
     def __init__(self, session):
         self.s = session
         self.t = catalog("ui", session.lang)
-        self.view = View(session.screen, session.lang, large_text=session.large_text)
+        self.view = View(session.screen, session.lang, large_text=session.large_text,
+                         high_contrast=bool(getattr(session, "high_contrast", False)),
+                         pages=dict(getattr(session, "pages", {}) or {}))
         self._n = 0
 
     # -- primitives ----------------------------------------------------------
     def add(self, w: Widget) -> Widget:
-        if self.s.large_text:
-            w.size *= LARGE_TEXT_SCALE
+        """Put ``w`` on screen with the type scale applied: floors, large text, fitting."""
+        if w.kind in ("text", "button"):
+            floor = BODY_FLOOR if w.kind == "text" and w.role in BODY_ROLES else FLOOR
+            w.base = max(w.size, floor)
+            w.size = w.base * (LARGE_TEXT_SCALE if self.s.large_text else 1.0)
+            if w.kind == "button" or w.role in FIT_ROLES:
+                w.fit = "shrink"
         self.view.widgets.append(w)
         return w
 
@@ -119,20 +150,40 @@ class _Builder:
                       "countdown", SMALL, "center")
         self.notice()
 
+    def counter_role(self, c) -> str:
+        """The colour role of a PIN counter: ok (full), few, last (one try), locked; muted if unknown."""
+        if c is None or c.tries_left is None:
+            return "locked" if c is not None and c.locked else "muted"
+        if c.locked or c.tries_left <= 0:
+            return "locked"
+        if c.tries_left == 1:
+            return "last"
+        return "ok" if c.max_tries is None or c.tries_left >= c.max_tries else "few"
+
     def notice(self) -> None:
         if self.s.notice:
             key, values = self.s.notice
             role = "danger" if key.endswith("unavailable") else "ok"
-            self.text("notice", (0.03, FOOT_Y - 0.075, 0.94, 0.07), self.t(key, **values), role, SMALL)
+            self.text("notice", (0.03, FOOT_Y - 0.095, 0.94, 0.09), self.t(key, **values), role, SMALL)
 
-    def paragraphs(self, items: list[tuple[str, str, str]], top=BODY_TOP, bottom=BODY_BOTTOM,
+    def paragraphs(self, items: list, top=BODY_TOP, bottom=BODY_BOTTOM,
                    left=0.03, width=0.94, size=BODY) -> None:
-        """Stack (id, text, role) blocks; each gets height in proportion to its length."""
-        items = [i for i in items if i[1]]
+        """Stack (id, text, role) blocks and ``Row`` table rows in one box, one under another.
+
+        The renderer paginates the box (page buttons beside it) when it does not fit.
+        """
         self._flows = getattr(self, "_flows", 0) + 1
-        for wid, text, role in items:
-            w = self.text(wid, (left, top, width, bottom - top), text, role, size)
-            w.flow = f"flow{self._flows}"
+        flow = f"flow{self._flows}"
+        for item in items:
+            if isinstance(item, Row):
+                for wid, text, role, x, w in item.cells:
+                    cell = self.text(wid, (x, top, w, bottom - top), text, role, size)
+                    cell.flow, cell.row = flow, item.cells[0][0]
+                continue
+            wid, text, role = item
+            if text:
+                w = self.text(wid, (left, top, width, bottom - top), text, role, size)
+                w.flow = flow
 
     def footer(self, buttons: list[tuple[str, str, str]]) -> None:
         """Buttons across the bottom: (id, label, role)."""
@@ -202,7 +253,9 @@ def _attract(b: _Builder) -> None:
                  "normal", selected=lang == s.lang)
     b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.60, 0.96 - len(langs) * (w + gap), 0.17),
              t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
-    b.text("hint", (0.04, 0.80, 0.92, 0.16), t("attract.hint"), "muted", SMALL, "center")
+    b.text("hint", (0.02, 0.80, 0.66, 0.17), t("attract.hint"), "muted", SMALL, "center")
+    b.button("btn_high_contrast", (0.70, 0.80, 0.28, 0.17), t("contrast.switch"), "normal",
+             selected=s.high_contrast, size=SMALL)
 
 
 def _reading(b: _Builder) -> None:
@@ -249,8 +302,8 @@ def _menu(b: _Builder) -> None:
     items = menu_items(st)
     top = BODY_TOP
     if st.card_type == MYNA:
-        b.text("no_licence_note", (0.03, top, 0.94, 0.10), t("menu.no_licence_note"), "warn", SMALL)
-        top += 0.11
+        b.text("no_licence_note", (0.03, top, 0.94, 0.14), t("menu.no_licence_note"), "warn", SMALL)
+        top += 0.15
     cols = 2
     rows = (len(items) + cols - 1) // cols
     gap = 0.025
@@ -266,21 +319,16 @@ def _menu(b: _Builder) -> None:
 def _pin_status(b: _Builder) -> None:
     t, st = b.t, b.s.status
     b.header("pin_status.title")
-    y = BODY_TOP
-    row_h = 0.064
+    rows: list = []                     # the PIN table: name | tries, coloured by counter_role
     for pin_id in PIN_ORDER:
         c = st.pins.get(pin_id)
         if c is None:
             continue
-        b.text(f"pin_{pin_id}_name", (0.03, y, 0.62, row_h), b.pin_name(pin_id), "body", ROW)
-        b.text(f"pin_{pin_id}_state", (0.66, y, 0.32, row_h), b.tries(c),
-               "danger" if c.locked else ("warn" if c.tries_left is not None and c.tries_left <= 1 else "ok"),
-               ROW)
-        y += row_h
+        rows.append(Row(((f"pin_{pin_id}_name", b.pin_name(pin_id), "body", 0.03, 0.55),
+                         (f"pin_{pin_id}_state", b.tries(c), b.counter_role(c), 0.59, 0.39))))
     if st.licence_pin_set is False:
-        b.text("licence_no_pin", (0.03, y, 0.94, row_h), t("pin_status.licence_no_pin"), "muted", SMALL)
-        y += row_h
-    items = b.locked_guidance(st.locked_pins)
+        rows.append(("licence_no_pin", t("pin_status.licence_no_pin"), "muted"))
+    items = rows + b.locked_guidance(st.locked_pins)
     expiry = []
     if st.auth_cert_not_after:
         key = "pin_status.cert_expired" if st.auth_cert_expired(b.s.today()) else "pin_status.cert_expiry"
@@ -290,7 +338,7 @@ def _pin_status(b: _Builder) -> None:
     if st.card_expiry:
         expiry.append(t("pin_status.card_expiry", date=b.date(st.card_expiry)))
     items.append(("expiry", "  ".join(expiry), "body"))
-    b.paragraphs(items, top=y + 0.01, size=ROW)
+    b.paragraphs(items, size=ROW)
     b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
 
@@ -303,7 +351,7 @@ def _pad(b: _Builder, pin_id: str, title_key: str) -> None:
     items = []
     if c is not None:
         items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries)
-                      if c.tries_left is not None else "", "body"))
+                      if c.tries_left is not None else "", b.counter_role(c)))
         if c.tries_left is not None and c.tries_left <= 1:
             items.append(("warn", t("pin.warn_last"), "danger"))
         elif c.tries_left is not None and c.tries_left <= 3:
@@ -607,13 +655,28 @@ def _service_needed(b: _Builder) -> None:
                   ("code", t("service.code", code=s.service or "-"), "muted")], top=0.22, bottom=0.90)
 
 
+def _still_there(b: _Builder) -> None:
+    """The inactivity prompt: full screen, a big countdown, continue (Enter) or finish (Esc)."""
+    t, s = b.t, b.s
+    b.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
+    b.text("title", (0.02, 0.0, 0.96, HEADER_H), t("still_there.title"), "title", TITLE)
+    cd = s.countdown()
+    n = cd[1] if cd is not None and cd[0] == "prompt" else s.cfg.timeouts.prompt_seconds
+    b.text("body", (0.05, BODY_TOP + 0.02, 0.90, 0.30), t("still_there.body"), "body", BODY, "center")
+    b.text("countdown", (0.05, BODY_TOP + 0.34, 0.90, 0.26), t("still_there.countdown", n=n), "big", BIG,
+           "center")
+    b.footer([("btn_finish_session", t("still_there.finish"), "normal"),
+              ("btn_continue_session", t("still_there.continue"), "primary")])
+    b.view.default, b.view.back = "btn_continue_session", "btn_finish_session"
+
+
 BUILDERS = {
     "attract": _attract, "reading": _reading, "summary": _summary, "menu": _menu,
     "pin_status": _pin_status, "licence_pin": _licence_pin, "licence_locked": _licence_locked,
     "licence": _licence, "renewal": _renewal, "lost_card": _lost_card,
     "linkage_preflight": _linkage_preflight, "linkage_error": _linkage_error,
     "take_card": _take_card, "timed_out": _timed_out, "card_removed": _card_removed,
-    "card_error": _card_error, "service_needed": _service_needed,
+    "card_error": _card_error, "service_needed": _service_needed, "still_there": _still_there,
     **{f"linkage_{n}": _linkage_step for n in range(1, 10)},
 }
 
@@ -624,4 +687,4 @@ def build_view(session) -> View:
     return b.view
 
 
-__all__ = ["SCREENS", "View", "Widget", "build_view", "menu_items"]
+__all__ = ["SCREENS", "Row", "View", "Widget", "build_view", "menu_items"]

@@ -7,9 +7,12 @@ injectable clock, so tests advance 30 s without sleeping.
 
 The rules enforced here:
 * card removed at any point: wipe everything, show "card removed", then attract;
-* PIN screens time out after ``timeouts.pin_seconds`` of no input, the whole
-  session after ``timeouts.session_seconds``; both countdowns are on screen
-  before they fire, and a timeout wipes;
+* time is counted from the resident's last input (touch, key, card answer):
+  after ``timeouts.inactivity_seconds`` a full-screen "continue?" prompt
+  counts down ``timeouts.prompt_seconds`` before the session ends and wipes;
+  a PIN screen untouched for ``timeouts.pin_seconds`` wipes the typed digits
+  and goes back to the screen before it (the session goes on);
+  ``timeouts.session_seconds`` is a hard cap from insertion, with its countdown;
 * a PIN is built from the typed digits only at OK, exactly once (the pad is
   disabled while the card answers), and the typed buffer is wiped on every exit;
 * Finish asks the resident to take the card, with a chime, until it is gone;
@@ -18,6 +21,7 @@ The rules enforced here:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import queue
@@ -35,6 +39,8 @@ from kiosk.signals import Bus, KioskState, ServiceCondition
 
 # Seconds before the session cap at which the countdown appears.
 SESSION_WARN_SECONDS = 30
+# The full-screen "continue?" prompt shown after timeouts.inactivity_seconds.
+PROMPT_SCREEN = "still_there"
 # How long "card removed" stays before the attract screen returns.
 CARD_REMOVED_SECONDS = 6
 LINKAGE_STEPS = 9
@@ -46,6 +52,8 @@ SCREENS_KEPT = 500
 PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7")
 # Screens on which the card is finished with and only its removal is awaited.
 AWAIT_REMOVAL_SCREENS = ("take_card", "timed_out", "card_error")
+# Screens with no resident to wait for: the inactivity prompt never comes on them.
+NO_PROMPT_SCREENS = (*AWAIT_REMOVAL_SCREENS, "attract", "card_removed", "service_needed", PROMPT_SCREEN)
 
 STATE_OF_SCREEN: dict[str, KioskState] = {
     "attract": KioskState.READY,
@@ -101,6 +109,8 @@ class Session:
         self.languages = list(cfg.kiosk.languages)
         self.lang = self.default_lang
         self.large_text = bool(cfg.display.large_text)
+        self.high_contrast = bool(getattr(cfg.display, "high_contrast", False))
+        self.pages: dict[str, int] = {}      # paginated block -> page shown (render.py)
         self.service: str | None = None
         self.screen = "attract"
         self.screen_since = self.clock.now()
@@ -159,6 +169,9 @@ class Session:
         self.terms_page = 0
         self.session_started: float | None = None
         self.pin_last_input: float | None = None
+        self.last_input: float | None = None
+        self.prompt_since: float | None = None
+        self.prompt_return: str | None = None
         self.last_chime: float | None = None
 
     def wipe_pin(self) -> None:
@@ -179,6 +192,7 @@ class Session:
         self._clear_resident()
         self.lang = self.default_lang
         self.large_text = bool(self.cfg.display.large_text)
+        self.high_contrast = bool(getattr(self.cfg.display, "high_contrast", False))
         self._cancel_receipts()
 
     def _cancel_receipts(self) -> None:
@@ -198,7 +212,9 @@ class Session:
             self.screen = screen
             self.screens_seen.append(screen)
             self.notice = None
+            self.pages = {}
         self.screen_since = self.clock.now()
+        self.last_input = self.clock.now()
         if screen in PIN_SCREENS:
             self.pin_last_input = self.clock.now()
         else:
@@ -241,8 +257,27 @@ class Session:
             return None
         return self.cfg.timeouts.session_seconds - (self.clock.now() - self.session_started)
 
+    def idle_remaining(self) -> float | None:
+        """Seconds until the "continue?" prompt; None while nothing is being waited for.
+
+        Not on PIN screens (their own timer is shorter), not while the card or the
+        gateway works (the resident is waiting for us), not once the card is done.
+        """
+        if (not self.active or self.pending or self.last_input is None or self.screen in PIN_SCREENS
+                or self.screen in NO_PROMPT_SCREENS):
+            return None
+        return self.cfg.timeouts.inactivity_seconds - (self.clock.now() - self.last_input)
+
+    def prompt_remaining(self) -> float | None:
+        if self.screen != PROMPT_SCREEN or self.prompt_since is None:
+            return None
+        return self.cfg.timeouts.prompt_seconds - (self.clock.now() - self.prompt_since)
+
     def countdown(self) -> tuple[str, int] | None:
-        """What countdown is on screen now: ("pin"|"session", whole seconds)."""
+        """What countdown is on screen now: ("pin"|"session"|"prompt", whole seconds)."""
+        prompt = self.prompt_remaining()
+        if prompt is not None:
+            return "prompt", max(0, math.ceil(prompt))
         pin = self.pin_remaining()
         ses = self.session_remaining()
         if ses is not None and ses <= SESSION_WARN_SECONDS and (pin is None or ses < pin):
@@ -262,13 +297,21 @@ class Session:
             if self.last_chime is None or now - self.last_chime >= interval:
                 self.last_chime = now
                 self.sound.play("take_card")
+        prompt = self.prompt_remaining()
+        if prompt is not None and prompt <= 0:
+            self._timeout("inactivity")
+            return True
         pin = self.pin_remaining()
         if pin is not None and pin <= 0:
-            self._timeout("pin")
+            self._pin_timeout()
             return True
         ses = self.session_remaining()
         if ses is not None and ses <= 0:
             self._timeout("session")
+            return True
+        idle = self.idle_remaining()
+        if idle is not None and idle <= 0:
+            self._prompt()
             return True
         return self.countdown() is not None
 
@@ -278,20 +321,53 @@ class Session:
         waits = []
         cd = self.countdown()
         if cd is not None:
-            rem = self.pin_remaining() if cd[0] == "pin" else self.session_remaining()
-            waits.append(max(0.0, rem - math.floor(rem)) or 1.0)
+            rem = {"pin": self.pin_remaining, "session": self.session_remaining,
+                   "prompt": self.prompt_remaining}[cd[0]]()
+            if rem is not None:
+                waits.append(max(0.0, rem - math.floor(rem)) or 1.0)
         ses = self.session_remaining()
         if ses is not None:
             waits.append(max(0.0, ses - SESSION_WARN_SECONDS) or 1.0)
+        idle = self.idle_remaining()
+        if idle is not None:
+            waits.append(max(0.0, idle))
         if self.screen == "card_removed":
             waits.append(max(0.0, CARD_REMOVED_SECONDS - (now - self.screen_since)))
         if self.screen == "take_card":
             waits.append(1.0)
         return min(waits) if waits else None
 
+    def _prompt(self) -> None:
+        """No input for a while: ask, full screen, whether the resident is still there."""
+        self.prompt_return = self.screen
+        self.prompt_since = self.clock.now()
+        self.screen = PROMPT_SCREEN
+        self.screens_seen.append(PROMPT_SCREEN)
+        self.sound.play("prompt")
+        self._publish_state()
+
+    def _resume(self) -> None:
+        """The resident answered the prompt: back to where they were, nothing lost."""
+        back, self.prompt_return, self.prompt_since = self.prompt_return or "menu", None, None
+        self.screen = back
+        self.screens_seen.append(back)
+        self.last_input = self.clock.now()
+        self._publish_state()
+
+    def _pin_timeout(self) -> None:
+        """A PIN pad left alone: wipe the digits, back to the screen before it; the session goes on."""
+        journal.log_event("session_timeout", "pin timeout; typed digits wiped", journal.NOTICE,
+                          SCREEN=self.screen, TIMEOUT="pin")
+        if self.screen == "licence_pin":
+            self._back_to_menu()
+        else:
+            self._linkage_cancel()           # linkage_4 / linkage_7: the engine cannot go back a step
+        self.notice = ("still_there.pin_cleared", {})
+        self.sound.play("error")
+
     def _timeout(self, kind: str) -> None:
         journal.log_event("session_timeout", f"{kind} timeout; resident data wiped", journal.NOTICE,
-                          SCREEN=self.screen, TIMEOUT=kind)
+                          SCREEN=self.prompt_return or self.screen, TIMEOUT=kind)
         gen = self.gen
         self.wipe()
         self.go("timed_out")
@@ -331,9 +407,9 @@ class Session:
                 self.go("attract")
             return
         if kind == "inserted":
-            lang, large = self.lang, self.large_text      # chosen on the attract screen
+            lang, large, contrast = self.lang, self.large_text, self.high_contrast   # chosen on attract
             self.wipe()
-            self.lang, self.large_text = lang, large
+            self.lang, self.large_text, self.high_contrast = lang, large, contrast
             self.gen = msg.gen
             self.session_started = self.clock.now()
             journal.log_event("card_inserted", "card placed", READER=data.get("reader"))
@@ -354,6 +430,7 @@ class Session:
         if not self.active:
             self._discard(msg)
             return
+        self.last_input = self.clock.now()          # the card answered: the resident is not idle
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(data)
@@ -517,6 +594,21 @@ class Session:
     # -- resident input ----------------------------------------------------------
     def tap(self, widget: str) -> bool:
         """A button was pressed (touch, mouse or keypad).  True if anything changed."""
+        self.last_input = self.clock.now()
+        if self.screen == PROMPT_SCREEN:
+            if widget == "btn_continue_session":
+                self._resume()
+                self.sound.play("click")
+                return True
+            if widget == "btn_finish_session":
+                self.finish()
+                return True
+            return False
+        if widget.startswith(("page_next_", "page_prev_")):
+            block = widget[len("page_next_"):]
+            self.pages[block] = max(0, self.pages.get(block, 0) + (1 if widget.startswith("page_next_") else -1))
+            self.sound.play("click")
+            return True
         if self.screen in PIN_SCREENS and not self.pending:
             self.pin_last_input = self.clock.now()
             if self.pin_wrong_shown:              # the resident acts again: the pad waits (yellow)
@@ -541,6 +633,10 @@ class Session:
     def _tap_attract(self, w: str) -> bool:
         if w == "btn_large_text":
             self.large_text = not self.large_text
+            self.sound.play("click")
+            return True
+        if w == "btn_high_contrast":
+            self.high_contrast = not self.high_contrast
             self.sound.play("click")
             return True
         return False
@@ -806,8 +902,10 @@ class Session:
             return True
         kind = RECEIPT_KINDS[self.screen]
         gen, lang, cfg = self.gen, self.lang, self.cfg
-        status = self.status
-        licence = self.licence if kind == "licence" else None
+        # Copies taken here, on the UI thread: the UI may wipe the live objects (back, removal)
+        # while the slip is still being built on the receipt thread.
+        status = copy.deepcopy(self.status)
+        licence = copy.deepcopy(self.licence) if kind == "licence" and self.licence is not None else None
         linkage = self._linkage_receipt() if kind.startswith("linkage") else None
         self.notice = ("receipt.printing", {})
         builder, printer = self.receipt_builder, self.printer
@@ -829,6 +927,9 @@ class Session:
                     self._post(Message("print_done", gen, {"ok": False, "code": "cancelled"}))
             except Exception as exc:
                 self._post(Message("print_done", gen, {"ok": False, "code": type(exc).__name__}))
+            finally:
+                if licence is not None:          # the copy goes once the slip is built
+                    licence.wipe()
 
         threading.Thread(target=job, name="kiosk-receipt", daemon=True).start()
         return True
@@ -845,6 +946,10 @@ class Session:
     def key(self, name: str, view=None) -> bool:
         """A physical key: digits, letters, enter, backspace, escape, delete."""
         name = name.lower()
+        if name in ("page_down", "page_up"):
+            prefix = "page_next_" if name == "page_down" else "page_prev_"
+            ids = [w.id for w in (view.widgets if view is not None else []) if w.id.startswith(prefix)]
+            return bool(ids) and view.enabled(ids[0]) and self.tap(ids[0])
         if self.screen in PIN_SCREENS:
             if name.isdigit() and len(name) == 1:
                 return self.tap(("kb_" if self.screen == "linkage_7" else "key_") + name)

@@ -1,4 +1,4 @@
-"""Short generated sounds: key click, success, error, take-your-card.
+"""Short generated sounds: key click, success, error, take-your-card, the continue prompt.
 
 The key click is one buffer played for every key, so nobody near the kiosk
 can tell digits apart by ear.  With no audio device (or ``display.sound =
@@ -17,6 +17,7 @@ TONES = {
     "success": [(880, 90), (0, 30), (1320, 140)],
     "error": [(330, 160), (0, 40), (262, 220)],
     "take_card": [(988, 160), (0, 60), (784, 160), (0, 60), (988, 260)],
+    "prompt": [(660, 140), (0, 80), (660, 140)],       # the "continue?" prompt appears
 }
 
 
@@ -36,7 +37,7 @@ def synthesize(tones, rate: int = RATE, volume: float = 0.35) -> bytes:
 
 
 class Sounds:
-    """Plays the four sounds through pygame.mixer when there is a device."""
+    """Plays the sounds through pygame.mixer when there is a device."""
 
     def __init__(self, enabled: bool = True):
         self.played: list[str] = []           # names only; for tests

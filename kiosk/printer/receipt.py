@@ -23,6 +23,7 @@ from kiosk.config import Config
 from kiosk.i18n import catalog
 from kiosk.nfc.model import PIN_ORDER, CardStatus, LicenceData, months_before
 from kiosk.printer import fonts
+from kiosk.text import wrap as text_wrap
 
 KINDS = ("pin_status", "licence", "renewal", "lost_card", "linkage_checklist", "linkage_done", "test")
 WIDTHS = (384, 576)
@@ -161,42 +162,15 @@ class _Layout:
         return height, paint
 
 
-# -- line wrapping (CJK breaks between characters, latin and hangul at spaces) ------------
-_NO_LINE_START = set("、。，．,.:;：；!?！？)）]」』】〕〉》ー々〜・…ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ%％")
-_NO_LINE_END = set("(（[「『【〔〈《□")
-_TOKEN = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff01-\uff60][^\S\n]*|[^\s\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff01-\uff60]+[^\S\n]*|\s+")
+# -- line wrapping: the one breaker the screen uses too (kiosk.text) ---------------------------
+def wrap(text: str, font, max_width: int, lang: str | None = None) -> list[str]:
+    """Lines of ``text`` that each fit in ``max_width`` pixels (explicit newlines kept).
 
-
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
-    for tok in _TOKEN.findall(text):
-        if out and (tok[0] in _NO_LINE_START or out[-1].rstrip()[-1:] in _NO_LINE_END):
-            out[-1] += tok               # no closing mark starts a line, no opening mark ends one
-        else:
-            out.append(tok)
-    return out
-
-
-def wrap(text: str, font, max_width: int) -> list[str]:
-    """Lines of ``text`` that each fit in ``max_width`` pixels (explicit newlines kept)."""
-    lines: list[str] = []
-    for para in text.split("\n"):
-        cur = ""
-        for tok in _tokens(para):
-            if font.getlength(cur + tok.rstrip()) <= max_width:
-                cur += tok
-                continue
-            if cur.strip():
-                lines.append(cur.rstrip())
-            cur = tok.lstrip()
-            while font.getlength(cur.rstrip()) > max_width:      # one token wider than a line
-                cut = len(cur) - 1
-                while cut > 1 and font.getlength(cur[:cut]) > max_width:
-                    cut -= 1
-                lines.append(cur[:cut])
-                cur = cur[cut:]
-        lines.append(cur.rstrip())
-    return lines
+    BudouX phrases and 禁則 rules for Japanese/Chinese, spaces for Korean and
+    Latin, dates and phone numbers kept whole: see kiosk/text.  Without
+    ``lang`` the script of the text decides.
+    """
+    return text_wrap(text, font.getlength, max_width, lang)
 
 
 # -- content ----------------------------------------------------------------------------

@@ -293,32 +293,30 @@ def _render(session, size=(800, 480)):
     surface = pygame.Surface(size)
     renderer = Renderer(surface)
     view = build_view(session)
-    renderer.draw(view)
-    return surface, renderer, view
+    frame = renderer.draw(view)
+    return surface, frame, view
 
 
-def test_large_text_switch_changes_the_rendering():
+def _brightness(surface) -> float:
+    return sum(pygame.transform.average_color(surface)[:3]) / 3
+
+
+def test_large_text_enlarges_and_high_contrast_is_a_switch_of_its_own():
     s = offline_session()
-    normal_surface, renderer, normal = _render(s)
+    normal_surface, normal_frame, normal = _render(s)
     assert s.tap("btn_large_text") and s.large_text
-    large_surface, _, large = _render(s)
+    large_surface, large_frame, large = _render(s)
     assert large.large_text and not normal.large_text
-    # The text is bigger: every text widget's size, and the font the renderer lays it out with.
-    for wid in ("title", "btn_large_text"):
-        a, b = normal.get(wid), large.get(wid)
-        assert a is not None and b is not None, wid
-        assert b.size > a.size * 1.1, wid
-    w_normal, w_large = normal.get("title"), large.get("title")
-    box = renderer.rect(w_normal.rect)
-    f_normal, _, _ = renderer.layout(w_normal, box, "ja", 2)
-    f_large, _, _ = renderer.layout(w_large, box, "ja", 2)
-    assert f_large.get_linesize() > f_normal.get_linesize()
-    # The colours are the high-contrast theme: a dark background instead of a light one.
-    bright = sum(pygame.transform.average_color(normal_surface)[:3]) / 3
-    dark = sum(pygame.transform.average_color(large_surface)[:3]) / 3
-    assert bright > 180 and dark < 80, (bright, dark)
-    assert normal_surface.get_at((400, 470))[:3] != large_surface.get_at((400, 470))[:3]
-    # Switching back restores the normal rendering.
-    assert s.tap("btn_large_text") and not s.large_text
+    # Every text is drawn bigger: 1.4x for reading text, labels at least as big.
+    px = {p.id: p.px for p in normal_frame.placed}
+    for p in large_frame.placed:
+        if p.id in px:
+            assert p.px >= (px[p.id] if p.label else 1.4 * px[p.id]) - 1, (p.id, px[p.id], p.px)
+    # Large text keeps the normal colours: contrast is not forced on.
+    assert _brightness(normal_surface) > 180 and _brightness(large_surface) > 180
+    assert s.tap("btn_high_contrast") and s.high_contrast
+    dark_surface, _, dark = _render(s)
+    assert dark.high_contrast and _brightness(dark_surface) < 80
+    assert s.tap("btn_high_contrast") and s.tap("btn_large_text")
     again, _, _ = _render(s)
-    assert sum(pygame.transform.average_color(again)[:3]) / 3 > 180
+    assert _brightness(again) > 180 and not s.large_text

@@ -121,6 +121,12 @@ def variants():
     add("card_removed", "card_removed")
     add("card_error", "card_error", lambda s: setattr(s, "error", ("card.error.unsupported_card", {})))
     add("service_needed", "service_needed", lambda s: setattr(s, "service", "no_reader"))
+
+    def prompt(s):
+        _status(s, "resident")
+        s.prompt_return, s.prompt_since = "menu", s.clock.now()
+        s.clock.advance(12)
+    add("still_there", "still_there", prompt)
     return v
 
 
@@ -160,13 +166,20 @@ def test_no_text_overflows(surface, lang, large):
 
 
 def test_overflow_is_detected(surface):
-    """The check can fail: a text far too long for its box is reported."""
+    """The check can fail: a piece too wide to break is reported; long text gets pages, not a shrink."""
     s = offline_session("en")
     s.screen = "card_removed"
     view = build_view(s)
+    view.get("title").text = "word " * 40          # a label in the header cannot take pages
+    frame = Renderer(surface).draw(view)
+    assert ("title", view.get("title").text) in frame.overflows
+    view = build_view(s)
     view.get("body").text = "word " * 400
     frame = Renderer(surface).draw(view)
-    assert ("body", view.get("body").text) in frame.overflows
+    assert frame.pages["body"][1] > 1 and view.enabled("page_next_body")
+    assert not frame.overflows
+    body = [p for p in frame.placed if p.id == "body"][0]
+    assert body.px == round(view.get("body").size * 480) and body.paginated
 
 
 @pytest.mark.parametrize("size", [(800, 480), (1024, 600), (1280, 800)])

@@ -130,6 +130,7 @@ def test_licence_locked_and_removal_during_reading():
 
 # -- timeouts ---------------------------------------------------------------------------
 def test_pin_timeout_with_visible_countdown():
+    """30 s untouched on the pad: the digits are wiped and the menu returns; the session goes on."""
     runner = ScenarioRunner(today=lambda: TODAY)
     runner.session.start()
     try:
@@ -142,23 +143,28 @@ def test_pin_timeout_with_visible_countdown():
         assert runner.result.ok, runner.result.errors
         assert runner.session.pin_len == 3
         runner.step("advance 1")
-        runner.step("wait_screen timed_out")
-        runner.step("expect_text 時間切れで終了しました")
+        runner.step("wait_screen menu")
+        runner.step("expect_text 入力した数字を消去しました")
         assert runner.result.ok, runner.result.errors
-        assert_no_personal_data(runner, "resident")
+        s = runner.session
+        assert s.pin_len == 0 and not any(s._pin) and s.status is not None and s.active
+        assert "timed_out" not in runner.session.screens_seen
         assert not [v for v in runner.result.cards[0].verifies if v.with_data]
-        runner.step("remove")
-        runner.step("wait_screen attract")
+        for line in ["tap item_licence", "wait_screen licence_pin", "expect_text あと 30 秒"]:
+            runner.step(line)                    # the same card, no re-insertion
         assert runner.result.ok, runner.result.errors
     finally:
         runner.session.stop()
 
 
 def test_session_cap_with_visible_countdown():
+    cfg = Config()
+    cfg.timeouts.session_seconds = 180
+    cfg.timeouts.inactivity_seconds = 600
     r = run(start("resident") + ["tap item_pin_status", "advance 149", "expect_no_text 終了まで",
                                  "advance 1", "expect_text 終了まで 30 秒", "advance 29",
                                  "expect_text 終了まで 1 秒", "expect_widget btn_back", "advance 1",
-                                 "wait_screen timed_out", "remove", "wait_screen attract"])
+                                 "wait_screen timed_out", "remove", "wait_screen attract"], config=cfg)
     assert r.screens_seen[-2:] == ["timed_out", "attract"]
 
 
@@ -166,8 +172,9 @@ def test_timeouts_are_configurable():
     cfg = Config()
     cfg.timeouts.pin_seconds = 10
     cfg.timeouts.session_seconds = 60
+    cfg.timeouts.inactivity_seconds = 600
     run(start("resident") + ["tap item_licence", "wait_screen licence_pin", "expect_text あと 10 秒",
-                             "advance 10", "wait_screen timed_out"], config=cfg)
+                             "advance 10", "wait_screen menu"], config=cfg)
     run(start("resident") + ["advance 31", "expect_text 終了まで 29 秒", "advance 29", "wait_screen timed_out"],
         config=cfg)
 
@@ -234,7 +241,7 @@ def test_every_key_gives_identical_feedback():
             [f"key {d}" for d in "9876"])
     assert r.sounds == ["click"] * 16
     snd = Sounds(enabled=False)
-    assert len(set(snd.buffers)) == 4 and snd.buffers["click"]
+    assert len(set(snd.buffers)) == 5 and snd.buffers["click"]
 
 
 def test_pin_buffer_wiped_on_cancel_and_back():

@@ -1,0 +1,93 @@
+"""The wipe-during-print race: a slip is built from a copy taken on the UI thread.
+
+Reproduction (before the fix): the resident presses Print on the licence
+screen and at once Back; Back wipes the licence (minimal retention) while the
+receipt thread is still building the slip from that same live object, so a
+slip built from wiped data went to the printer.  Here the build is held on an
+event until the UI has wiped, and the printed slip must still be the full,
+correct one; the copy is wiped once the slip is built.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from escpos.printer import Dummy
+
+from kiosk.config import Config
+from kiosk.display.clock import ManualClock
+from kiosk.display.session import Session
+from kiosk.nfc.sim.reader import SimReader
+from kiosk.printer.receipt import build_receipt
+from kiosk.printer.service import ReceiptService
+from kiosk.signals import Bus
+
+from .helpers import TODAY, card_data
+
+CUT = b"\x1dV"
+
+
+def test_a_slip_built_while_the_ui_wipes_is_built_from_the_copy():
+    cfg = Config()
+    cfg.printer.backend = "dummy"
+    cfg.receipt.include_licence_number = True
+    device = Dummy()
+    svc = ReceiptService(cfg.printer, Bus(), open_printer=lambda: device)
+    entered, gate = threading.Event(), threading.Event()
+    built: list = []
+    seen: list = []
+
+    def gated_builder(kind, lang, cfg_, *, status=None, licence=None, linkage=None):
+        entered.set()
+        assert gate.wait(20), "test never opened the gate"
+        seen.append(licence)
+        receipt = build_receipt(kind, lang, cfg_, status=status, licence=licence, linkage=linkage)
+        built.append(receipt)
+        return receipt
+
+    reader = SimReader()
+    woke = threading.Event()
+    s = Session(cfg, reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set, printer=svc,
+                receipt_builder=gated_builder, today=lambda: TODAY)
+    s.worker.idle_wait = 0.05
+
+    def wait(cond, timeout=10.0):
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() >= end:
+                return False
+            woke.clear()
+            s.pump()
+            woke.wait(0.05)
+        return True
+
+    s.start()
+    try:
+        reader.insert("resident")
+        assert wait(lambda: s.screen == "summary")
+        s.tap("btn_continue")
+        s.tap("item_licence")
+        for d in "1357":
+            s.tap(f"key_{d}")
+        s.tap("key_ok")
+        assert wait(lambda: s.screen == "licence")
+        live = s.licence
+        s.tap("btn_print")
+        assert entered.wait(10)                     # the receipt thread is building the slip now
+        s.tap("btn_back")                           # ... and the UI wipes the licence meanwhile
+        assert s.screen == "menu" and s.licence is None and live.expiry is None
+        gate.set()
+        assert wait(lambda: s.notice == ("receipt.done", {})), s.notice
+        assert device.output.count(CUT) == 1
+    finally:
+        gate.set()
+        s.stop()
+        svc.close()
+    # The slip is the one a fresh read of the same card gives: nothing of it was wiped away.
+    status, lic = card_data("resident", "1357")
+    expected = build_receipt("licence", "ja", cfg, status=status, licence=lic)
+    assert built and built[0].lines == expected.lines
+    assert lic.expiry is not None and any(lic.licence_number[-4:] in line for line in built[0].lines)
+    # The copy the thread used is wiped once the slip is built.
+    assert seen[0] is not live and seen[0].expiry is None and seen[0].licence_number is None

@@ -1,0 +1,96 @@
+"""Time built for residents (ManualClock, no sleeping).
+
+A resident who presses a key every 20 s, through the whole linkage and the
+licence flow (over 6 minutes in all), is never timed out; one who stops gets
+the full-screen "continue?" prompt, can carry on from where they were, and an
+unanswered prompt ends the session with everything wiped.
+"""
+
+from __future__ import annotations
+
+from kiosk.config import Config
+from kiosk.display.scenario import run_scenario
+
+from .helpers import TODAY, fake_linkage_factory
+
+START = ["insert resident", "wait_screen summary"]
+LINKAGE = [
+    "tap btn_continue", "wait_screen menu", "tap item_linkage", "wait_screen linkage_1",
+    "tap btn_next", "wait_screen linkage_2", "tap btn_next", "wait_screen linkage_3",
+    "tap btn_next", "wait_screen linkage_4",
+    "key 2", "key 4", "key 6", "key 8", "key enter", "wait_screen linkage_6",
+    "tap btn_accept", "wait_screen linkage_7",
+    "key k", "key i", "key o", "key s", "key k", "key 2", "key 0", "key 2", "key 5", "key enter",
+    "wait_screen linkage_9", "tap btn_done", "wait_screen menu",
+]
+LICENCE = [
+    "tap item_licence", "wait_screen licence_pin", "key 1", "key 3", "key 5", "key 7", "key enter",
+    "wait_screen licence", "tap btn_toggle_number", "tap btn_back", "wait_screen menu",
+    "tap item_pin_status", "wait_screen pin_status", "tap btn_back", "wait_screen menu",
+]
+
+
+def run(steps, **kw):
+    kw.setdefault("today", lambda: TODAY)
+    kw.setdefault("linkage_factory", fake_linkage_factory())
+    kw.setdefault("gateway_available", True)
+    return run_scenario(steps, **kw)
+
+
+def every_20s(steps):
+    """A key or tap, then 20 s of thinking, for every resident action."""
+    out = []
+    for line in steps:
+        out.append(line)
+        if line.split()[0] in ("tap", "key"):
+            out.append("advance 20")
+    return out
+
+
+def test_a_key_every_20s_through_linkage_and_licence_is_never_timed_out():
+    steps = START + every_20s(LINKAGE + LICENCE) + ["tap item_finish", "wait_screen take_card"]
+    thinking = 20 * sum(1 for line in steps if line == "advance 20")
+    assert thinking >= 360, thinking
+    r = run(steps)
+    assert r.ok, r.errors
+    assert "timed_out" not in r.screens_seen and "still_there" not in r.screens_seen
+    assert "linkage_9" in r.screens_seen and "licence" in r.screens_seen
+
+
+def test_the_same_flows_with_the_old_180s_cap_would_end():
+    """The check can fail: with a hard cap below the flow's length the resident is thrown out."""
+    cfg = Config()
+    cfg.timeouts.session_seconds = 180
+    r = run(START + every_20s(LINKAGE + LICENCE), config=cfg)
+    assert "timed_out" in r.screens_seen
+
+
+def test_idle_resident_gets_the_prompt_then_the_session_ends():
+    r = run(START + ["tap btn_continue", "wait_screen menu", "advance 89", "expect_no_widget btn_continue_session",
+                     "advance 1", "wait_screen still_there", "expect_text 操作を続けますか？",
+                     "expect_text あと 30 秒", "advance 10", "expect_text あと 20 秒", "advance 20",
+                     "wait_screen timed_out", "remove", "wait_screen attract"])
+    assert r.ok, r.errors
+    s = r.session
+    assert s.status is None and s.licence is None and not s.active
+    assert "prompt" in r.sounds
+
+
+def test_the_prompt_returns_to_where_the_resident_was():
+    r = run(START + ["tap btn_continue", "wait_screen menu", "tap item_pin_status", "wait_screen pin_status",
+                     "advance 90", "wait_screen still_there", "advance 25", "key enter",
+                     "wait_screen pin_status", "expect_widget btn_back", "advance 89",
+                     "expect_no_widget btn_continue_session", "advance 1", "wait_screen still_there",
+                     "tap btn_finish_session", "wait_screen take_card"])
+    assert r.ok, r.errors
+    assert r.session.status is None
+
+
+def test_the_pin_pad_has_its_own_timer_not_the_prompt():
+    """On a PIN screen the shorter PIN timer applies: digits wiped, back to the menu, no prompt."""
+    cfg = Config()
+    cfg.timeouts.inactivity_seconds = 20
+    r = run(START + ["tap btn_continue", "wait_screen menu", "tap item_licence", "wait_screen licence_pin",
+                     "key 1", "advance 30", "wait_screen menu"], config=cfg)
+    assert r.ok, r.errors
+    assert "still_there" not in r.screens_seen and "timed_out" not in r.screens_seen
