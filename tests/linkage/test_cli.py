@@ -36,7 +36,7 @@ def run(gateway, profile: str, stdin: str, *extra: str) -> tuple[int, dict, str]
 def test_success(gateway):
     rc, doc, _ = run(gateway, "resident", "2468\nyes\nkiosk2025\n")
     assert rc == 0, doc
-    assert doc["result"] == "complete" and doc["step"] == 9 and doc["reference"].startswith("ML-")
+    assert doc["result"] == "complete" and doc["step"] == 9 and doc["reference"].startswith("DEMO-")
     assert gateway.stats()["references"] == 1
 
 

@@ -64,7 +64,7 @@ def test_wipe_after_completion_drops_the_reference(at_step4):
     engine.submit_auth_pin(Pin("jpki_auth", "2468"))
     engine.accept_terms()
     engine.submit_sign_pin(Pin("jpki_sign", "KIOSK2025"))
-    assert engine.reference.startswith("ML-")
+    assert engine.reference.startswith("DEMO-")
     engine.wipe()
     assert engine.outcome == "complete"
     with pytest.raises(LinkageStateError):
