@@ -114,7 +114,7 @@ class Preflight:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "problems": [p.to_json() for p in self.problems],
-                "warnings": list[Any](self.warnings), "checklist": self.checklist.to_json()}
+                "warnings": list(self.warnings), "checklist": self.checklist.to_json()}
 
     def error(self) -> KioskError:
         """The first problem as the error ``kiosk card`` would raise for it."""

@@ -68,11 +68,12 @@ MAX_BODY = 64 * 1024
 Answer = tuple[int, dict[str, Any]]        # HTTP status, JSON body
 DEMO_OPERATOR = "myna-kiosk reference gateway (TEST/DEMO only; not the official linkage)"
 TERMS_TEXT = (
-    "マイナポータル連携 利用規約（テスト版 {version}）\n"
-    "1. 運転免許証の情報をマイナポータルで確認できるようにするため、署名用電子証明書を警察に提供します。\n"
-    "2. 連携はいつでもマイナポータルから解除できます。\n"
-    "Mynaportal linkage terms (TEST {version}): your signature certificate is sent to the police so that "
-    "your licence data can be shown in Mynaportal. You can undo the link in Mynaportal at any time."
+    "【デモ】試験・デモ用ゲートウェイの規約（{version}）\n"
+    "これは公式のマイナポータル連携ではありません。何も連携されず、電子証明書はどこにも提供されません。"
+    "本当の連携は、スマートフォンなど対応可能な端末で公式アプリから行ってください。\n"
+    "DEMO terms ({version}) of a test and demo gateway: this is not the official Mynaportal linkage. "
+    "Nothing is linked and no certificate is passed on. The real linkage is done in the official app "
+    "on a smartphone."
 )
 FAULT_KINDS = ("down", "slow", "error500", "replay_challenge")
 
@@ -293,7 +294,7 @@ class ReferenceGateway:
         if doc["terms_version"] != self.terms_version:
             raise Refusal("terms_changed", "the terms changed since consent")
         s.state = "applied"
-        ref = "ML-" + "".join(secrets.choice("0123456789") for _ in range(10))
+        ref = "DEMO-" + "".join(secrets.choice("0123456789") for _ in range(10))   # links nothing
         self.references.append(ref)
         return 201, {"reference": ref, "terms_version": doc["terms_version"]}
 

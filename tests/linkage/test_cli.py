@@ -36,8 +36,21 @@ def run(gateway, profile: str, stdin: str, *extra: str) -> tuple[int, dict, str]
 def test_success(gateway):
     rc, doc, _ = run(gateway, "resident", "2468\nyes\nkiosk2025\n")
     assert rc == 0, doc
-    assert doc["result"] == "complete" and doc["step"] == 9 and doc["reference"].startswith("ML-")
+    assert doc["result"] == "complete" and doc["step"] == 9 and doc["reference"].startswith("DEMO-")
     assert gateway.stats()["references"] == 1
+
+
+def test_the_reference_gateway_is_labelled_demo(gateway):
+    """Never presented as the official linkage: the JSON and the text say DEMO."""
+    rc, doc, text = run(gateway, "resident", "2468\nKIOSK2025\n", "--accept-terms")
+    assert rc == 0 and doc["demo"] is True and "nothing was linked" in doc["note"]
+    assert "GATEWAY=demo" in text                     # the journal lines say so too
+    out = kiosk("linkage", "run", "--reader", "sim:resident", "--gateway", gateway.url, "--ca", gateway.ca,
+                "--retries", "0", "--accept-terms", stdin="2468\nKIOSK2025\n")
+    assert out.returncode == 0
+    assert out.stdout.decode().startswith("DEMO run complete (reference gateway; nothing was linked)")
+    assert "*** DEMO: the reference gateway is for tests and demos only" in out.stderr.decode()
+    assert "official" not in out.stdout.decode().lower().replace("not the official", "")
 
 
 def test_accept_terms_flag(gateway):

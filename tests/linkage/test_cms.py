@@ -97,3 +97,27 @@ def test_openssl_accepts_it(signer, tmp_path):
                          capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout == content
+
+
+def test_mutated_cms_is_only_ever_refused():
+    """The gateway side of the same rule: whatever bytes arrive as the CMS, the
+    answer is the content or a Refusal (bad_request / bad_signature), never a crash."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    key, cert = pki.card_certificate("sign", "resident", dt.date(2024, 5, 10), dt.date(2029, 5, 2))
+    good = build((key, cert), application_content("2026-11-r1", NOW.timestamp(), "kiosk-1", bytes(32)))
+
+    @settings(max_examples=200, deadline=None)
+    @given(edits=st.lists(st.tuples(st.integers(0, 8192), st.integers(0, 255)), min_size=1, max_size=4),
+           cut=st.none() | st.integers(1, 4000))
+    def check(edits, cut):
+        raw = bytearray(good)
+        for pos, value in edits:
+            raw[pos % len(raw)] = value
+        try:
+            verify_signed_application(bytes(raw[:cut] if cut else raw))
+        except Refusal as r:
+            assert r.code in ("bad_request", "bad_signature", "untrusted_certificate")
+
+    check()

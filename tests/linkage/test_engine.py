@@ -64,7 +64,7 @@ def test_wipe_after_completion_drops_the_reference(at_step4):
     engine.submit_auth_pin(Pin("jpki_auth", "2468"))
     engine.accept_terms()
     engine.submit_sign_pin(Pin("jpki_sign", "KIOSK2025"))
-    assert engine.reference.startswith("ML-")
+    assert engine.reference.startswith("DEMO-")
     engine.wipe()
     assert engine.outcome == "complete"
     with pytest.raises(LinkageStateError):
@@ -117,3 +117,26 @@ def test_preflight_skips_the_gateway_when_none_is_configured():
     assert LinkageEngine(None, status(), None, "k").preflight().ok
     with pytest.raises(AssertionError):
         LinkageEngine(None, status(), Exploding(), "k").preflight()
+
+
+class _OperatorGateway:
+    """A gateway whose health answer does not say test_only (an operator's)."""
+
+    def __init__(self, health):
+        self._health = health
+
+    def health(self, timeout=None, retries=None):
+        return self._health
+
+
+@pytest.mark.parametrize("health, demo", [({"status": "ok"}, False), ({"test_only": "yes"}, False),
+                                          (None, False), ({"status": "ok", "test_only": True}, True)])
+def test_only_a_gateway_that_says_test_only_is_labelled_demo(health, demo, records):
+    reader = SimReader()
+    reader.insert("resident")
+    session = CardSession(reader.connect())
+    engine = LinkageEngine(session, session.read_status(), _OperatorGateway(health), "kiosk-test-01")
+    assert engine.preflight().ok and engine.demo_gateway is demo
+    pre = [r for r in records if r["EVENT"] == "linkage_step" and r["STEP"] in (0, "0")]
+    assert pre[-1]["GATEWAY"] == ("demo" if demo else "operator")
+    session.close()

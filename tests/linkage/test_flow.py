@@ -61,7 +61,7 @@ def test_success(bench, client, gateway, records):
     assert engine.step == 7
     engine.submit_sign_pin(Pin("jpki_sign", SIGN_PIN.lower()))     # upper-cased by Pin
     assert engine.step == 9 and engine.outcome == "complete"
-    assert re.fullmatch(r"ML-\d{10}", engine.reference)
+    assert re.fullmatch(r"DEMO-\d{10}", engine.reference)
     assert pin_verifies(card) == [("jpki_auth", "9000"), ("jpki_sign", "9000")]
     assert card.pin_tries("jpki_auth") == 3 and card.pin_tries("jpki_sign") == 5
     assert card.signatures == 2
@@ -319,7 +319,7 @@ def test_success_with_different_subject_names(bench, client, gateway, records):
     engine.submit_auth_pin(Pin("jpki_auth", AUTH_PIN))
     engine.accept_terms()
     engine.submit_sign_pin(Pin("jpki_sign", SIGN_PIN))
-    assert engine.outcome == "complete" and re.fullmatch(r"ML-\d{10}", engine.reference)
+    assert engine.outcome == "complete" and re.fullmatch(r"DEMO-\d{10}", engine.reference)
     assert pin_verifies(card) == [("jpki_auth", "9000"), ("jpki_sign", "9000")]
     assert card.signatures == 2 and gateway.stats()["references"] == 1
     assert engine.demo_gateway                   # the reference gateway says it is a demo

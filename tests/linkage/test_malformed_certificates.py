@@ -242,3 +242,20 @@ def test_kiosk_linkage_run_text_output(gateway, tmp_path):
     err = out.stderr.decode()
     assert "kiosk: card_error: the card's sign certificate is malformed" in err
     assert "Traceback" not in err and "DEMO" in err
+
+
+# -- the simulated card's [jpki] options ------------------------------------------------------
+@pytest.mark.parametrize("options, key", [({"subject_cn": "by_name"}, "jpki.subject_cn"),
+                                          ({"sign_certificate_hex": "30zz"}, "jpki.sign_certificate_hex")])
+def test_bad_profile_options_are_config_errors(options, key):
+    from kiosk.errors import ConfigError
+    with pytest.raises(ConfigError) as exc:
+        pki.card_certificate("sign", "resident", *VALID, options=options)
+    assert exc.value.details["key"] == key
+
+
+def test_subject_cn_schemes():
+    shared = pki.subject_common_names("resident")
+    assert shared == [pki.opaque_common_name("resident")]
+    distinct = pki.subject_common_names("resident", {"subject_cn": "per_certificate"})
+    assert len(distinct) == 2 and shared[0] not in distinct

@@ -83,7 +83,7 @@ def test_happy_path(gw, client):
     ch, (version, text) = authenticate(client)
     assert client.terms() == (version, text)
     ref = client.submit_application(ch.session, application(ch, version))
-    assert ref.startswith("ML-") and gw.references == [ref]
+    assert ref.startswith("DEMO-") and gw.references == [ref]
 
 
 def test_a_challenge_is_answered_once(client):
@@ -179,7 +179,7 @@ def test_certificates_with_different_subject_names_complete(gw, client):
     ch, (version, _) = authenticate(client, "distinct", PER_CERTIFICATE)
     ref = client.submit_application(ch.session, application(ch, version, "distinct",
                                                             options=PER_CERTIFICATE))
-    assert ref.startswith("ML-") and gw.references == [ref]
+    assert ref.startswith("DEMO-") and gw.references == [ref]
 
 
 def test_what_binds_the_pair_is_the_session_challenge(gw, client):
@@ -199,12 +199,15 @@ def test_what_binds_the_pair_is_the_session_challenge(gw, client):
             ch, version, "cert-expired", valid=(dt.date(2019, 7, 25), dt.date(2024, 5, 2))))
     assert refusal(exc) == "certificate_expired"
     assert gw.references == []
-    assert client.submit_application(ch.session, application(ch, version)).startswith("ML-")
+    assert client.submit_application(ch.session, application(ch, version)).startswith("DEMO-")
 
 
-def test_health_says_the_reference_gateway_is_a_demo(client):
+def test_health_and_terms_say_the_reference_gateway_is_a_demo(client):
     doc = client.health()
     assert doc["test_only"] is True and "not the official linkage" in doc["operator"]
+    _, text = client.terms()                       # what the terms screen (step 6) shows
+    assert text.startswith("【デモ】") and "not the official Mynaportal linkage" in text
+    assert "公式のマイナポータル連携ではありません" in text
 
 
 def test_the_application_must_follow_authentication(client):
@@ -239,7 +242,7 @@ def test_terms_changed(gw, client):
     with pytest.raises(TermsChangedError) as exc:
         client.submit_application(ch.session, application(ch, version))
     assert exc.value.terms[0] == new != version
-    assert client.submit_application(ch.session, application(ch, new)).startswith("ML-")
+    assert client.submit_application(ch.session, application(ch, new)).startswith("DEMO-")
 
 
 def test_unknown_session(client):
@@ -302,7 +305,7 @@ def test_trust_anchors_from_pem_files(tmp_path, clock):
         try:
             if works:
                 ch, (version, _) = authenticate(c)
-                assert c.submit_application(ch.session, application(ch, version)).startswith("ML-")
+                assert c.submit_application(ch.session, application(ch, version)).startswith("DEMO-")
             else:
                 with pytest.raises(GatewayRefusedError):
                     authenticate(c)

@@ -5,6 +5,11 @@ issuer names plus a TEST marker, and per-card RSA-2048 keys.  Generating
 RSA-2048 keys is the slow part, so keys are cached under
 ``$KIOSK_SIM_CACHE`` (default ``~/.cache/myna-kiosk/sim``); certificates are
 cheap and rebuilt from the profile each time.  None of this is a secret.
+
+The profile's ``[jpki]`` table reaches ``card_certificate`` as ``options``:
+``subject_cn`` ("shared" or "per_certificate": whether the two certificates
+carry one subject CN or each its own) and ``auth_certificate_hex`` /
+``sign_certificate_hex`` (raw, e.g. malformed, bytes in place of a certificate).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -46,12 +52,13 @@ def key(name: str) -> rsa.RSAPrivateKey:
         if name in _memory:
             return _memory[name]
         path = cache_dir() / f"{name}.pem"
-        k = None
+        k: rsa.RSAPrivateKey | None = None
         if path.exists():
             try:
-                k = serialization.load_pem_private_key(path.read_bytes(), password=None)
+                loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
             except (ValueError, TypeError):
-                k = None
+                loaded = None
+            k = loaded if isinstance(loaded, rsa.RSAPrivateKey) else None    # else: regenerate
         if k is None:
             k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             try:
@@ -61,8 +68,8 @@ def key(name: str) -> rsa.RSAPrivateKey:
                                                 serialization.PrivateFormat.PKCS8,
                                                 serialization.NoEncryption()))
                 os.replace(tmp, path)
-            except OSError:
-                pass                       # read-only cache: keep it in memory only
+            except OSError:                # read-only cache: keep it in memory only
+                pass
         _memory[name] = k
         return k
 
@@ -110,8 +117,8 @@ def root(purpose: str) -> Root:
     cert = (x509.CertificateBuilder()
             .subject_name(name).issuer_name(name).public_key(k.public_key())
             .serial_number(serial)
-            .not_valid_before(dt.datetime(2023, 7, 16, tzinfo=dt.timezone.utc))
-            .not_valid_after(dt.datetime(2043, 7, 15, 14, 59, 59, tzinfo=dt.timezone.utc))
+            .not_valid_before(dt.datetime(2023, 7, 16, tzinfo=dt.UTC))
+            .not_valid_after(dt.datetime(2043, 7, 15, 14, 59, 59, tzinfo=dt.UTC))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                            critical=True)
@@ -134,7 +141,7 @@ def _utf8_der(text: str) -> bytes:
 
 def _at_end_of_day_jst(day: dt.date) -> dt.datetime:
     """JPKI certificates end at 23:59:59 JST (14:59:59Z)."""
-    return dt.datetime(day.year, day.month, day.day, 14, 59, 59, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, 14, 59, 59, tzinfo=dt.UTC)
 
 
 def opaque_common_name(card_id: str) -> str:
@@ -152,7 +159,7 @@ SUBJECT_CN_SCHEMES = ("shared", "per_certificate")
 CERTIFICATE_OVERRIDES = {"auth": "auth_certificate_hex", "sign": "sign_certificate_hex"}
 
 
-def subject_common_name(card_id: str, purpose: str, options: dict | None = None) -> str:
+def subject_common_name(card_id: str, purpose: str, options: dict[str, Any] | None = None) -> str:
     """The subject CN of one card's ``purpose`` certificate under the profile's scheme."""
     scheme = _scheme(options)
     if scheme == "per_certificate":
@@ -160,12 +167,12 @@ def subject_common_name(card_id: str, purpose: str, options: dict | None = None)
     return opaque_common_name(card_id)
 
 
-def subject_common_names(card_id: str, options: dict | None = None) -> list[str]:
+def subject_common_names(card_id: str, options: dict[str, Any] | None = None) -> list[str]:
     """Every subject CN this card's certificates carry (canaries: personal data)."""
     return sorted({subject_common_name(card_id, p, options) for p in ("auth", "sign")})
 
 
-def _scheme(options: dict | None) -> str:
+def _scheme(options: dict[str, Any] | None) -> str:
     scheme = str((options or {}).get("subject_cn", "shared"))
     if scheme not in SUBJECT_CN_SCHEMES:
         raise ConfigError(f"profile key 'jpki.subject_cn' must be one of {', '.join(SUBJECT_CN_SCHEMES)}",
@@ -173,7 +180,7 @@ def _scheme(options: dict | None) -> str:
     return scheme
 
 
-def _override(purpose: str, options: dict | None) -> bytes | None:
+def _override(purpose: str, options: dict[str, Any] | None) -> bytes | None:
     name = CERTIFICATE_OVERRIDES[purpose]
     raw = (options or {}).get(name)
     if raw is None:
@@ -185,8 +192,8 @@ def _override(purpose: str, options: dict | None) -> bytes | None:
 
 
 def card_certificate(purpose: str, card_id: str, not_before: dt.date, not_after: dt.date,
-                     person: dict | None = None,
-                     options: dict | None = None) -> tuple[rsa.RSAPrivateKey, bytes]:
+                     person: dict[str, Any] | None = None,
+                     options: dict[str, Any] | None = None) -> tuple[rsa.RSAPrivateKey, bytes]:
     """(private key, certificate DER) for one card's auth or sign key.
 
     ``options`` is the profile's ``[jpki]`` table: ``subject_cn`` picks the CN
@@ -205,7 +212,7 @@ def card_certificate(purpose: str, card_id: str, not_before: dt.date, not_after:
                .public_key(k.public_key())
                .serial_number(serial)
                .not_valid_before(dt.datetime(not_before.year, not_before.month, not_before.day,
-                                             tzinfo=dt.timezone.utc))
+                                             tzinfo=dt.UTC))
                .not_valid_after(_at_end_of_day_jst(not_after))
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                    issuer.key.public_key()), critical=False)
