@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from dataclasses import dataclass, field
 
 from kiosk.config import Config
@@ -142,3 +143,25 @@ class FakePrinter:
 def fake_receipt_builder(kind, lang, cfg, status=None, licence=None, linkage=None):
     return {"kind": kind, "lang": lang}
 
+
+
+def pump_until(session, woke: threading.Event, cond, timeout: float = 10.0) -> bool:
+    """Apply the worker's messages until ``cond()`` holds (woken by ``on_wake``, bounded)."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() >= end:
+            return False
+        woke.clear()
+        session.pump()
+        woke.wait(0.05)
+    return True
+
+
+def live_session(cfg, printer=None, receipt_builder=None):
+    """(Session with a real card worker on a SimReader, the reader, its wake event)."""
+    reader = SimReader()
+    woke = threading.Event()
+    s = Session(cfg, reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set,
+                printer=printer, receipt_builder=receipt_builder, today=lambda: TODAY)
+    s.worker.idle_wait = 0.05
+    return s, reader, woke

@@ -11,19 +11,15 @@ correct one; the copy is wiped once the slip is built.
 from __future__ import annotations
 
 import threading
-import time
 
 from escpos.printer import Dummy
 
 from kiosk.config import Config
-from kiosk.display.clock import ManualClock
-from kiosk.display.session import Session
-from kiosk.nfc.sim.reader import SimReader
 from kiosk.printer.receipt import build_receipt
 from kiosk.printer.service import ReceiptService
 from kiosk.signals import Bus
 
-from .helpers import TODAY, card_data
+from .helpers import card_data, live_session, pump_until
 
 CUT = b"\x1dV"
 
@@ -46,39 +42,21 @@ def test_a_slip_built_while_the_ui_wipes_is_built_from_the_copy():
         built.append(receipt)
         return receipt
 
-    reader = SimReader()
-    woke = threading.Event()
-    s = Session(cfg, reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set, printer=svc,
-                receipt_builder=gated_builder, today=lambda: TODAY)
-    s.worker.idle_wait = 0.05
-
-    def wait(cond, timeout=10.0):
-        end = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() >= end:
-                return False
-            woke.clear()
-            s.pump()
-            woke.wait(0.05)
-        return True
-
+    s, reader, woke = live_session(cfg, svc, gated_builder)
     s.start()
     try:
         reader.insert("resident")
-        assert wait(lambda: s.screen == "summary")
-        s.tap("btn_continue")
-        s.tap("item_licence")
-        for d in "1357":
-            s.tap(f"key_{d}")
-        s.tap("key_ok")
-        assert wait(lambda: s.screen == "licence")
+        assert pump_until(s, woke, lambda: s.screen == "summary")
+        for wid in ("btn_continue", "item_licence", "key_1", "key_3", "key_5", "key_7", "key_ok"):
+            s.tap(wid)
+        assert pump_until(s, woke, lambda: s.screen == "licence")
         live = s.licence
         s.tap("btn_print")
         assert entered.wait(10)                     # the receipt thread is building the slip now
         s.tap("btn_back")                           # ... and the UI wipes the licence meanwhile
         assert s.screen == "menu" and s.licence is None and live.expiry is None
         gate.set()
-        assert wait(lambda: s.notice == ("receipt.done", {})), s.notice
+        assert pump_until(s, woke, lambda: s.notice == ("receipt.done", {})), s.notice
         assert device.output.count(CUT) == 1
     finally:
         gate.set()

@@ -4,19 +4,15 @@ wipes them (card taken away), and the next resident's slip still prints."""
 from __future__ import annotations
 
 import threading
-import time
 
 from escpos.printer import Dummy
 
 from kiosk.config import Config
-from kiosk.display.clock import ManualClock
-from kiosk.display.session import Session
-from kiosk.nfc.sim.reader import SimReader
 from kiosk.printer.receipt import build_receipt
 from kiosk.printer.service import ReceiptService
 from kiosk.signals import Bus
 
-from .helpers import TODAY
+from .helpers import live_session, pump_until
 
 CUT = b"\x1dV"
 
@@ -52,21 +48,10 @@ def test_a_queued_slip_of_a_resident_who_left_never_prints():
     cfg.printer.backend = "dummy"
     device = GatedDummy()
     svc = WatchedService(cfg.printer, Bus(), open_printer=lambda: device)
-    reader = SimReader()
-    woke = threading.Event()
-    s = Session(cfg, reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set,
-                printer=svc, receipt_builder=build_receipt, today=lambda: TODAY)
-    s.worker.idle_wait = 0.05
+    s, reader, woke = live_session(cfg, svc, build_receipt)
 
     def wait(cond, timeout=10.0):
-        end = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() >= end:
-                return False
-            woke.clear()
-            s.pump()
-            woke.wait(0.05)
-        return True
+        return pump_until(s, woke, cond, timeout)
 
     s.start()
     try:
