@@ -26,7 +26,7 @@ LARGE_TEXT_SCALE = 1.2
 
 HEADER_H = 0.13
 ASPECT = 5 / 3                  # the 800x480 screen the page estimate assumes
-PAGE_SLACK = 1.35               # how much a guidance page may rely on the renderer shrinking it
+PAGE_SLACK = 1.2                # how much a guidance page may rely on the renderer shrinking it
 BODY_TOP, BODY_BOTTOM = 0.15, 0.80
 FOOT_Y, FOOT_H = 0.82, 0.15
 
@@ -211,7 +211,7 @@ ROLE_OF_ITEM = {"danger": "danger", "warn": "warn", "ok": "ok", "heading": "big"
 
 def _units(text: str) -> float:
     """Width of a text in ems: CJK and hangul one em each, latin about half."""
-    return sum(1.0 if ord(ch) > 0x2E80 else 0.55 for ch in text)
+    return sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in text)
 
 
 def paginate(items: list[Item], width: float, height: float, size: float) -> list[list[Item]]:
@@ -219,21 +219,40 @@ def paginate(items: list[Item], width: float, height: float, size: float) -> lis
 
     An estimate at a 5:3 screen: the renderer still shrinks a page a little
     when it must, and tests/display/test_screens.py fails on any page that
-    overflows.  Every page holds at least one item.
+    overflows.  The pages are balanced (the fewest pages, then the smallest
+    page budget giving that many), so no page is crammed while the next is
+    nearly empty.  A heading stays with what follows it, a step with its
+    explanation, an item marked ``with_previous`` with the one before.
     """
     per_line = width * ASPECT / size          # ems in one line
-    lines = height / (size * 1.3)             # lines in the box at full size
-    budget = lines * PAGE_SLACK
-    pages: list[list[Item]] = [[]]
-    used = 0.0
-    for item in items:
-        cost = sum(max(1, math.ceil(_units(part) / per_line)) for part in item.text.split("\n")) + 0.35
-        if pages[-1] and used + cost > budget:
-            pages.append([])
-            used = 0.0
-        pages[-1].append(item)
-        used += cost
-    return pages
+    costs = [sum(max(1, math.ceil(_units(part) / per_line)) for part in item.text.split("\n")) + 0.35
+             for item in items]
+
+    def fill(budget: float) -> list[list[Item]]:
+        pages: list[list[Item]] = [[]]
+        used = 0.0
+        prev = None
+        for item, cost in zip(items, costs):
+            glued = item.with_previous or (prev is not None and (
+                prev.kind == "heading" or prev.kind == "step" and item.kind == "statement"))
+            prev = item
+            if pages[-1] and used + cost > budget and not glued:
+                pages.append([])
+                used = 0.0
+            pages[-1].append(item)
+            used += cost
+        return pages
+
+    budget = height / (size * 1.3) * PAGE_SLACK      # lines in the box, a little shrinking allowed
+    pages = fill(budget)
+    low = max(costs, default=0.0)
+    while budget - low > 0.25:                       # the smallest budget with as few pages
+        mid = (low + budget) / 2
+        if len(fill(mid)) <= len(pages):
+            budget = mid
+        else:
+            low = mid
+    return fill(budget)
 
 
 # -- screens ---------------------------------------------------------------------
@@ -382,7 +401,8 @@ def _licence(b: _Builder) -> None:
     shown = number if s.show_number else "●" * len(number)
     number_item = Item("statement", "licence.number", t("licence.number", number=shown))   # screen only
     toggle = t("licence.hide_number") if s.show_number else t("licence.show_number")
-    b.guidance([number_item] + topic_items("licence", s.cfg, s.lang, s.today(), status=s.status, licence=lic),
+    items = topic_items("licence", s.cfg, s.lang, s.today(), status=s.status, licence=lic)
+    b.guidance(items[:1] + [number_item] + items[1:],
                left=0.25, width=0.72,
                buttons=[("btn_toggle_number", toggle, "normal"), ("btn_back", t("btn.back"), "normal")]
                + b.print_button())

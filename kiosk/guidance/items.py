@@ -19,6 +19,7 @@ class Item:
     text: str
     url: str = ""       # link only
     tone: str = ""
+    with_previous: bool = False   # belongs to the item before it (a page never separates them)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

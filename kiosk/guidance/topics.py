@@ -45,8 +45,9 @@ class Guide:
         self.t = catalog("ui", lang)
 
     # -- building blocks ---------------------------------------------------------
-    def item(self, kind: str, key: str, tone: str = "", url: str = "", **values) -> Item:
-        return Item(kind, key, self.t(key, **values), url, tone)
+    def item(self, kind: str, key: str, tone: str = "", url: str = "", with_previous: bool = False,
+             **values) -> Item:
+        return Item(kind, key, self.t(key, **values), url, tone, with_previous)
 
     def date(self, d: dt.date | None) -> str:
         if d is None:
@@ -319,7 +320,7 @@ class Guide:
             pin_id = HANDOFF_PIN_STEPS.get(n)
             if pin_id:
                 c = st.pins.get(pin_id) if st else None
-                out.append(self.item("statement", f"guide.handoff.step{n}_pin", "warn",
+                out.append(self.item("statement", f"guide.handoff.step{n}_pin", "warn", with_previous=True,
                                      pin_name=self.pin_label(pin_id), state=self.tries(c)))
         out += [self.item("heading", "guide.handoff.fail_heading"),
                 self.item("statement", "guide.handoff.fail_pin"),

@@ -31,18 +31,15 @@ def data_verifies(card, pin_id=None):
 
 
 def test_pin_status_in_words_residents_know():
-    """One name per PIN, with what it is for, the tries, then where to unlock (pages 2, 3)."""
+    """One name per PIN, with what it is for, and the tries; the rest on the next pages.
+
+    Every page's content is checked for every card in tests/guidance/test_facts.py."""
     r = run(start("jpki-locked") + [
-        "tap item_pin_status", "wait_screen pin_status",
-        "expect_text マイナ免許証の暗証番号（数字4桁）【免許情報の読み取り用】",
+        "tap item_pin_status", "wait_screen pin_status", "expect_text 残り回数の確認だけでは、回数は減りません",
+        "expect_text マイナ免許証の暗証番号（数字4桁）【免許情報の読み取り用】：あと 10 回（全 10 回）",
         "expect_text 利用者証明用電子証明書の暗証番号（数字4桁）【ログイン・連携の手順④用】：ロック中",
-        "expect_text 署名用電子証明書の暗証番号（英数字6〜16桁）", "expect_text 券面事項入力補助用",
-        "expect_text 住民基本台帳用", "expect_text あと 10 回（全 10 回）",
-        "tap btn_page_next", "expect_text 10回連続で間違えるとロック", "expect_text 市区町村の窓口",
-        "expect_text JPKI暗証番号リセットアプリ",
-        "expect_text 署名用電子証明書の暗証番号（英数字6〜16桁）がわかれば",
-        "expect_text 利用者証明用電子証明書の有効期限：2029年5月2日", "expect_text カードの有効期限：2034年5月2日",
-        "tap btn_page_prev", "expect_text 1/3",
+        "expect_text 1/", "expect_no_widget btn_page_prev_enabled", "tap btn_page_next", "expect_text 2/",
+        "tap btn_page_prev", "expect_text 1/",
     ])
     assert not data_verifies(r.cards[0])          # reading counters spends no try
 
@@ -62,7 +59,8 @@ def test_licence_read_with_one_verify():
         "expect_text ●●●○", "tap key_7", "tap key_ok", "wait_screen licence",
         "expect_text 有効期限：2027年6月15日", "expect_text 更新期間：2027年4月15日〜2027年6月15日",
         "expect_text 区分：優良", "expect_no_text オンライン更新時講習を受けられます",
-        "expect_text 種類：普通・普自二", "expect_text 条件等：眼鏡等",
+        "expect_text 種類：普通・普自二", "tap btn_page_next", "expect_text 条件等：眼鏡等",
+        "expect_text マイナポータルと連携した方", "tap btn_page_prev",
         "expect_no_text 912345678901", "tap btn_toggle_number", "expect_text 912345678901",
         "tap btn_toggle_number", "expect_no_text 912345678901", "expect_widget photo",
     ])
@@ -132,12 +130,11 @@ def test_ic_licence_offers_licence_only():
 
 
 def test_renewal_guidance_is_personalised():
-    """The leaflet's two conditions, what this card shows, and what follows if they are not met."""
+    """What this card shows comes first; the conditions follow (all pages: tests/guidance/test_facts.py)."""
     run(start("resident") + [
-        "tap item_renewal", "expect_text 1 オンライン申請", "expect_text 2 署名用電子証明書の発行を希望する",
-        "expect_text オンライン申請サイト", "expect_text このカードには署名用電子証明書があります",
-        "expect_text 新しいカードに免許情報は引き継がれません", "tap btn_page_next",
-        "expect_text 有効期限通知書", "expect_no_text 免許証番号を正しく入力する",
+        "tap item_renewal", "expect_text 利用者証明用電子証明書の有効期限：2029年5月2日",
+        "expect_text このカードには署名用電子証明書があります", "expect_no_text 免許証番号を正しく入力する",
+        "tap btn_page_next", "expect_text 有効期限通知書", "expect_no_text 免許証番号を正しく入力する",
     ])
     run(start("minor") + ["tap item_renewal", "expect_text このカードには署名用電子証明書がありません"])
     run(start("cert-expired") + ["tap item_renewal", "expect_text 電子証明書の有効期限が切れています"])
@@ -274,9 +271,9 @@ def test_linkage_preflight_refusal_and_checklist_slip():
 def test_linkage_without_gateway_offers_the_app_route():
     """No gateway: readiness from the facts already read (no VERIFY), then the official app's nine steps."""
     r = run(start("resident") + ["expect_text マイナポータル連携の準備と手順", "tap item_linkage",
-                                 "wait_screen linkage_preflight", "expect_text 連携の準備ができています",
-                                 "tap btn_page_next", "expect_text 引っ越しや氏名の変更",
-                                 "tap btn_page_next", "tap btn_page_next",
+                                 "wait_screen linkage_preflight", "expect_text 暗証番号を入力しません",
+                                 "tap btn_page_next", "expect_text 連携の準備ができています",
+                                 "expect_text 引っ越しや氏名の変更", "tap btn_page_next", "tap btn_page_next",
                                  "expect_text ④ マイナンバーカードの暗証番号（4桁の数字）を入力する",
                                  "expect_text マイナ免許証の暗証番号（4桁）とは別の番号です"],
             linkage_factory=fake_linkage_factory(), gateway_available=False)
