@@ -471,8 +471,6 @@ def _linkage_preflight(b: _Builder) -> None:
         items.append((f"warning_{i}", "! " + _problem_text(b, p), "warn"))
     if getattr(pre, "ok", False):
         items.insert(0, ("ok", t("linkage.ok"), "ok"))
-        if not s.gateway_available:
-            items.append(("no_gateway", t("linkage.no_gateway"), "body"))
     else:
         items.insert(0, ("refused", t("linkage.refused"), "danger"))
     b.paragraphs(items[:5], size=BODY)

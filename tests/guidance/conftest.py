@@ -65,6 +65,24 @@ def slip_for(s: Session, now: dt.datetime | None = dt.datetime(2026, 11, 25, 10,
                          linkage=linkage, now=now)
 
 
+# Menu item -> the guidance screen it opens.
+SCREEN_OF_ITEM = {"item_pin_status": "pin_status", "item_renewal": "renewal", "item_lost_card": "lost_card",
+                  "item_licence": "licence", "item_linkage": "linkage_preflight"}
+
+
+def guidance_screens() -> list[tuple[str, str]]:
+    """(profile, screen) for every guidance screen a shipped card's menu offers."""
+    from kiosk.display.screens import menu_items
+    out = []
+    for profile in PROFILES:
+        status, licence = card(profile)
+        for item in menu_items(status):
+            screen = SCREEN_OF_ITEM.get(item)
+            if screen and not (screen == "licence" and licence is None):
+                out.append((profile, screen))
+    return out
+
+
 @pytest.fixture
 def cfg():
     return Config()

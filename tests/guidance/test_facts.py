@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.display.screens import menu_items
 from kiosk.guidance import Guide
 from kiosk.nfc.model import LicenceData
 
-from .conftest import PROFILES, card, screen_text, session, slip_for
+from .conftest import PROFILES, card, guidance_screens, screen_text, session, slip_for
 
 # topic -> language -> (facts that must be there, phrases that must not)
 FACTS = {
@@ -64,23 +63,6 @@ PIN_WORDS = {"ja": {"licence": "マイナ免許証の暗証番号（数字4桁�
                     "jpki_sign": "署名用電子証明書の暗証番号（英数字6〜16桁）"},
              "en": {"licence": "Licence PIN of the マイナ免許証 (4 digits)", "jpki_auth": "User-authentication PIN",
                     "jpki_sign": "Signature password"}}
-SCREEN_OF_ITEM = {"item_pin_status": "pin_status", "item_renewal": "renewal", "item_lost_card": "lost_card",
-                  "item_licence": "licence", "item_linkage": "linkage_preflight"}
-
-
-def cases():
-    out = []
-    for profile in PROFILES:
-        status, licence = card(profile)
-        for item in menu_items(status):
-            screen = SCREEN_OF_ITEM.get(item)
-            if screen == "licence" and licence is None:
-                continue
-            if screen:
-                out.append((profile, screen))
-    return out
-
-
 def topic_of(profile: str, screen: str) -> str:
     status, _ = card(profile)
     if screen == "renewal":
@@ -90,7 +72,7 @@ def topic_of(profile: str, screen: str) -> str:
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
 @pytest.mark.parametrize("surface", ["screen", "slip"])
-@pytest.mark.parametrize("profile,screen", cases())
+@pytest.mark.parametrize("profile,screen", guidance_screens())
 def test_the_leaflet_facts_and_nothing_against_them(profile, screen, surface, lang):
     s = session(profile, screen, lang)
     text = screen_text(s) if surface == "screen" else "\n".join(slip_for(s).lines)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.display.screens import menu_items
-
-from .conftest import LANGS, PROFILES, card, screen_pages, session, slip_for
-from .test_facts import SCREEN_OF_ITEM
+from .conftest import LANGS, guidance_screens, screen_pages, session, slip_for
 
 SCREEN_ONLY = ("g_licence_number",)          # the licence number: masked on screen, absent on the slip
 
@@ -25,19 +22,8 @@ def slip_items(receipt) -> list[str]:
     return [b.text for b in blocks[start:end] if b.style != "qr"]
 
 
-def cases():
-    out = []
-    for profile in PROFILES:
-        status, licence = card(profile)
-        for item in menu_items(status):
-            screen = SCREEN_OF_ITEM.get(item)
-            if screen and not (screen == "licence" and licence is None):
-                out.append((profile, screen))
-    return out + [(None, "lost_card")]
-
-
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("profile,screen", cases())
+@pytest.mark.parametrize("profile,screen", guidance_screens() + [(None, "lost_card")])
 def test_slip_says_what_its_screen_says(profile, screen, lang):
     s = session(profile, screen, lang)
     shown = screen_items(s)
