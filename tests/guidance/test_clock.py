@@ -9,7 +9,7 @@ from kiosk.display.session import RECEIPT_KINDS
 from kiosk.guidance import TOPICS, topic_items
 from kiosk.i18n import catalog
 
-from .conftest import LANGS, PROFILES, card, screen_text, session, slip_for
+from .conftest import LANGS, PROFILES, TODAY, card, screen_text, session, slip_for
 
 # Every key that judges a date against today.
 JUDGMENTS = ("guide.dates.cert_soon", "guide.dates.cert_expired", "guide.dates.card_soon",
@@ -66,3 +66,31 @@ def test_the_session_prints_no_date_without_a_trusted_clock():
     assert any(line.startswith("発行日時") for line in with_clock.lines)
     assert not any(line.startswith("発行日時") for line in slip_for(s, now=None).lines)
     assert "今日の日付を確かめられない" in "\n".join(slip_for(s, now=None).lines)
+
+
+@pytest.mark.parametrize("today, dated", [(None, False), (TODAY, True)])
+def test_the_session_passes_a_time_only_from_a_trusted_clock(today, dated):
+    """Session._print hands build_receipt now=None while the clock is not synchronised."""
+    import threading
+
+    got: dict = {}
+    done = threading.Event()
+
+    class Printer:
+        available = True
+
+        def submit(self, receipt, on_done, tag=None):
+            done.set()
+
+        def cancel(self, tag):
+            pass
+
+    def builder(kind, lang, cfg, **kw):
+        got.update(kw)
+        return object()
+
+    s = session("resident", "renewal", "ja", today=today)
+    s.printer, s.receipt_builder = Printer(), builder
+    assert s.tap("btn_print")
+    assert done.wait(10)
+    assert (got["now"] is not None) == dated
