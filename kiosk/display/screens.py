@@ -289,12 +289,10 @@ def _summary(b: _Builder) -> None:
     locked = st.locked_pins
     items.append(("locked", t("summary.locked", n=len(locked)) if locked else t("summary.no_locked"),
                   "danger" if locked else "ok"))
-    today = b.s.today()
-    if st.card_type in (MYNA, MYNA_LICENCE) and st.auth_cert_not_after:
-        if today is not None and st.auth_cert_expired(today):
-            items.append(("cert", t("summary.cert_expired", date=b.date(st.auth_cert_not_after)), "danger"))
-        else:
-            items.append(("cert", t("summary.cert_valid", date=b.date(st.auth_cert_not_after)), "body"))
+    # The certificate line is the guidance's own (the same words as the renewal screen and slip).
+    cert = [i for i in b.guide.card_dates(st) if i.key.startswith("guide.dates.cert")]
+    if st.card_type in (MYNA, MYNA_LICENCE) and cert:
+        items.append(("cert", cert[0].text, ROLE_OF_ITEM.get(cert[0].tone, "body")))
     if st.card_type == IC_LICENCE and st.ic_expiry:
         items.append(("ic_expiry", t("summary.ic_expiry", date=b.date(st.ic_expiry)), "body"))
     b.paragraphs(items)

@@ -14,8 +14,7 @@ from .conftest import LANGS, PROFILES, TODAY, card, screen_text, session, slip_f
 # Every key that judges a date against today.
 JUDGMENTS = ("guide.dates.cert_soon", "guide.dates.cert_expired", "guide.dates.card_soon",
              "guide.dates.card_expired", "guide.licence.expired", "guide.licence.in_window",
-             "guide.licence.before_window", "guide.ready.cert_expired", "guide.ready.card_expired",
-             "summary.cert_expired")
+             "guide.licence.before_window", "guide.ready.cert_expired", "guide.ready.card_expired")
 SCREENS = ("summary", "pin_status", "renewal", "licence", "linkage_preflight", "lost_card")
 
 

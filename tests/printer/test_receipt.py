@@ -103,8 +103,8 @@ def test_pin_status_names_locked_counters_and_where_to_unlock(card_data):
 def test_pin_status_for_a_fresh_card(resident):
     text = "\n".join(make("pin_status", "en", resident).lines)
     assert "None of your PINs is locked." in text and "10 of 10 tries left" in text
-    assert "User-authentication certificate valid until 2 May 2029" in text
-    assert "Card valid until 2 May 2034" in text
+    assert "User-authentication certificate, expiry date: 2 May 2029" in text
+    assert "Card expiry date: 2 May 2034" in text
 
 
 def test_expired_certificate_gets_renewal_advice(card_data):
