@@ -63,17 +63,51 @@ class TimeoutsSection:
 
 
 @dataclass
-class Office:
+class OfficeText:
+    """An office in one language (what a resident reads on screen and on the slip)."""
     name: str = ""
     hours: str = ""
+    address: str = ""
+    phone: str = ""
+
+
+@dataclass
+class Office:
+    """An office: the Japanese text at the top level, other languages in [offices.<which>.<lang>].
+
+    ``for_language`` gives that language's text, or None when it has no name
+    configured: the guidance then shows its own generic term for the office
+    in that language, followed by the Japanese name (docs/config.md).
+    """
+    name: str = ""
+    hours: str = ""
+    address: str = ""
+    phone: str = ""
+    en: OfficeText = field(default_factory=OfficeText)
+    zh: OfficeText = field(default_factory=OfficeText)
+    ko: OfficeText = field(default_factory=OfficeText)
+
+    def for_language(self, lang: str) -> OfficeText | None:
+        if lang == "ja":
+            return OfficeText(self.name, self.hours, self.address, self.phone)
+        text = getattr(self, lang, None)
+        if not isinstance(text, OfficeText) or not text.name:
+            return None
+        return OfficeText(text.name, text.hours, text.address, text.phone or self.phone)
 
 
 @dataclass
 class OfficesSection:
     municipality: Office = field(default_factory=lambda: Office(
-        "市区町村の窓口（市民課）", "平日 8:30〜17:15"))
+        "市区町村の窓口（市民課）", "平日 8:30〜17:15",
+        en=OfficeText("City office, residents' section (市民課)", "weekdays 8:30–17:15"),
+        zh=OfficeText("市区町村窗口（市民課）", "工作日 8:30～17:15"),
+        ko=OfficeText("시구정촌 창구(市民課)", "평일 8:30~17:15")))
     police: Office = field(default_factory=lambda: Office(
-        "運転免許試験場・警察署", "平日 8:30〜16:30"))
+        "運転免許試験場・警察署", "平日 8:30〜16:30",
+        en=OfficeText("Driving licence centre or police station (運転免許試験場・警察署)", "weekdays 8:30–16:30"),
+        zh=OfficeText("驾照考试场・警察署（運転免許試験場・警察署）", "工作日 8:30～16:30"),
+        ko=OfficeText("운전면허 시험장·경찰서(運転免許試験場・警察署)", "평일 8:30~16:30")))
 
 
 @dataclass

@@ -11,11 +11,13 @@ Screen and widget ids are listed in docs/ui.md and must stay stable.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk.guidance import Guide, Item, topic_items
 from kiosk.i18n import LANGUAGE_NAMES, catalog
-from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER
+from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE
 
 # The type scale, as a fraction of the screen height and written as pixels at
 # 480 px (so 24/480 is 24 px on 800x480 and 30 px on 1024x600).  FLOOR is the
@@ -34,7 +36,8 @@ FIT_ROLES = ("title", "countdown")
 COUNTER_ROLES = ("ok", "few", "last", "locked")
 
 HEADER_H = 0.13
-RENEWAL_SOON_DAYS = 90          # expiry notices arrive about 2-3 months ahead
+ASPECT = 5 / 3                  # the 800x480 screen the page estimate assumes
+PAGE_SLACK = 1.2                # how much a guidance page may rely on the renderer shrinking it
 BODY_TOP, BODY_BOTTOM = 0.15, 0.80
 FOOT_Y, FOOT_H = 0.82, 0.15
 
@@ -44,9 +47,6 @@ SCREENS = (
     *(f"linkage_{n}" for n in range(1, 10)), "linkage_error",
     "take_card", "timed_out", "card_removed", "card_error", "service_needed", "still_there",
 )
-JPKI_PINS = ("jpki_auth", "jpki_sign")
-CARD_PINS = ("jpki_auth", "jpki_sign", "kenhojo", "juki")
-COLOUR_IDS = {"優良": "excellent", "一般": "general", "違反": "violator", "新規": "new"}
 PAD_ROWS = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("clear", "0", "back"))
 KEYBOARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -115,6 +115,7 @@ class _Builder:
                          high_contrast=bool(getattr(session, "high_contrast", False)),
                          pages=dict(getattr(session, "pages", {}) or {}))
         self._n = 0
+        self._guide: Guide | None = None
 
     # -- primitives ----------------------------------------------------------
     def add(self, w: Widget) -> Widget:
@@ -140,9 +141,10 @@ class _Builder:
             label = f"{key}  {label}"
         return self.add(Widget(wid, "button", rect, label, role, size, "center", enabled, selected))
 
-    def header(self, title_key: str, **values) -> None:
+    def header(self, title_key: str | None, title: str | None = None, **values) -> None:
         self.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
-        self.text("title", (0.02, 0.0, 0.60, HEADER_H), self.t(title_key, **values), "title", TITLE)
+        self.text("title", (0.02, 0.0, 0.60, HEADER_H), title if title is not None else self.t(title_key, **values),
+                  "title", TITLE)
         cd = self.s.countdown()
         if cd is not None:
             kind, n = cd
@@ -185,14 +187,14 @@ class _Builder:
                 w = self.text(wid, (left, top, width, bottom - top), text, role, size)
                 w.flow = flow
 
-    def footer(self, buttons: list[tuple[str, str, str]]) -> None:
-        """Buttons across the bottom: (id, label, role)."""
+    def footer(self, buttons: list[tuple[str, str, str]], disabled: tuple[str, ...] = ()) -> None:
+        """Buttons across the bottom: (id, label, role); those in ``disabled`` are greyed out."""
         if not buttons:
             return
         gap = 0.02
         w = (0.96 - gap * (len(buttons) - 1)) / len(buttons)
         for i, (wid, label, role) in enumerate(buttons):
-            self.button(wid, (0.02 + i * (w + gap), FOOT_Y, w, FOOT_H), label, role)
+            self.button(wid, (0.02 + i * (w + gap), FOOT_Y, w, FOOT_H), label, role, enabled=wid not in disabled)
 
     def print_button(self) -> list[tuple[str, str, str]]:
         return [("btn_print", self.t("btn.print"), "normal")] if self.s.can_print() else []
@@ -201,40 +203,107 @@ class _Builder:
         self.view.back = back
         self.view.default = default or back
 
-    # -- formatting ------------------------------------------------------------
+    # -- formatting and guidance -----------------------------------------------------
+    @property
+    def guide(self) -> Guide:
+        """The guidance layer for this resident's language and the trusted date (None: unknown)."""
+        if self._guide is None:
+            self._guide = Guide(self.s.cfg, self.s.lang, self.s.today())
+        return self._guide
+
     def date(self, d: dt.date | None) -> str:
-        if d is None:
-            return self.t("fmt.unknown")
-        months = self.t("fmt.months").split()
-        mon = months[d.month - 1] if len(months) == 12 else str(d.month)
-        return self.t("fmt.date", y=d.year, m=d.month, d=d.day, mon=mon)
+        return self.guide.date(d)
 
     def pin_name(self, pin_id: str) -> str:
-        return self.t(f"pin.name.{pin_id}")
+        return self.guide.pin_name(pin_id)
+
+    def pin_label(self, pin_id: str) -> str:
+        return self.guide.pin_label(pin_id)
 
     def tries(self, c) -> str:
-        if c.locked:
-            return self.t("pin.locked")
-        if c.tries_left is None:
-            return self.t("pin.unknown_tries")
-        return self.t("pin.tries_left", left=c.tries_left, max=c.max_tries)
+        return self.guide.tries(c)
 
-    def office(self, which: str) -> dict:
-        o = getattr(self.s.cfg.offices, which)
-        return {"office": o.name, "hours": o.hours}
+    def guidance(self, items: list[Item], top=BODY_TOP, bottom=BODY_BOTTOM, left=0.03, width=0.94,
+                 size=SMALL, buttons: list[tuple[str, str, str]] | None = None) -> None:
+        """Guidance items as one flow, split into pages that fit; ◀ ▶ buttons turn them.
 
-    def locked_guidance(self, pin_ids: list[str]) -> list[tuple[str, str, str]]:
-        out = []
-        if any(p in ("licence", "ic_pin1", "ic_pin2") for p in pin_ids):
-            out.append(("guide_licence", self.t("guide.licence_locked", **self.office("police")), "warn"))
-        if any(p in CARD_PINS for p in pin_ids):
-            out.append(("guide_card", self.t("guide.card_locked", **self.office("municipality")), "warn"))
-        jpki = [p for p in pin_ids if p in JPKI_PINS]
-        if jpki:
-            other = "jpki_sign" if jpki[0] == "jpki_auth" else "jpki_auth"
-            if len(jpki) == 1:
-                out.append(("guide_reset", self.t("guide.jpki_reset", other=self.pin_name(other)), "body"))
-        return out
+        The texts are the guidance layer's, unchanged: the slip printed from
+        this screen carries the same items (tests/display/test_guidance_screens.py).
+        """
+        shown = [i for i in items if i.kind != "link"]       # links are the slip's QR codes
+        title = self.view.get("title")
+        if shown and shown[0].kind == "heading" and title is not None and title.text == shown[0].text:
+            shown = shown[1:]                                # the screen's title already says it
+        scale = LARGE_TEXT_SCALE if self.s.large_text else 1.0
+        pages = paginate(shown, width, bottom - top, size * scale)
+        page = min(max(0, self.s.page), len(pages) - 1)
+        ids: dict[str, int] = {}
+        rows = []
+        for item in pages[page]:
+            base = "g_" + item.key.removeprefix("guide.").replace(".", "_")
+            ids[base] = ids.get(base, 0) + 1
+            wid = base if ids[base] == 1 else f"{base}_{ids[base]}"
+            rows.append((wid, item.text, ROLE_OF_ITEM.get(item.tone or item.kind, "body")))
+        self.paragraphs(rows, top=top, bottom=bottom, left=left, width=width, size=size)
+        foot = list(buttons or [])
+        if len(pages) > 1:
+            self.text("page", (0.84, 0.0, 0.14, HEADER_H), f"{page + 1}/{len(pages)}", "title", TITLE, "center")
+            foot.append(("btn_page_prev", self.t("btn.page_prev"), "normal"))
+            foot.append(("btn_page_next", self.t("btn.page_next"), "primary"))
+        off = tuple(wid for wid, ok in (("btn_page_prev", page > 0), ("btn_page_next", page < len(pages) - 1))
+                    if not ok)
+        self.footer(foot, disabled=off)
+
+
+# How a guidance item looks on screen: by its tone, else by its kind.
+ROLE_OF_ITEM = {"danger": "danger", "warn": "warn", "ok": "ok", "heading": "big", "contact": "body",
+                "step": "body", "statement": "body", "warning": "warn"}
+
+
+def _units(text: str) -> float:
+    """Width of a text in ems: CJK and hangul one em each, latin about half."""
+    return sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in text)
+
+
+def paginate(items: list[Item], width: float, height: float, size: float) -> list[list[Item]]:
+    """Split items into pages that should fit a box of ``width`` x ``height`` (screen fractions).
+
+    An estimate at a 5:3 screen: the renderer still shrinks a page a little
+    when it must, and tests/display/test_screens.py fails on any page that
+    overflows.  The pages are balanced (the fewest pages, then the smallest
+    page budget giving that many), so no page is crammed while the next is
+    nearly empty.  A heading stays with what follows it, a step with its
+    explanation, an item marked ``with_previous`` with the one before.
+    """
+    per_line = width * ASPECT / size          # ems in one line
+    costs = [sum(max(1, math.ceil(_units(part) / per_line)) for part in item.text.split("\n")) + 0.35
+             for item in items]
+
+    def fill(budget: float) -> list[list[Item]]:
+        pages: list[list[Item]] = [[]]
+        used = 0.0
+        prev = None
+        for item, cost in zip(items, costs):
+            glued = item.with_previous or (prev is not None and (
+                prev.kind == "heading" or prev.kind == "step" and item.kind == "statement"))
+            prev = item
+            if pages[-1] and used + cost > budget and not glued:
+                pages.append([])
+                used = 0.0
+            pages[-1].append(item)
+            used += cost
+        return pages
+
+    budget = height / (size * 1.3) * PAGE_SLACK      # lines in the box, a little shrinking allowed
+    pages = fill(budget)
+    low = max(costs, default=0.0)
+    while budget - low > 0.25:                       # the smallest budget with as few pages
+        mid = (low + budget) / 2
+        if len(fill(mid)) <= len(pages):
+            budget = mid
+        else:
+            low = mid
+    return fill(budget)
 
 
 # -- screens ---------------------------------------------------------------------
@@ -243,18 +312,20 @@ def _attract(b: _Builder) -> None:
     t, s = b.t, b.s
     b.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
     b.text("title", (0.02, 0.0, 0.96, HEADER_H), t("attract.title"), "title", TITLE)
-    b.text("place_card", (0.04, 0.17, 0.92, 0.22), t("attract.place_card"), "big", BIG, "center")
-    b.text("what", (0.04, 0.40, 0.92, 0.16), t("attract.what"), "body", BODY, "center")
+    b.text("place_card", (0.04, 0.15, 0.92, 0.18), t("attract.place_card"), "big", BIG, "center")
+    b.text("what", (0.04, 0.33, 0.92, 0.12), t("attract.what"), "body", BODY, "center")
     langs = [lang for lang in ("ja", "en", "zh", "ko") if lang in s.languages]
     gap = 0.02
     w = (0.96 - gap * len(langs)) / (len(langs) + 1.4)      # the switch gets a wider button
     for i, lang in enumerate(langs):
-        b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.60, w, 0.17), LANGUAGE_NAMES[lang],
+        b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.46, w, 0.15), LANGUAGE_NAMES[lang],
                  "normal", selected=lang == s.lang)
-    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.60, 0.96 - len(langs) * (w + gap), 0.17),
+    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.46, 0.96 - len(langs) * (w + gap), 0.15),
              t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
-    b.text("hint", (0.02, 0.80, 0.66, 0.17), t("attract.hint"), "muted", SMALL, "center")
-    b.button("btn_high_contrast", (0.70, 0.80, 0.28, 0.17), t("contrast.switch"), "normal",
+    # Lost-card help needs no card: a resident who lost theirs has none to place.
+    b.button("btn_lost_card", (0.02, 0.64, 0.96, 0.15), t("attract.lost_card"), "danger", size=SMALL)
+    b.text("hint", (0.02, 0.81, 0.66, 0.16), t("attract.hint"), "muted", SMALL, "center")
+    b.button("btn_high_contrast", (0.70, 0.81, 0.28, 0.16), t("contrast.switch"), "normal",
              selected=s.high_contrast, size=SMALL)
 
 
@@ -272,11 +343,10 @@ def _summary(b: _Builder) -> None:
     locked = st.locked_pins
     items.append(("locked", t("summary.locked", n=len(locked)) if locked else t("summary.no_locked"),
                   "danger" if locked else "ok"))
-    if st.card_type in (MYNA, MYNA_LICENCE) and st.auth_cert_not_after:
-        if st.auth_cert_expired(b.s.today()):
-            items.append(("cert", t("summary.cert_expired", date=b.date(st.auth_cert_not_after)), "danger"))
-        else:
-            items.append(("cert", t("summary.cert_valid", date=b.date(st.auth_cert_not_after)), "body"))
+    # The certificate line is the guidance's own (the same words as the renewal screen and slip).
+    cert = [i for i in b.guide.card_dates(st) if i.key.startswith("guide.dates.cert")]
+    if st.card_type in (MYNA, MYNA_LICENCE) and cert:
+        items.append(("cert", cert[0].text, ROLE_OF_ITEM.get(cert[0].tone, "body")))
     if st.card_type == IC_LICENCE and st.ic_expiry:
         items.append(("ic_expiry", t("summary.ic_expiry", date=b.date(st.ic_expiry)), "body"))
     b.paragraphs(items)
@@ -312,42 +382,26 @@ def _menu(b: _Builder) -> None:
     for i, wid in enumerate(items):
         r, c = divmod(i, cols)
         role = "danger" if wid == "item_finish" else "primary" if wid == "item_licence" else "normal"
-        b.button(wid, (0.02 + c * (w + gap), top + r * (h + gap), w, h), t(f"menu.{wid[5:]}"), role)
+        label = t("menu.linkage_handoff") if wid == "item_linkage" and not b.s.gateway_available else \
+            t(f"menu.{wid[5:]}")
+        b.button(wid, (0.02 + c * (w + gap), top + r * (h + gap), w, h), label, role)
     b.view.back = "item_finish"
 
 
 def _pin_status(b: _Builder) -> None:
     t, st = b.t, b.s.status
     b.header("pin_status.title")
-    rows: list = []                     # the PIN table: name | tries, coloured by counter_role
-    for pin_id in PIN_ORDER:
-        c = st.pins.get(pin_id)
-        if c is None:
-            continue
-        rows.append(Row(((f"pin_{pin_id}_name", b.pin_name(pin_id), "body", 0.03, 0.55),
-                         (f"pin_{pin_id}_state", b.tries(c), b.counter_role(c), 0.59, 0.39))))
-    if st.licence_pin_set is False:
-        rows.append(("licence_no_pin", t("pin_status.licence_no_pin"), "muted"))
-    items = rows + b.locked_guidance(st.locked_pins)
-    expiry = []
-    if st.auth_cert_not_after:
-        key = "pin_status.cert_expired" if st.auth_cert_expired(b.s.today()) else "pin_status.cert_expiry"
-        expiry.append(t(key, date=b.date(st.auth_cert_not_after)))
-    if st.sign_cert_present is False:
-        expiry.append(t("pin_status.no_sign_cert"))
-    if st.card_expiry:
-        expiry.append(t("pin_status.card_expiry", date=b.date(st.card_expiry)))
-    items.append(("expiry", "  ".join(expiry), "body"))
-    b.paragraphs(items, size=ROW)
-    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    b.guidance(topic_items("pin_status", b.s.cfg, b.s.lang, b.s.today(), status=st),
+               buttons=[("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
 
-
-def _pad(b: _Builder, pin_id: str, title_key: str) -> None:
-    """The 4-digit pad, left: what and how many tries; right: the keys."""
+def _pad(b: _Builder, pin_id: str) -> None:
+    """The 4-digit pad, left: which PIN, what for, how many tries; right: the keys."""
     t, s = b.t, b.s
-    b.header(title_key)
+    b.header("pin_entry.title")
     c = s.status.pins.get(pin_id) if s.status else None
+    # Which PIN and what it is for, so the two 4-digit PINs are never confused.
+    b.text("pin_name", (0.03, BODY_TOP + 0.12, 0.40, 0.19), b.pin_label(pin_id), "big", SMALL)
     items = []
     if c is not None:
         items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries)
@@ -361,9 +415,9 @@ def _pad(b: _Builder, pin_id: str, title_key: str) -> None:
         items.append(("pin_message", t(key, **values), "danger"))
     if s.pending:
         items.append(("busy", t("reading.body"), "ok"))
-    b.text("dots", (0.03, BODY_TOP, 0.40, 0.14), "●" * s.pin_len + "○" * (4 - s.pin_len),
+    b.text("dots", (0.03, BODY_TOP, 0.40, 0.12), "●" * s.pin_len + "○" * (4 - s.pin_len),
            "big", BIG, "center")
-    b.paragraphs(items, top=BODY_TOP + 0.15, bottom=FOOT_Y - 0.01, width=0.40, size=BODY)
+    b.paragraphs(items, top=BODY_TOP + 0.32, bottom=FOOT_Y - 0.01, width=0.40, size=BODY)
     b.button("btn_cancel", (0.03, FOOT_Y, 0.40, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
              enabled=not s.pending)
     x0, y0, w, h, gap = 0.46, BODY_TOP, 0.165, 0.13, 0.012
@@ -377,18 +431,16 @@ def _pad(b: _Builder, pin_id: str, title_key: str) -> None:
 
 
 def _licence_pin(b: _Builder) -> None:
-    _pad(b, b.s.pin_id or b.s.licence_pin_id(), "licence_pin.title")
+    _pad(b, b.s.pin_id or b.s.licence_pin_id())
 
 
 def _licence_locked(b: _Builder) -> None:
     t = b.t
     b.header("licence_locked.title")
-    items = [("locked", t("licence_locked.body"), "danger")]
-    items += b.locked_guidance([b.s.licence_pin_id()])
-    b.paragraphs(items)
-    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    items = [Item("statement", "licence_locked.body", t("licence_locked.body"), tone="danger")]
+    items += b.guide.unlock([b.s.licence_pin_id()])
+    b.guidance(items, buttons=[("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
-
 
 def _licence(b: _Builder) -> None:
     t, s = b.t, b.s
@@ -399,74 +451,28 @@ def _licence(b: _Builder) -> None:
         return
     number = lic.licence_number or ""
     shown = number if s.show_number else "●" * len(number)
-    items = [("number", t("licence.number", number=shown), "body")]
-    if lic.expiry:
-        items.append(("expiry", t("licence.expiry", date=b.date(lic.expiry)), "body"))
-    w = lic.renewal_window
-    if w:
-        in_w = lic.in_renewal_window(s.today())
-        items.append(("window", t("licence.window", start=b.date(w[0]), end=b.date(w[1])) + (
-            "  " + t("licence.in_window") if in_w else ""), "warn" if in_w else "body"))
-    if lic.colour_class:
-        colour = t(f"colour.{COLOUR_IDS.get(lic.colour_class.strip(), 'other')}", raw=lic.colour_class)
-        online = t("licence.online_open") if lic.online_course_eligible else t("licence.online_closed")
-        items.append(("colour", t("licence.colour", colour=colour) + "  " + online, "body"))
-    classes = "・".join(c.name for c in lic.held_classes) or t("fmt.none")
-    items.append(("classes", t("licence.classes", classes=classes), "body"))
-    items.append(("conditions", t("licence.conditions", conditions="・".join(lic.conditions) or t("fmt.none")),
-                  "body"))
-    b.paragraphs(items, left=0.25, width=0.72, size=BODY)
+    number_item = Item("statement", "licence.number", t("licence.number", number=shown))   # screen only
     toggle = t("licence.hide_number") if s.show_number else t("licence.show_number")
-    b.footer([("btn_toggle_number", toggle, "normal"), ("btn_back", t("btn.back"), "normal")]
-             + b.print_button())
+    items = topic_items("licence", s.cfg, s.lang, s.today(), status=s.status, licence=lic)
+    b.guidance(items[:1] + [number_item] + items[1:],
+               left=0.25, width=0.72,
+               buttons=[("btn_toggle_number", toggle, "normal"), ("btn_back", t("btn.back"), "normal")]
+               + b.print_button())
     b.back_view()
-
 
 def _renewal(b: _Builder) -> None:
-    t, st = b.t, b.s.status
+    t, s = b.t, b.s
     b.header("renewal.title")
-    today = b.s.today()
-    items = []
-    dates = []
-    if st.auth_cert_not_after and not st.auth_cert_expired(today):
-        dates.append(t("renewal.cert_until", date=b.date(st.auth_cert_not_after)))
-    if st.card_expiry:
-        dates.append(t("renewal.card_until", date=b.date(st.card_expiry)))
-    if st.auth_cert_not_after and st.auth_cert_expired(today):
-        items.append(("cert", t("renewal.cert_expired", date=b.date(st.auth_cert_not_after),
-                                **b.office("municipality")), "danger"))
-    soon = [d for d in (st.auth_cert_not_after, st.card_expiry)
-            if d is not None and today <= d <= today + dt.timedelta(days=RENEWAL_SOON_DAYS)]
-    items.append(("dates", "  ".join(dates), "warn" if soon else "body"))
-    if soon:
-        items.append(("soon", t("renewal.soon", date=b.date(min(soon))), "warn"))
-    if st.licence_present:
-        steps = [t("renewal.carry_over")] + [t(f"renewal.step{i}") for i in range(1, 5)]
-        items.append(("carry_over", "\n".join(steps), "body"))
-        if st.sign_cert_present is False:
-            items.append(("no_sign_cert", t("renewal.no_sign_cert"), "warn"))
-        items.append(("otherwise", t("renewal.otherwise"), "warn"))
-    else:
-        items.append(("plain", t("renewal.plain"), "body"))
-    b.paragraphs(items, size=BODY)
-    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    b.guidance(topic_items("renewal", s.cfg, s.lang, s.today(), status=s.status),
+               buttons=[("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
-
 
 def _lost_card(b: _Builder) -> None:
-    t, cfg = b.t, b.s.cfg
+    t, s = b.t, b.s
     b.header("lost.title")
-    items = [
-        ("suspend", t("lost.suspend", hotline=cfg.receipt.hotline, foreign=cfg.receipt.hotline_foreign),
-         "danger"),
-        ("reissue", t("lost.reissue"), "body"),
-        ("rerecord", t("lost.rerecord"), "body"),
-        ("switch", t("lost.switch"), "body"),
-    ]
-    b.paragraphs(items, size=BODY)
-    b.footer([("btn_back", t("btn.back"), "normal")] + b.print_button())
+    b.guidance(topic_items("lost_card", s.cfg, s.lang, s.today()),
+               buttons=[("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
-
 
 def _linkage_header(b: _Builder, step: int | None) -> None:
     b.header("linkage.title")
@@ -481,14 +487,28 @@ def _problem_text(b: _Builder, item) -> str:
     key = f"linkage.preflight.{code}"
     text = b.t(key) if catalog("ui", "ja").has(key) else b.t("linkage.preflight.other", code=code)
     if where in ("municipality", "police"):
-        text += b.t(f"linkage.where.{where}", **b.office(where))
+        text += b.t(f"linkage.where.{where}", office=b.guide.office(where))
     elif where == "counter":
         text += b.t("linkage.where.counter")
     return text
 
 
+def _linkage_handoff(b: _Builder) -> None:
+    """No gateway: the official linkage happens on the resident's phone.  Check, then hand over."""
+    t, s = b.t, b.s
+    b.header("linkage.handoff_title")
+    buttons = [("btn_back", t("btn.back"), "normal")]
+    if s.can_print():
+        buttons.append(("btn_print", t("linkage.print_checklist"), "normal"))
+    b.guidance(topic_items("handoff", s.cfg, s.lang, s.today(), status=s.status), buttons=buttons)
+    b.back_view()
+
+
 def _linkage_preflight(b: _Builder) -> None:
     t, s = b.t, b.s
+    if not s.gateway_available:
+        _linkage_handoff(b)
+        return
     _linkage_header(b, None)
     pre = s.linkage.get("preflight")
     if pre is None:
@@ -503,8 +523,6 @@ def _linkage_preflight(b: _Builder) -> None:
         items.append((f"warning_{i}", "! " + _problem_text(b, p), "warn"))
     if getattr(pre, "ok", False):
         items.insert(0, ("ok", t("linkage.ok"), "ok"))
-        if not s.gateway_available:
-            items.append(("no_gateway", t("linkage.no_gateway"), "body"))
     else:
         items.insert(0, ("refused", t("linkage.refused"), "danger"))
     b.paragraphs(items[:5], size=BODY)
@@ -519,7 +537,7 @@ def _linkage_step(b: _Builder) -> None:
     t, s = b.t, b.s
     step = int(s.screen.rsplit("_", 1)[1])
     if step == 4:
-        _pad(b, "jpki_auth", "linkage.s4.title")
+        _pad(b, "jpki_auth")
         b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "4/9", "title", TITLE, "center")
         return
     if step == 7:
@@ -570,10 +588,11 @@ def _linkage_step(b: _Builder) -> None:
 def _keyboard(b: _Builder) -> None:
     """Step 7: the signature password, A–Z and 0–9 only, masked."""
     t, s = b.t, b.s
-    b.header("linkage.s7.title")
+    b.header("pin_entry.title")
     b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "7/9", "title", TITLE, "center")
     c = s.status.pins.get("jpki_sign") if s.status else None
-    b.text("dots", (0.02, BODY_TOP, 0.30, 0.14), "●" * s.pin_len or "—", "big", SMALL, "center")
+    b.text("dots", (0.02, BODY_TOP, 0.30, 0.12), "●" * s.pin_len or "—", "big", SMALL, "center")
+    b.text("pin_name", (0.02, BODY_TOP + 0.12, 0.30, 0.21), b.pin_label("jpki_sign"), "big", SMALL)
     items = [("length", t("linkage.s7.length", n=s.pin_len), "muted")]
     if c is not None and c.tries_left is not None:
         items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), "body"))
@@ -584,7 +603,7 @@ def _keyboard(b: _Builder) -> None:
     if s.pin_message:
         key, values = s.pin_message
         items.append(("pin_message", t(key, **values), "danger"))
-    b.paragraphs(items, top=BODY_TOP + 0.15, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=SMALL)
+    b.paragraphs(items, top=BODY_TOP + 0.33, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=SMALL)
     b.button("btn_cancel", (0.02, FOOT_Y, 0.30, FOOT_H), t("btn.cancel"), "normal", shortcut=False)
     x0, y0, gap = 0.34, BODY_TOP, 0.006
     cols = 9
@@ -606,17 +625,15 @@ def _linkage_error(b: _Builder) -> None:
     t, s = b.t, b.s
     _linkage_header(b, None)
     key, values = s.error or ("linkage.error.gateway_error", {})
-    items = []
     if key == "linkage.locked":
         pin_id = values.get("pin_id") or "jpki_auth"
-        items.append(("error", t("linkage.locked", pin=b.pin_name(pin_id)), "danger"))
-        items += b.locked_guidance([pin_id])
+        items = [Item("warning", "linkage.locked", t("linkage.locked", pin_name=b.pin_name(pin_id)), tone="danger")]
+        b.guidance(items + b.guide.unlock([pin_id]), buttons=[("btn_back", t("btn.back"), "normal")])
     else:
         text = t(key, **values) if t.has(key) or catalog("ui", "ja").has(key) else t(
             "linkage.error.gateway_error")
-        items.append(("error", text, "danger"))
-    b.paragraphs(items)
-    b.footer([("btn_back", t("btn.back"), "normal")])
+        b.paragraphs([("error", text, "danger")])
+        b.footer([("btn_back", t("btn.back"), "normal")])
     b.back_view()
 
 

@@ -89,7 +89,7 @@ class Session:
                  clock=None, bus: Bus | None = None, printer=None, receipt_builder=None,
                  linkage_factory=None, gateway_available: bool = False, sound=None,
                  on_wake: Callable[[], None] | None = None,
-                 today: Callable[[], dt.date] = dt.date.today):
+                 today: Callable[[], dt.date | None] = dt.date.today):
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.bus = bus or Bus()
@@ -100,6 +100,8 @@ class Session:
         self.gateway_available = gateway_available
         self.sound = sound or NoSound()
         self.on_wake = on_wake
+        # The trusted date, or None when the clock is not synchronised: then no screen or
+        # slip judges a date (kiosk/guidance).
         self.today = today
         self.inbox: "queue.Queue[Message]" = queue.Queue()
         self.worker = CardWorker(reader_factory, self._post, linkage_factory,
@@ -167,6 +169,7 @@ class Session:
         self.cancel_requested = False
         self.linkage: dict[str, Any] = {}
         self.terms_page = 0
+        self.page = 0                       # page of a guidance screen (screens.paginate)
         self.session_started: float | None = None
         self.pin_last_input: float | None = None
         self.last_input: float | None = None
@@ -213,6 +216,7 @@ class Session:
             self.screens_seen.append(screen)
             self.notice = None
             self.pages = {}
+            self.page = 0
         self.screen_since = self.clock.now()
         self.last_input = self.clock.now()
         if screen in PIN_SCREENS:
@@ -291,6 +295,10 @@ class Session:
         now = self.clock.now()
         if self.screen == "card_removed" and now - self.screen_since >= CARD_REMOVED_SECONDS:
             self.go("attract")
+            return True
+        if self.screen == "lost_card" and not self.active and \
+                now - self.screen_since >= self.cfg.timeouts.session_seconds:
+            self.go("attract")                # lost-card help opened without a card
             return True
         if self.screen == "take_card":
             interval = max(2, self.cfg.timeouts.card_left_seconds // 2)
@@ -417,7 +425,7 @@ class Session:
                 self.go("reading")
             return
         if kind == "print_done":
-            if not self._stale(msg) and self.active:
+            if not self._stale(msg) and (self.active or self.screen == "lost_card"):
                 self.notice = ("receipt.done", {}) if data.get("ok") else ("receipt.unavailable", {})
                 self.sound.play("success" if data.get("ok") else "error")
             return
@@ -626,6 +634,9 @@ class Session:
             return False
         if widget == "btn_print":
             return self._print()
+        if widget in ("btn_page_next", "btn_page_prev"):
+            self.page = max(0, self.page + (1 if widget == "btn_page_next" else -1))
+            return True
         if handler is None:
             return False
         return bool(handler(widget))
@@ -637,6 +648,10 @@ class Session:
             return True
         if w == "btn_high_contrast":
             self.high_contrast = not self.high_contrast
+            self.sound.play("click")
+            return True
+        if w == "btn_lost_card":              # no card needed: the resident may have lost it
+            self.go("lost_card")
             self.sound.play("click")
             return True
         return False
@@ -659,6 +674,9 @@ class Session:
             self.go("lost_card")
         elif w == "item_licence" and st.licence_present:
             self._open_licence()
+        elif w == "item_linkage" and st.card_type == MYNA_LICENCE and not self.gateway_available:
+            self.linkage = {}                 # the hand-off: readiness from facts already read, no PIN try
+            self.go("linkage_preflight")
         elif w == "item_linkage" and st.card_type == MYNA_LICENCE:
             self.pending = "linkage_preflight"
             self.linkage = {}
@@ -710,7 +728,13 @@ class Session:
             return True
         return False
 
-    _tap_renewal = _tap_lost_card = _tap_licence_locked = _tap_pin_status
+    _tap_renewal = _tap_licence_locked = _tap_pin_status
+
+    def _tap_lost_card(self, w: str) -> bool:
+        if w == "btn_back" and not self.active:
+            self.go("attract")                # opened from the attract screen, without a card
+            return True
+        return self._tap_pin_status(w)
 
     def _tap_licence(self, w: str) -> bool:
         if w == "btn_toggle_number":
@@ -895,7 +919,7 @@ class Session:
                 and self.screen in RECEIPT_KINDS and bool(getattr(self.printer, "available", False)))
 
     def _print(self) -> bool:
-        if self.screen not in RECEIPT_KINDS or not self.active:
+        if self.screen not in RECEIPT_KINDS or not (self.active or self.screen == "lost_card"):
             return False
         if not self.can_print():
             self.notice = ("receipt.unavailable", {})
@@ -907,6 +931,7 @@ class Session:
         status = copy.deepcopy(self.status)
         licence = copy.deepcopy(self.licence) if kind == "licence" and self.licence is not None else None
         linkage = self._linkage_receipt() if kind.startswith("linkage") else None
+        now = dt.datetime.now() if self.today() is not None else None   # a date only from a trusted clock
         self.notice = ("receipt.printing", {})
         builder, printer = self.receipt_builder, self.printer
 
@@ -918,7 +943,7 @@ class Session:
 
         def job() -> None:
             try:
-                receipt = builder(kind, lang, cfg, status=status, licence=licence, linkage=linkage)
+                receipt = builder(kind, lang, cfg, status=status, licence=licence, linkage=linkage, now=now)
                 with self._print_lock:              # not between a wipe and its cancel
                     left = tag != self._print_tag   # the resident left while it was built
                     if not left:
@@ -938,9 +963,7 @@ class Session:
         """Counters and ids only, for the checklist / completion slip."""
         step = int(self.linkage.get("step") or 0)
         return {"reference": self.linkage.get("reference"), "steps_total": LINKAGE_STEPS,
-                "steps_done": step if self.screen == "linkage_9" else 0,
-                "checklist": ["card", "auth_pin", "sign_pin", "smartphone"],
-                "portal_url": self.cfg.receipt.qr_mynaportal}
+                "steps_done": step if self.screen == "linkage_9" else 0}
 
     # -- keypad / keyboard ---------------------------------------------------------
     def key(self, name: str, view=None) -> bool:

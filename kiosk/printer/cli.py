@@ -7,6 +7,7 @@ pass / fail per item (exit 1 when anything fails).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import threading
@@ -25,8 +26,11 @@ def _config_arg(p) -> None:
 def register(sub) -> None:
     from kiosk.printer.receipt import KINDS, WIDTHS
 
-    rc = sub.add_parser("receipt", help="render a receipt to a PNG (no printer needed)")
-    rc.add_argument("--preview", metavar="OUT.png", required=True, help="where to write the image")
+    rc = sub.add_parser("receipt", help="render a receipt to a PNG, or print its text (no printer needed)")
+    out = rc.add_mutually_exclusive_group(required=True)
+    out.add_argument("--preview", metavar="OUT.png", help="where to write the image")
+    out.add_argument("--text", action="store_true",
+                     help="print the slip's text line by line, as it will be printed (no image)")
     rc.add_argument("--sample", metavar="KIND", required=True, choices=KINDS,
                     help=f"receipt kind: {', '.join(KINDS)}")
     rc.add_argument("--lang", choices=LANGUAGES, help="language (default: kiosk.default_language)")
@@ -48,7 +52,7 @@ def register(sub) -> None:
     st.set_defaults(func=cmd_selftest)
 
 
-# -- receipt --preview -------------------------------------------------------------------
+# -- receipt --preview / --text -------------------------------------------------------------------
 def cmd_receipt(args) -> int:
     from kiosk.printer.receipt import build_receipt
     from kiosk.printer.sample import sample_kwargs
@@ -56,7 +60,13 @@ def cmd_receipt(args) -> int:
     cfg = load_config(args.config)
     lang = args.lang or cfg.kiosk.default_language
     width = args.width or cfg.printer.width_dots
-    receipt = build_receipt(args.sample, lang, cfg, **sample_kwargs(args.sample, args.profile))
+    # A technician's preview: the machine's clock stands in for the trusted time.
+    receipt = build_receipt(args.sample, lang, cfg, now=dt.datetime.now(),
+                            **sample_kwargs(args.sample, args.profile))
+    if args.text:
+        for line in receipt.text_lines(width):
+            print(line)
+        return 0
     img = receipt.render(width)
     img.save(args.preview, "PNG")
     print(f"{args.preview}: {args.sample} ({lang}) {img.width}x{img.height} dots")

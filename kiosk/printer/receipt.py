@@ -21,16 +21,20 @@ from PIL import Image, ImageDraw
 
 from kiosk.config import Config
 from kiosk.i18n import catalog
-from kiosk.nfc.model import PIN_ORDER, CardStatus, LicenceData, months_before
+from kiosk.guidance import Item, topic_items
+from kiosk.nfc.model import CardStatus, LicenceData
 from kiosk.printer import fonts
 from kiosk.text import wrap as text_wrap
 
 KINDS = ("pin_status", "licence", "renewal", "lost_card", "linkage_checklist", "linkage_done", "test")
 WIDTHS = (384, 576)
-# Which office unlocks which counter: licence PINs at the police, card PINs at the municipality.
-JPKI_PINS = ("jpki_auth", "jpki_sign")
-POLICE_PINS = ("licence", "ic_pin1", "ic_pin2")
-RENEW_MONTHS_BEFORE = 3       # certificates and the card can be renewed 3 months ahead
+INK_INSET = 2                 # dots between the margin and a line's first glyph ("j" reaches left)
+# The guidance topic (kiosk/guidance) each slip prints: the same items as the screen it comes from.
+TOPIC_OF_KIND = {"pin_status": "pin_status", "licence": "licence", "renewal": "renewal",
+                 "lost_card": "lost_card", "linkage_checklist": "handoff", "linkage_done": "linkage_done"}
+# How each kind of guidance item is printed.
+STYLE_OF_ITEM = {"heading": "heading", "statement": "text", "step": "text", "warning": "text",
+                 "contact": "text"}
 
 
 # -- blocks ---------------------------------------------------------------------------
@@ -62,6 +66,23 @@ class Receipt:
     @property
     def qr_payloads(self) -> list[str]:
         return [b.url for b in self.blocks if b.style == "qr"]
+
+    def text_lines(self, width_dots: int = 576) -> list[str]:
+        """The slip's text as it will be printed, one printed line per entry (no image drawn)."""
+        if width_dots not in WIDTHS:
+            raise ValueError(f"width_dots must be one of {WIDTHS}")
+        layout = _Layout(self.lang, width_dots)
+        out: list[str] = []
+        for b in self.blocks:
+            if b.style == "rule":
+                out.append("-" * 32)
+            elif b.style == "gap":
+                out.append("")
+            elif b.style == "qr":
+                out.extend(f"[QR] {row}" if n == 0 else row for n, row in enumerate(layout.qr_rows(b)))
+            else:
+                out.extend(layout.rows(b))
+        return out
 
     def render(self, width_dots: int = 576) -> Image.Image:
         """A 1-bit image ``width_dots`` wide (black = ink), ready for ``Escpos.image()``."""
@@ -109,8 +130,8 @@ class _Layout:
             return self._qr(block)
         font = self.fonts[block.style]
         title, heading = block.style == "title", block.style == "heading"
-        pad = max(4, self.margin) if title else 0          # white text inside a black bar
-        rows = wrap(block.text, font, self.inner - 2 * pad)
+        pad = self._pad(block)
+        rows = self.rows(block)
         lh = self.line_height(block.style)
         space = lh // 3 if heading else 0                   # air above and below a heading
         height = space + 2 * pad + lh * len(rows) + space
@@ -121,23 +142,37 @@ class _Layout:
                 d.rectangle((self.margin, y, self.width - self.margin - 1, y + 2 * pad + lh * len(rows) - 1),
                             fill=0)
             for n, row in enumerate(rows):
-                d.text((self.margin + pad, y + pad + n * lh), row, font=font, fill=255 if title else 0)
+                d.text((self.margin + pad + INK_INSET, y + pad + n * lh), row, font=font, fill=255 if title else 0)
             if heading:
                 d.line((self.margin, y + lh * len(rows), self.width - self.margin - 1, y + lh * len(rows)),
                        fill=0, width=1)
             return rows
         return height, paint
 
-    def _qr(self, block: Block):
+    def _pad(self, block: Block) -> int:
+        return max(4, self.margin) if block.style == "title" else 0   # white text inside a black bar
+
+    def rows(self, block: Block) -> list[str]:
+        """The printed lines of a text block."""
+        return wrap(block.text, self.fonts[block.style], self.inner - 2 * self._pad(block) - 2 * INK_INSET)
+
+    def _qr_matrix(self, block: Block):
         code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
         code.add_data(block.url)
         code.make(fit=True)
         matrix = code.get_matrix()
-        n = len(matrix)
-        module = max(2, int(self.width * 0.3) // n)
-        side = module * n
+        module = max(2, int(self.width * 0.3) // len(matrix))
+        return matrix, module, self.inner - module * len(matrix) - self.margin
+
+    def qr_rows(self, block: Block) -> list[str]:
+        """The caption and URL lines printed beside a QR code."""
+        _, _, col = self._qr_matrix(block)
+        return wrap(block.text, self.fonts["text"], col) + wrap(block.url, self.fonts["small"], col)
+
+    def _qr(self, block: Block):
+        matrix, module, col = self._qr_matrix(block)
+        side = module * len(matrix)
         gap = self.margin
-        col = self.inner - side - gap
         cap_font, url_font = self.fonts["text"], self.fonts["small"]
         cap_rows = wrap(block.text, cap_font, col)
         url_rows = wrap(block.url, url_font, col)
@@ -183,9 +218,9 @@ def mask_licence_number(number: str) -> str:
 
 
 class _Builder:
-    def __init__(self, kind: str, lang: str, cfg: Config, now: dt.datetime):
-        self.t = catalog("receipt", lang)
-        self.cfg, self.now, self.today = cfg, now, now.date()
+    def __init__(self, kind: str, lang: str, cfg: Config, now: dt.datetime | None):
+        self.t = catalog("ui", lang)
+        self.cfg, self.now = cfg, now
         self.receipt = Receipt(kind, lang)
 
     def add(self, style: str, key: str | None = None, text: str | None = None, **values) -> None:
@@ -193,185 +228,63 @@ class _Builder:
             text = self.t.text(key, **values) if key else ""
         self.receipt.blocks.append(Block(style, text))
 
-    def qr(self, key: str, url: str) -> None:
-        if url:
-            self.receipt.blocks.append(Block("qr", self.t.text(key), url))
+    def items(self, items: list[Item]) -> None:
+        """Guidance items, printed in order; a link becomes a QR code with its caption."""
+        for item in items:
+            if item.kind == "link":
+                if item.url:
+                    self.receipt.blocks.append(Block("qr", item.text, item.url))
+            else:
+                self.receipt.blocks.append(Block(STYLE_OF_ITEM[item.kind], item.text))
 
-    def date(self, day: dt.date | None) -> str:
-        if day is None:
-            return self.t.text("expiry.unknown")
-        return self.t.text("format.date", year=day.year, month=day.month, day=day.day)
-
-    def office(self, which: str) -> dict:
-        o = getattr(self.cfg.offices, which)
-        return {"office": o.name, "hours": o.hours}
-
-    # sections
     def header(self) -> None:
         kind = self.receipt.kind
-        self.add("title", f"title.{kind}")
+        self.add("title", f"slip.title.{kind}")
         self.add("text", text=self.cfg.kiosk.name)
         if self.cfg.kiosk.place:
-            self.add("small", "header.place", place=self.cfg.kiosk.place)
-        self.add("small", "header.printed", date=self.date(self.today),
-                 time=self.t.text("format.time", hour=self.now.hour, minute=self.now.minute))
+            self.add("small", "slip.header.place", place=self.cfg.kiosk.place)
+        if self.now is not None:           # only a trusted clock prints a date
+            d = self.now.date()
+            months = self.t("fmt.months").split()
+            date = self.t("fmt.date", y=d.year, m=d.month, d=d.day, mon=months[d.month - 1])
+            self.add("small", "slip.header.printed", date=date,
+                     time=self.t("slip.format.time", hour=self.now.hour, minute=self.now.minute))
         self.add("gap")
-        self.add("heading", "did.heading")
-        self.add("text", f"did.{kind}")
+        self.add("heading", "slip.did.heading")
+        self.add("text", f"slip.did.{kind}")
 
-    def pins(self, status: CardStatus, only: tuple[str, ...] | None = None) -> None:
-        counters = [status.pins[k] for k in PIN_ORDER if k in status.pins and (not only or k in only)]
-        if not counters and status.licence_pin_set is not False:
-            return
-        self.add("heading", "pins.heading")
-        for c in counters:
-            if c.locked:
-                state = self.t.text("pin.locked")
-            elif c.tries_left is None:
-                state = self.t.text("pin.verified")
-            else:
-                state = self.t.text("pin.tries_left", left=c.tries_left, max=c.max_tries)
-            self.add("text", text=f"{self.t.text('pin.' + c.id)}\n　{state}")
-            if c.last_try:
-                self.add("small", "pin.last_try")
-        if status.licence_pin_set is False:
-            self.add("small", "licence_pin.not_set")
-        locked = [c.id for c in counters if c.locked]
-        if not locked:
-            self.add("small", "pin.all_ok")
-            return
-        self.add("heading", "unlock.heading")
-        if any(p not in POLICE_PINS for p in locked):
-            self.add("text", "unlock.card", **self.office("municipality"))
-        if any(p in POLICE_PINS for p in locked):
-            self.add("text", "unlock.licence", **self.office("police"))
-
-    def expiries(self, status: CardStatus) -> None:
-        if status.auth_cert_not_after is None and status.card_expiry is None:
-            return
-        self.add("heading", "expiry.heading")
-        advice = []
-        for what, day in (("cert", status.auth_cert_not_after), ("card", status.card_expiry)):
-            if day is None:
-                continue
-            if day < self.today:
-                self.add("text", f"expiry.{what}_expired", date=self.date(day))
-                advice.append(self.t.text(f"advice.{what}_expired", **self.office("municipality")))
-            else:
-                self.add("text", f"expiry.{what}", date=self.date(day))
-                if self.today >= months_before(day, RENEW_MONTHS_BEFORE):
-                    advice.append(self.t.text(f"advice.{what}_soon", **self.office("municipality")))
-        for line in advice or [self.t.text("advice.ok")]:
-            self.add("small", text=line)
-
-    def licence(self, lic: LicenceData) -> None:
-        self.add("heading", "licence.heading")
-        if self.cfg.receipt.include_licence_number and lic.licence_number:
-            self.add("text", "licence.number", number=mask_licence_number(lic.licence_number))
-        self.add("text", "licence.expiry", date=self.date(lic.expiry))
-        window = lic.renewal_window
-        if window:
-            self.add("text", "licence.window", start=self.date(window[0]), end=self.date(window[1]))
-            if lic.expiry < self.today:
-                self.add("small", "licence.expired")
-            elif lic.in_renewal_window(self.today):
-                self.add("small", "licence.in_window")
-            else:
-                self.add("small", "licence.before_window")
-        if lic.online_course_eligible is not None:
-            self.add("small", "licence.online_course" if lic.online_course_eligible
-                     else "licence.no_online_course")
-        self.add("small", "licence.where", **self.office("police"))
-
-    def hotline(self, full: bool = False) -> None:
-        r = self.cfg.receipt
-        if full:
-            self.add("heading", "lost.heading")
-            for step in ("lost.step1", "lost.step2"):
-                self.add("text", step)
-            self.add("text", "lost.step3", **self.office("municipality"))
-        style = "text" if full else "small"
-        if r.hotline:
-            self.add(style, "lost.hotline", number=r.hotline)
-        if r.hotline_foreign:
-            self.add(style, "lost.hotline_foreign", number=r.hotline_foreign)
-
-    def linkage(self, linkage: dict, done: bool) -> None:
-        self.add("heading", "linkage.heading")
-        if linkage.get("reference"):
-            self.add("text", "linkage.reference", reference=str(linkage["reference"]))
-        if linkage.get("steps_total") and linkage.get("steps_done"):
-            self.add("small", "linkage.progress", done=int(linkage.get("steps_done", 0)),
-                     total=int(linkage["steps_total"]))
-        items = list(linkage.get("checklist") or [])
-        if items:
-            self.add("text", "linkage.checklist")
-            for item in items:
-                key = f"linkage.item.{item}"
-                known = self.t.has(key) or (self.t.fallback is not None and self.t.fallback.has(key))
-                label = self.t.text(key) if known else str(item)
-                self.add("text", text=f"□ {label}")
-        self.add("small", "linkage.done" if done else "linkage.next")
-
-    def footer(self, qrs: list[tuple[str, str]]) -> None:
-        if qrs:
-            self.add("heading", "qr.heading")
-            for key, url in qrs:
-                self.qr(key, url)
+    def footer(self) -> None:
         self.add("rule")
-        if self.receipt.kind != "lost_card":
-            self.hotline()
-        self.add("small", "footer.privacy")
-        self.add("small", "footer.kiosk", id=self.cfg.kiosk.id)
+        r = self.cfg.receipt
+        if self.receipt.kind != "lost_card" and r.hotline:
+            self.add("small", "guide.lost.hotline", number=r.hotline)
+        self.add("small", "slip.footer.privacy")
+        self.add("small", "slip.footer.kiosk", id=self.cfg.kiosk.id)
 
 
 def build_receipt(kind: str, lang: str, cfg: Config, *, status: CardStatus | None = None,
                   licence: LicenceData | None = None, linkage: dict | None = None,
                   now: dt.datetime | None = None) -> Receipt:
-    """The receipt for ``kind`` in ``lang`` (one of ja, en, zh, ko).  Never reads a PIN."""
+    """The receipt for ``kind`` in ``lang`` (one of ja, en, zh, ko).  Never reads a PIN.
+
+    ``now`` is the trusted time, or None when the clock is not synchronised:
+    then no date is printed and no guidance judges a date.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown receipt kind {kind!r}; one of {', '.join(KINDS)}")
-    b = _Builder(kind, lang, cfg, now or dt.datetime.now())
-    r = cfg.receipt
+    b = _Builder(kind, lang, cfg, now)
     b.header()
-    qrs: list[tuple[str, str]] = []
-    if kind == "pin_status":
-        if status:
-            b.pins(status)
-            b.expiries(status)
-            if any(p in POLICE_PINS for p in status.locked_pins):
-                qrs.append(("qr.police", r.qr_police))
-        qrs.append(("qr.card_site", r.qr_card_site))
-    elif kind == "licence":
-        if licence:
-            b.licence(licence)
-        if status:
-            b.pins(status, only=POLICE_PINS)
-        qrs.append(("qr.police", r.qr_police))
-    elif kind == "renewal":
-        if status:
-            b.expiries(status)
-        b.add("heading", "renewal.heading")
-        b.add("text", "renewal.where", **b.office("municipality"))
-        b.add("text", "renewal.bring")
-        b.add("small", "renewal.pins")
-        qrs.append(("qr.card_site", r.qr_card_site))
-    elif kind == "lost_card":
-        b.hotline(full=True)
-        qrs.append(("qr.card_site", r.qr_card_site))
-    elif kind in ("linkage_checklist", "linkage_done"):
-        b.linkage(linkage or {}, done=kind == "linkage_done")
-        if kind == "linkage_checklist" and status:
-            # Which PINs the resident will need, with tries left, and how long
-            # the certificate is valid: the no-gateway slip is honest help.
-            b.pins(status, only=JPKI_PINS)
-            b.expiries(status)
-        qrs.append(("qr.mynaportal", (linkage or {}).get("portal_url") or r.qr_mynaportal))
+    if kind == "licence" and licence and cfg.receipt.include_licence_number and licence.licence_number:
+        b.add("text", "licence.number", number=mask_licence_number(licence.licence_number))
+    if kind == "linkage_done" and linkage and linkage.get("reference"):
+        b.add("text", "slip.linkage.reference", reference=str(linkage["reference"]))
+    if kind in TOPIC_OF_KIND:
+        b.items(topic_items(TOPIC_OF_KIND[kind], cfg, lang, now.date() if now else None,
+                            status=status, licence=licence))
     elif kind == "test":
-        b.add("heading", "test.heading")
-        b.add("text", "test.line")
-        b.add("small", "test.width", dots=cfg.printer.width_dots)
+        b.add("heading", "slip.test.heading")
+        b.add("text", "slip.test.line")
+        b.add("small", "slip.test.width", dots=cfg.printer.width_dots)
         b.add("small", text="ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 あいうえお 漢字 한국어 中文")
-        qrs.append(("qr.card_site", r.qr_card_site))
-    b.footer(qrs)
+    b.footer()
     return b.receipt

@@ -13,8 +13,7 @@ from kiosk.nfc.sim.profile import load_profile
 from kiosk.nfc.sim.reader import SimReader
 
 SAMPLE_PROFILE = "resident"
-SAMPLE_LINKAGE = {"reference": "LK-2026-0042", "steps_done": 9, "steps_total": 9,
-                  "checklist": ["card", "auth_pin", "sign_pin", "smartphone"]}
+SAMPLE_LINKAGE = {"reference": "LK-2026-0042", "steps_done": 9, "steps_total": 9}
 
 
 def read_sample(profile_name: str = SAMPLE_PROFILE) -> tuple[CardStatus, LicenceData | None]:
@@ -42,5 +41,5 @@ def sample_kwargs(kind: str, profile_name: str = SAMPLE_PROFILE) -> dict:
     status, licence = read_sample(profile_name)
     linkage = dict(SAMPLE_LINKAGE) if kind.startswith("linkage") else None
     if kind == "linkage_checklist" and linkage:
-        linkage["steps_done"] = 0
+        linkage = {"steps_done": 0, "steps_total": 9}
     return {"status": status, "licence": licence if kind == "licence" else None, "linkage": linkage}

@@ -140,7 +140,7 @@ class FakePrinter:
                          daemon=True).start()
 
 
-def fake_receipt_builder(kind, lang, cfg, status=None, licence=None, linkage=None):
+def fake_receipt_builder(kind, lang, cfg, status=None, licence=None, linkage=None, now=None):
     return {"kind": kind, "lang": lang}
 
 

@@ -31,26 +31,26 @@ def data_verifies(card, pin_id=None):
 
 
 def test_pin_status_in_words_residents_know():
+    """One name per PIN, with what it is for, and the tries; the rest on the next pages.
+
+    Every page's content is checked for every card in tests/guidance/test_facts.py."""
     r = run(start("jpki-locked") + [
-        "tap item_pin_status", "wait_screen pin_status",
-        "expect_text 免許証の暗証番号", "expect_text 利用者証明用電子証明書の暗証番号",
-        "expect_text 署名用電子証明書のパスワード", "expect_text 券面事項入力補助用",
-        "expect_text 住民基本台帳用", "expect_text あと 10 回（全 10 回）", "expect_text ロック中",
-        "expect_text 市区町村の窓口", "expect_text JPKI暗証番号リセットアプリ",
-        "expect_text 署名用電子証明書のパスワードが必要",
-        "expect_text 電子証明書の有効期限：2029年5月2日", "expect_text カードの有効期限：2034年5月2日",
+        "tap item_pin_status", "wait_screen pin_status", "expect_text 残り回数の確認だけでは、回数は減りません",
+        "expect_text マイナ免許証の暗証番号（数字4桁）【免許情報の読み取り用】：あと 10 回（全 10 回）",
+        "expect_text 利用者証明用電子証明書の暗証番号（数字4桁）【ログイン・連携の手順④用】：ロック中",
+        "expect_text 1/", "expect_no_widget btn_page_prev_enabled", "tap btn_page_next", "expect_text 2/",
+        "tap btn_page_prev", "expect_text 1/",
     ])
     assert not data_verifies(r.cards[0])          # reading counters spends no try
 
-
 def test_locked_licence_pin_guidance_names_the_police_never_phone():
     r = run(start("licence-locked") + [
-        "tap item_pin_status", "expect_text 試験場・警察署", "expect_text 電話での回答はしていません",
+        "tap item_pin_status", "tap btn_page_next", "expect_text 試験場や警察署等",
+        "expect_text 電話での暗証番号の回答は行っていません",
         "tap btn_back", "tap item_licence", "wait_screen licence_locked",
-        "expect_no_widget key_ok", "expect_no_widget key_1", "expect_text 試験場・警察署",
+        "expect_no_widget key_ok", "expect_no_widget key_1", "expect_text 試験場や警察署等",
     ])
     assert not data_verifies(r.cards[0])          # refused with 0 VERIFY carrying data
-
 
 def test_licence_read_with_one_verify():
     r = run(start("resident") + [
@@ -58,8 +58,9 @@ def test_licence_read_with_one_verify():
         "expect_no_widget warn", "tap key_1", "tap key_3", "tap key_5",
         "expect_text ●●●○", "tap key_7", "tap key_ok", "wait_screen licence",
         "expect_text 有効期限：2027年6月15日", "expect_text 更新期間：2027年4月15日〜2027年6月15日",
-        "expect_text 区分：優良", "expect_text オンライン更新時講習を受けられます",
-        "expect_text 種類：普通・普自二", "expect_text 条件等：眼鏡等",
+        "expect_text 区分：優良", "expect_no_text オンライン更新時講習を受けられます",
+        "expect_text 種類：普通・普自二", "tap btn_page_next", "expect_text 条件等：眼鏡等",
+        "expect_text マイナポータルと連携した方", "tap btn_page_prev",
         "expect_no_text 912345678901", "tap btn_toggle_number", "expect_text 912345678901",
         "tap btn_toggle_number", "expect_no_text 912345678901", "expect_widget photo",
     ])
@@ -129,24 +130,33 @@ def test_ic_licence_offers_licence_only():
 
 
 def test_renewal_guidance_is_personalised():
+    """What this card shows comes first; the conditions follow (all pages: tests/guidance/test_facts.py)."""
     run(start("resident") + [
-        "tap item_renewal", "expect_text オンラインで申請する", "expect_text 署名用電子証明書の発行を希望する",
-        "expect_text マイナポータルと連携", "expect_text 免許証番号を正しく入力する",
-        "expect_text 試験場・警察署等で免許情報の記録", "expect_no_text 署名用電子証明書がありません",
+        "tap item_renewal", "expect_text 利用者証明用電子証明書の有効期限：2029年5月2日",
+        "expect_text このカードには署名用電子証明書があります", "expect_no_text 免許証番号を正しく入力する",
+        "tap btn_page_next", "expect_text 有効期限通知書", "expect_no_text 免許証番号を正しく入力する",
     ])
-    run(start("minor") + ["tap item_renewal", "expect_text 署名用電子証明書がありません"])
+    run(start("minor") + ["tap item_renewal", "expect_text このカードには署名用電子証明書がありません"])
     run(start("cert-expired") + ["tap item_renewal", "expect_text 電子証明書の有効期限が切れています"])
-    run(start("myna-plain") + ["tap item_renewal", "expect_text オンライン申請サイト",
-                               "expect_no_text 免許証番号を正しく入力する"])
-
+    run(start("myna-plain") + ["tap item_renewal", "expect_text このカードには免許情報が記録されていません",
+                               "expect_no_text 1 オンライン申請"])
 
 def test_lost_card_guidance():
     run(start("resident") + [
         "tap item_lost_card", "expect_text 0120-95-0178", "expect_text 0120-0178-27",
-        "expect_text 24時間365日", "expect_text 再発行", "expect_text 1,500円", "expect_text 3×2.4cm",
-        "expect_text 6か月以内", "expect_text 従来の運転免許証",
+        "expect_text 24時間365日", "expect_text 再発行", "tap btn_page_next", "expect_text 1,500円",
+        "expect_text 3×2.4cm", "expect_text 6か月以内", "expect_text 従来の運転免許証", "expect_text 免許申請係",
+        "expect_no_text 遺失届",
     ])
 
+
+def test_lost_card_help_needs_no_card_and_prints():
+    """From the attract screen, without a card: the help, its slip, then back to the start."""
+    printer = FakePrinter(True)
+    run(["tap btn_lost_card", "wait_screen lost_card", "expect_text 0120-95-0178", "tap btn_print",
+         "advance 0.1", "expect_text 印刷しました", "tap btn_back", "wait_screen attract"],
+        printer=printer, receipt_builder=fake_receipt_builder)
+    assert [p["kind"] for p in printer.submitted] == ["lost_card"]
 
 def test_finish_asks_for_the_card_until_it_is_removed():
     r = run(start("resident") + [
@@ -259,13 +269,23 @@ def test_linkage_preflight_refusal_and_checklist_slip():
 
 
 def test_linkage_without_gateway_offers_the_app_route():
-    run(start("resident") + ["tap item_linkage", "wait_screen linkage_preflight",
-                             "expect_text 連携の条件を満たしています", "expect_text マイナポータルアプリで続けて"],
-        linkage_factory=fake_linkage_factory(), gateway_available=False)
-
+    """No gateway: readiness from the facts already read (no VERIFY), then the official app's nine steps."""
+    r = run(start("resident") + ["expect_text マイナポータル連携の準備と手順", "tap item_linkage",
+                                 "wait_screen linkage_preflight", "expect_text 暗証番号を入力しません",
+                                 "tap btn_page_next", "expect_text 連携の準備ができています",
+                                 "expect_text 引っ越しや氏名の変更", "tap btn_page_next", "tap btn_page_next",
+                                 "expect_text ④ マイナンバーカードの暗証番号（4桁の数字）を入力する",
+                                 "expect_text マイナ免許証の暗証番号（4桁）とは別の番号です"],
+            linkage_factory=fake_linkage_factory(), gateway_available=False)
+    assert not data_verifies(r.cards[0])
 
 def test_renewal_warns_when_expiry_is_near():
     import datetime as dt
-    run(start("resident") + ["tap item_renewal", "expect_text もうすぐ有効期限です（2029年5月2日）"],
+    run(start("resident") + ["tap item_renewal",
+                             "expect_text 利用者証明用電子証明書の有効期限が近づいています（2029年5月2日）"],
         today=lambda: dt.date(2029, 3, 1))
-    run(start("resident") + ["tap item_renewal", "expect_no_text もうすぐ有効期限です"])
+    run(start("resident") + ["tap item_renewal", "expect_no_text 近づいています"])
+    # An unsynchronised clock: the dates only, and no judgment.
+    run(start("resident") + ["tap item_renewal", "expect_text 利用者証明用電子証明書の有効期限：2029年5月2日",
+                             "expect_text 今日の日付を確かめられない", "expect_no_text 近づいています"],
+        today=lambda: None)

@@ -83,6 +83,8 @@ def variants():
     add("licence-shown", "licence", functools.partial(licence, show=True))
     add("licence-ic", "licence", functools.partial(licence, prof="ic-licence", pin="1111"))
     add("lost_card", "lost_card", lambda s: _status(s, "resident"))
+    add("lost_card-nocard", "lost_card")                       # opened from attract, no card
+    add("renewal-noclock", "renewal", lambda s: (_status(s, "cert-expired"), setattr(s, "today", lambda: None)))
 
     def soon(s):
         import copy

@@ -103,3 +103,24 @@ def test_selftest_with_a_bad_config_still_checks_the_rest(tmp_path, capsys):
     items = {i["item"]: i for i in report["items"]}
     assert items["config"]["result"] == "fail" and "printer.backend" in items["config"]["detail"]
     assert items["reader"]["result"] == "pass"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_receipt_text_prints_the_slip_lines_without_an_image(kind, tmp_path, capsys, monkeypatch):
+    from kiosk.printer import receipt as receipt_module
+
+    def no_render(self, width_dots=576):
+        raise AssertionError("--text must not render an image")
+
+    monkeypatch.setattr(receipt_module.Receipt, "render", no_render)
+    monkeypatch.chdir(tmp_path)
+    assert main(["receipt", "--sample", kind, "--lang", "ja", "--text"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    title = __import__("kiosk.i18n", fromlist=["catalog"]).catalog("ui", "ja").text(f"slip.title.{kind}")
+    assert out[0] == title and len(out) > 5
+    assert not list(tmp_path.iterdir())                 # no PNG written
+
+
+def test_receipt_needs_preview_or_text(capsys):
+    with pytest.raises(SystemExit):
+        main(["receipt", "--sample", "renewal"])

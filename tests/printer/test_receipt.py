@@ -15,8 +15,7 @@ from kiosk.printer.receipt import KINDS, WIDTHS, build_receipt, mask_licence_num
 
 LANGS = ("ja", "en", "zh", "ko")
 NOW = dt.datetime(2026, 11, 25, 10, 30)
-LINKAGE = {"reference": "LK-2026-0042", "checklist": ["card", "sign_pin", "smartphone", "自由記述の項目"],
-           "steps_done": 3, "steps_total": 9}
+LINKAGE = {"reference": "LK-2026-0042", "steps_done": 3, "steps_total": 9}
 
 
 def make(kind, lang, resident, cfg=None, **kw):
@@ -39,16 +38,16 @@ def test_every_kind_and_language_stays_inside_the_printable_width(kind, lang, wi
     assert receipt.drawn, "nothing was drawn"
     assert not any("\n" in line for line in receipt.drawn)
     # The title (perhaps wrapped) is what is drawn first.
-    title = catalog("receipt", lang).text(f"title.{kind}").replace(" ", "")
+    title = catalog("ui", lang).text(f"slip.title.{kind}").replace(" ", "")
     assert "".join(receipt.drawn[:3]).replace(" ", "").startswith(title)
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_a_known_phrase_renders_real_glyphs_not_tofu(lang):
-    phrase = catalog("receipt", lang).text("unavailable")
+    phrase = catalog("ui", lang).text("receipt.unavailable")
     font = fonts.load(lang, 28)
     assert fonts.renders(font, phrase)
-    assert fonts.renders(font, catalog("receipt", lang).text("title.pin_status"))
+    assert fonts.renders(font, catalog("ui", lang).text("slip.title.pin_status"))
 
 
 def test_the_glyph_check_can_fail():
@@ -90,47 +89,49 @@ def test_pin_status_names_locked_counters_and_where_to_unlock(card_data):
     cfg = Config()
     _, status, _ = card_data("licence-locked")
     text = "\n".join(build_receipt("pin_status", "en", cfg, status=status, now=NOW).lines)
-    assert "Licence PIN\n　locked" in text
-    assert cfg.offices.police.name in text and cfg.offices.police.hours in text
-    assert "https://www.npa.go.jp/" in text                # police QR when the licence PIN is locked
+    assert "Licence PIN of the マイナ免許証 (4 digits) [reads the licence data]: LOCKED" in text
+    assert "driving licence centre or police station" in text and "never given out by phone" in text
+    assert cfg.offices.police.en.name in text and "平日" not in text     # the English office data
     _, status, _ = card_data("jpki-locked")
     text = "\n".join(build_receipt("pin_status", "ja", cfg, status=status, now=NOW).lines)
-    assert "ロックされています" in text and cfg.offices.municipality.name in text
+    assert "ロック中" in text and cfg.offices.municipality.name in text
     _, status, _ = card_data("licence-last-try")
     text = "\n".join(build_receipt("pin_status", "en", cfg, status=status, now=NOW).lines)
-    assert "1 of 10 tries left" in text and "Only 1 try left" in text
+    assert "1 of 10 tries left" in text and "has 1 try left. One more wrong entry locks it." in text
 
 
 def test_pin_status_for_a_fresh_card(resident):
     text = "\n".join(make("pin_status", "en", resident).lines)
-    assert "No PIN is locked." in text and "10 of 10 tries left" in text
-    assert "Certificates: valid until 2029-05-02" in text and "Card: valid until 2034-05-02" in text
-    assert "No renewal is needed yet." in text
+    assert "None of your PINs is locked." in text and "10 of 10 tries left" in text
+    assert "User-authentication certificate, expiry date: 2 May 2029" in text
+    assert "Card expiry date: 2 May 2034" in text
 
 
 def test_expired_certificate_gets_renewal_advice(card_data):
     cfg = Config()
     _, status, _ = card_data("cert-expired")
     text = "\n".join(build_receipt("renewal", "en", cfg, status=status, now=NOW).lines)
-    assert "Your certificates expired on" in text
-    assert f"Please renew your certificates at {cfg.offices.municipality.name}" in text
+    assert "The user-authentication certificate expired on" in text
+    assert f"Where: {cfg.offices.municipality.en.name}" in text
 
 
 def test_soon_expiring_card_is_told_it_can_renew(resident):
     soon = dt.datetime(2029, 3, 1, 9, 0)      # 2 months before the certificates' expiry
     _, status, _ = resident
     text = "\n".join(build_receipt("pin_status", "en", Config(), status=status, now=soon).lines)
-    assert "Certificates can be renewed from 3 months before expiry" in text
+    assert "It can be renewed from 3 months before expiry." in text
 
 
 def test_licence_expiry_and_renewal_window(resident):
     text = "\n".join(make("licence", "en", resident).lines)
-    assert "Valid until: 2027-06-15" in text
-    assert "Renewal period: 2027-04-15 to 2027-06-15" in text
-    assert "You can take the renewal lecture online." in text
+    assert "Valid until: 15 Jun 2027" in text
+    assert "Renewal period: 15 Apr 2027 – 15 Jun 2027" in text
+    # The online lecture is a condition, never a fact about this card.
+    assert "open to マイナ免許証 holders who have linked Mynaportal, during the renewal period" in text
+    assert "You can take the renewal lecture online." not in text
     _, status, licence = resident
     inside = build_receipt("licence", "ja", Config(), licence=licence, now=dt.datetime(2027, 5, 1))
-    assert "現在、更新期間中です。お早めに更新してください。" in inside.lines
+    assert "今は更新期間中です。" in inside.lines
 
 
 def test_lost_card_and_hotlines_come_from_the_config(resident):
@@ -138,7 +139,7 @@ def test_lost_card_and_hotlines_come_from_the_config(resident):
     cfg.receipt.hotline, cfg.receipt.hotline_foreign = "0120-00-1111", "0120-00-2222"
     text = "\n".join(make("lost_card", "en", resident, cfg).lines)
     assert "0120-00-1111" in text and "0120-00-2222" in text
-    assert "suspend the card" in text
+    assert "Suspend the card" in text
     # every other receipt carries the hotline in its footer
     assert "0120-00-1111" in "\n".join(make("pin_status", "zh", resident, cfg).lines)
 
@@ -147,18 +148,18 @@ def test_qr_codes_point_to_the_configured_pages(resident):
     cfg = Config()
     cfg.receipt.qr_card_site = "https://city.example.jp/card"
     cfg.receipt.qr_mynaportal = "https://city.example.jp/portal"
-    assert make("pin_status", "ja", resident, cfg).qr_payloads == ["https://city.example.jp/card"]
+    assert make("renewal", "ja", resident, cfg).qr_payloads == ["https://city.example.jp/card"]
     assert make("linkage_done", "ja", resident, cfg).qr_payloads == ["https://city.example.jp/portal"]
     cfg.receipt.qr_card_site = ""
     assert make("lost_card", "ja", resident, cfg).qr_payloads == []
 
 
-def test_linkage_receipt_lists_reference_and_checklist(resident):
-    lines = make("linkage_checklist", "en", resident).lines
+def test_linkage_done_slip_has_the_reference_and_no_checklist(resident):
+    lines = make("linkage_done", "en", resident).lines
     assert "Reference: LK-2026-0042" in lines
-    assert "3 of 9 steps done" in lines
-    assert "□ Your My Number Card" in lines and "□ 自由記述の項目" in lines
-    assert "The linkage is complete. You can check it on Mynaportal." in make("linkage_done", "en", resident).lines
+    assert "The linkage is complete. You can check it in Mynaportal." in lines
+    ja = "\n".join(make("linkage_done", "ja", resident).lines)
+    assert "ご用意いただくもの" not in ja and "□" not in ja
 
 
 def test_header_has_kiosk_place_date_and_time(resident):
@@ -219,17 +220,17 @@ def test_licence_number_only_masked_and_only_when_configured(resident):
     on.render(576)
     masked = mask_licence_number(number)
     assert masked == "*" * (len(number) - 4) + number[-4:]
-    assert f"免許証番号: {masked}" in on.lines and any(masked in s for s in on.drawn)
+    assert f"免許証番号：{masked}" in on.lines and any(masked in s for s in on.drawn)
     assert not any(number in s for s in on.lines + on.drawn)
     assert not re.search(r"\d{5,}", "\n".join(on.lines).replace(masked, ""))
 
 
 def test_catalogues_have_the_same_keys_in_every_language():
-    keys = {lang: set(catalog("receipt", lang).messages) for lang in LANGS}
+    keys = {lang: set(catalog("ui", lang).messages) for lang in LANGS}
     for lang in LANGS:
         assert keys[lang] == keys["ja"], f"{lang}: {keys[lang] ^ keys['ja']}"
     for lang in LANGS:
-        for key, value in catalog("receipt", lang).messages.items():
+        for key, value in catalog("ui", lang).messages.items():
             assert not re.search(r"\{(name|address|pin|my_number)\}", value), key
 
 
