@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.testing.nspawn import Container, unavailable
+from kiosk.testing.nspawn import DEFAULT_MASK, Container, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "release" / "build.py"
@@ -104,13 +104,22 @@ def releases(tmp_path_factory) -> Built:
     return Built(out)
 
 
+# mender-client (deploy/apt-dev.txt) enables its daemon: in a bench it would poll a server that is
+# not there and hold Mender's database while the tests use standalone mode.
+MASK = (*DEFAULT_MASK, "mender-client.service")
+
+
+def container(name: str, **kw) -> Container:
+    return Container(name, mask=MASK, private_network=True, **kw)
+
+
 class OverlayRootContainer(Container):
     """A container whose / is ``overlayroot``: tmpfs upper, lower kept in ``persist`` across boots."""
 
     def __init__(self, name: str, persist: Path, **kw):
         self.persist = persist
         self.lower = persist / "lower"           # the "SD card": overlay of the host / with a disk upper
-        super().__init__(name, binds=[f"{self.lower}:{self.lower}"], **kw)
+        super().__init__(name, binds=[f"{self.lower}:{self.lower}"], mask=MASK, private_network=True, **kw)
 
     def mount_lower(self) -> Path:
         """The persistent lower filesystem, mounted on the host (kept across stop/start)."""
