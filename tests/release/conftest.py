@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.testing.nspawn import DEFAULT_MASK, Container, unavailable
+from tests.systemd.conftest import BENCH_CONFIG
+from tests.systemd.conftest import DUMMY_DISPLAY as BENCH_DISPLAY
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "release" / "build.py"
@@ -35,20 +37,8 @@ UNIT = "kiosk.service"
 ARCH = platform.machine()                    # the release for this machine's architecture
 DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(ARCH, ARCH)
 
-# The kiosk with the simulated card and SDL's dummy display; written before the first release.
-CONFIG = """\
-[kiosk]
-id = "release-01"
-[reader]
-uri = ""
-[display]
-driver = "auto"
-sound = false
-"""
-DUMMY_DISPLAY = """\
-[Service]
-Environment=SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
-"""
+# The kiosk with the simulated card and SDL's dummy display: the real-systemd bench's settings.
+CONFIG, DUMMY_DISPLAY = BENCH_CONFIG, BENCH_DISPLAY
 BREAK = '''
 def main(argv=None):                      # a deliberately broken release (tests/release)
     if (sys.argv[1:] if argv is None else argv)[:1] == ["run"]:
