@@ -135,3 +135,20 @@ def test_release_mode_builds_its_own_venv_not_the_source_venv(tmp_path, releases
     assert "would build release 1.0.1 in /opt/kiosk/releases/1.0.1" in out.stdout
     assert "pip\" install --upgrade" not in out.stdout and "[hardware]" not in out.stdout
     assert json.loads((payload / "release/manifest.json").read_text())["version"] == "1.0.1"
+
+
+@pytest.mark.parametrize("props, state, expect", [
+    ({"ActiveState": "deactivating", "NRestarts": "0"}, None, None),                 # restart under way
+    ({"ActiveState": "active", "MainPID": "10", "NRestarts": "0"}, None, None),      # old process, not yet
+    ({"ActiveState": "active", "MainPID": "20", "NRestarts": "0"}, None, None),      # new, no state yet
+    ({"ActiveState": "active", "MainPID": "20", "NRestarts": "0"}, {"pid": 20, "state": "ready"}, True),
+    ({"ActiveState": "active", "MainPID": "20", "NRestarts": "0"},
+     {"pid": 20, "state": "ready", "service_needed": ["config_error"]}, False),
+    ({"ActiveState": "activating", "SubState": "auto-restart", "NRestarts": "1"}, None, False),  # crashed once
+    ({"ActiveState": "failed", "NRestarts": "0"}, None, False),
+])
+def test_health_gate(monkeypatch, props, state, expect):
+    monkeypatch.setattr(release, "unit", lambda *p: props)
+    monkeypatch.setattr(release, "release_of_pid", lambda pid, base: {10: "1.0.1", 20: "1.0.2"}.get(pid))
+    ok, why = release.health("1.0.2", 0, read=lambda: state)
+    assert ok is expect, why
