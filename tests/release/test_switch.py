@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -152,3 +153,12 @@ def test_health_gate(monkeypatch, props, state, expect):
     monkeypatch.setattr(release, "release_of_pid", lambda pid, base: {10: "1.0.1", 20: "1.0.2"}.get(pid))
     ok, why = release.health("1.0.2", 0, read=lambda: state)
     assert ok is expect, why
+
+
+def test_release_scripts_pass_shellcheck():
+    exe = shutil.which("shellcheck")
+    assert exe, "shellcheck missing: apt-get install shellcheck (deploy/apt-dev.txt)"
+    scripts = [ROOT / "deploy/release" / n for n in ("kiosk-update", "lock.sh")]
+    scripts += sorted((ROOT / "deploy/release/debian").iterdir()) + sorted((ROOT / "deploy/mender").iterdir())
+    result = subprocess.run([exe, "--severity=style", *map(str, scripts)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
