@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.testing.nspawn import DEFAULT_MASK, Container, unavailable
-from tests.systemd.conftest import BENCH_CONFIG
-from tests.systemd.conftest import DUMMY_DISPLAY as BENCH_DISPLAY
+from tests.systemd_bench.conftest import BENCH_CONFIG
+from tests.systemd_bench.conftest import DUMMY_DISPLAY as BENCH_DISPLAY
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "release" / "build.py"

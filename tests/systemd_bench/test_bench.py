@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.systemd.conftest import UNIT
+from tests.systemd_bench.conftest import UNIT
 
 
 def test_ready_after_the_first_frame(bench):
