@@ -182,8 +182,8 @@ def health(version: str, restarts_before: int, base: Path = BASE, read=runstate.
         return None, f"kiosk.service {u.get('ActiveState')}/{u.get('SubState')}"
     pid = int(u.get("MainPID") or 0)
     running = release_of_pid(pid, base)
-    if running != version:
-        return False, f"kiosk.service runs release {running!r}, not {version!r}"
+    if running != version:                  # the old process until the queued restart stops it
+        return None, f"kiosk.service runs release {running!r}, not {version!r} (yet)"
     state = read()
     if not state or state.get("pid") != pid:
         return None, "no state from the new kiosk process yet"
@@ -245,8 +245,8 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
         rel.mark(".switching", None)
         print(f"kiosk release: {version} is current (kiosk.service not running: used at its next start)")
         return EXIT_OK
+    systemctl("reset-failed", UNIT)             # also zeroes NRestarts: read it after
     restarts = int(unit("NRestarts").get("NRestarts") or 0)
-    systemctl("reset-failed", UNIT)
     systemctl("restart", "--no-block", UNIT)
     ok, why = wait_healthy(version, restarts, health_timeout, settle, rel.base)
     if ok:
@@ -268,8 +268,8 @@ def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float
     from kiosk import journal
     rel.link(good)
     rel.mark(".rolled-back", {"version": bad, "to": good, "reason": why, "time": time.time()})
+    systemctl("reset-failed", UNIT)             # also zeroes NRestarts: read it after
     restarts = int(unit("NRestarts").get("NRestarts") or 0)
-    systemctl("reset-failed", UNIT)
     systemctl("restart", "--no-block", UNIT)
     ok, after = wait_healthy(good, restarts, health_timeout, settle, rel.base)
     rel.mark(".switching", None)

@@ -38,12 +38,12 @@ def test_ansible_lint_production_profile_offline(tmp_path):
     assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
 
 
-def test_kiosks_update_one_at_a_time_through_install_sh():
+def test_kiosks_update_in_batches_one_first_through_kiosk_update():
     plays = yaml.safe_load((ANSIBLE / "site.yml").read_text())
     kiosks = next(p for p in plays if p["hosts"] == "kiosks")
-    assert kiosks["serial"] == 1 and kiosks["max_fail_percentage"] == 0
+    assert kiosks["serial"] == "{{ kiosk_serial | default([1]) }}" and kiosks["max_fail_percentage"] == 0
     tasks = (ANSIBLE / "roles/kiosk/tasks/main.yml").read_text()
-    assert "deploy/install.sh --config" in tasks and "kiosk status --json" in tasks
+    assert "/kiosk-update " in tasks and "kiosk status --json" in tasks and "--config" in tasks
     assert "systemd-journal-upload.service" in tasks
     assert any(p["hosts"] == "journal_remote" for p in plays)
 

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.testing.nspawn import Container, unavailable
+from kiosk.testing.nspawn import DEFAULT_MASK, Container, unavailable
+from tests.systemd_bench.conftest import BENCH_CONFIG
+from tests.systemd_bench.conftest import DUMMY_DISPLAY as BENCH_DISPLAY
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "release" / "build.py"
@@ -35,20 +37,8 @@ UNIT = "kiosk.service"
 ARCH = platform.machine()                    # the release for this machine's architecture
 DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(ARCH, ARCH)
 
-# The kiosk with the simulated card and SDL's dummy display; written before the first release.
-CONFIG = """\
-[kiosk]
-id = "release-01"
-[reader]
-uri = ""
-[display]
-driver = "auto"
-sound = false
-"""
-DUMMY_DISPLAY = """\
-[Service]
-Environment=SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
-"""
+# The kiosk with the simulated card and SDL's dummy display: the real-systemd bench's settings.
+CONFIG, DUMMY_DISPLAY = BENCH_CONFIG, BENCH_DISPLAY
 BREAK = '''
 def main(argv=None):                      # a deliberately broken release (tests/release)
     if (sys.argv[1:] if argv is None else argv)[:1] == ["run"]:
@@ -104,13 +94,22 @@ def releases(tmp_path_factory) -> Built:
     return Built(out)
 
 
+# mender-client (deploy/apt-dev.txt) enables its daemon: in a bench it would poll a server that is
+# not there and hold Mender's database while the tests use standalone mode.
+MASK = (*DEFAULT_MASK, "mender-client.service")
+
+
+def container(name: str, **kw) -> Container:
+    return Container(name, mask=MASK, private_network=True, **kw)
+
+
 class OverlayRootContainer(Container):
     """A container whose / is ``overlayroot``: tmpfs upper, lower kept in ``persist`` across boots."""
 
     def __init__(self, name: str, persist: Path, **kw):
         self.persist = persist
         self.lower = persist / "lower"           # the "SD card": overlay of the host / with a disk upper
-        super().__init__(name, binds=[f"{self.lower}:{self.lower}"], **kw)
+        super().__init__(name, binds=[f"{self.lower}:{self.lower}"], mask=MASK, private_network=True, **kw)
 
     def mount_lower(self) -> Path:
         """The persistent lower filesystem, mounted on the host (kept across stop/start)."""

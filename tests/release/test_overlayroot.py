@@ -22,7 +22,7 @@ KIOSK_UPDATE = str(ROOT / "deploy" / "release" / "kiosk-update")   # the lower l
 def readonly_kiosk(releases):
     need_containers()
     persist = Path(tempfile.mkdtemp(prefix="kiosk-sdcard-", dir="/var/tmp"))   # not under the private /tmp
-    c = OverlayRootContainer("kiosk-ro", persist, private_network=True)
+    c = OverlayRootContainer("kiosk-ro", persist)
     prepare_kiosk(c.mount_lower())
     try:
         yield c.start()

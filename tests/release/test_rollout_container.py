@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.release.conftest import BROKEN, GOOD, NEXT, ROOT, UNIT, current, need_containers, prepare_kiosk, push, running
+from tests.release.conftest import container, BROKEN, GOOD, NEXT, ROOT, UNIT, current, need_containers, prepare_kiosk, push, running
 
 pytestmark = [pytest.mark.systemd, pytest.mark.timeout(1200)]
 
@@ -24,8 +24,7 @@ APT = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "--allow-dow
 @pytest.fixture(scope="module")
 def kiosk(releases):
     need_containers()
-    from kiosk.testing.nspawn import Container
-    with Container("kiosk-release", private_network=True) as c:
+    with container("kiosk-release") as c:
         prepare_kiosk(c)
         yield c
 
@@ -71,6 +70,17 @@ def test_first_release_installs_with_no_network_and_the_kiosk_starts(kiosk, rele
     again = kiosk.run(["dpkg-reconfigure", "myna-kiosk"], check=False, timeout=300)
     assert again.returncode == 0 and "activate" not in again.stdout, again.stdout
     assert kiosk.main_pid(UNIT) == pid
+
+
+def test_a_rerun_finishes_the_reloads_an_interrupted_run_left_pending(kiosk, releases):
+    ensure(kiosk, releases, GOOD)
+    rerun = ["bash", "/usr/lib/myna-kiosk/src/deploy/install.sh", "--no-apt", "--no-boot",
+             "--release", "/usr/lib/myna-kiosk/release"]
+    assert "nothing to change" in kiosk.run(rerun).stdout
+    kiosk.write("/var/lib/kiosk-deploy/reload-pending", "")     # files written, then the power went
+    out = kiosk.run(rerun).stdout
+    assert "finishing the reloads" in out and "run: systemctl daemon-reload" in out
+    assert not kiosk.host_path("/var/lib/kiosk-deploy/reload-pending").exists()
 
 
 def test_a_switch_waits_while_a_resident_session_is_active(kiosk, releases):

@@ -6,7 +6,7 @@ import json
 import os
 import signal
 
-from tests.systemd.conftest import BENCH_CONFIG, DUMMY_DISPLAY, UNIT
+from tests.systemd_bench.conftest import BENCH_CONFIG, DUMMY_DISPLAY, UNIT
 
 
 def test_ready_after_the_first_frame(bench):
