@@ -92,10 +92,10 @@ class ClockWatch:
     change, and tells ``on_change(synchronized)`` (the service condition).
     """
 
-    def __init__(self, state: Callable[[], ClockState] = clock_state, recheck: float = 5.0,
+    def __init__(self, state: Callable[[], ClockState] | None = None, recheck: float = 5.0,
                  monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  on_change: Callable[[bool], None] | None = None):
-        self._state = state
+        self._state = state or (lambda: clock_state())
         self.recheck = recheck
         self._monotonic = monotonic
         self._wall = wall

@@ -238,3 +238,32 @@ def test_selftest_reports_sound():
     report = run_selftest(None)
     item = next(i for i in report.items if i["item"] == "sound")
     assert item["result"] == "pass" and "played" in item["detail"]      # SDL's dummy audio driver here
+
+
+def test_the_kiosks_session_gets_no_date_while_the_clock_is_unsynchronised(monkeypatch):
+    """kiosk run wires the session's today() to the clock watch: None = no date judgment."""
+    from kiosk.appliance import timesync as ts
+    from kiosk.display.wiring import build_parts
+    monkeypatch.setattr(ts, "clock_state", lambda *a, **k: ts.ClockState(False, "timesyncd"))
+    bus = Bus()
+    unsynced = threading.Event()
+    bus.subscribe("service", lambda _t, p: p["condition"] == ServiceCondition.CLOCK_UNSYNCED
+                  and p["active"] and unsynced.set())
+    parts = build_parts(Config(), bus, local_gateway=False)
+    try:
+        assert parts.today() is None
+        assert unsynced.wait(10)                 # journalled and raised by whichever check saw it first
+    finally:
+        parts.close()
+
+
+def test_rpi_gpio_is_a_pi_only_dependency():
+    import tomllib
+
+    from packaging.requirements import Requirement
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    reqs = [Requirement(r) for r in extras["project"]["optional-dependencies"]["gpio"]]
+    rpi = next(r for r in reqs if r.name == "RPi.GPIO")
+    assert rpi.marker.evaluate({"platform_machine": "aarch64"})
+    assert rpi.marker.evaluate({"platform_machine": "armv7l"})
+    assert not rpi.marker.evaluate({"platform_machine": "x86_64"})
