@@ -267,3 +267,15 @@ def test_rpi_gpio_is_a_pi_only_dependency():
     assert rpi.marker.evaluate({"platform_machine": "aarch64"})
     assert rpi.marker.evaluate({"platform_machine": "armv7l"})
     assert not rpi.marker.evaluate({"platform_machine": "x86_64"})
+
+
+def test_status_probes_a_network_printer():
+    from kiosk.appliance import status
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        cfg = Config()
+        cfg.printer.backend, cfg.printer.network = "network", f"127.0.0.1:{srv.getsockname()[1]}"
+        assert status.printer_report(cfg, Path("/"), [])["reachable"] is True
+    closed = status.printer_report(cfg, Path("/"), [])
+    assert closed["reachable"] is False
