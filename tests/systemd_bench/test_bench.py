@@ -14,7 +14,7 @@ import pytest
 from kiosk import journal
 from kiosk.printer import backend
 
-from tests.systemd.conftest import BENCH_CONFIG, DUMMY_DISPLAY, UNIT
+from tests.systemd_bench.conftest import BENCH_CONFIG, DUMMY_DISPLAY, UNIT
 
 
 def test_ready_after_the_first_frame(bench):
