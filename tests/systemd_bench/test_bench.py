@@ -161,7 +161,8 @@ def test_print_test_runs_in_the_services_sandbox_and_the_printer_is_allowed_at_s
         blocked = bench.c.run(["kiosk", "print-test", "--json", "--config", "/etc/kiosk/printer.toml"],
                               check=False, timeout=120)
         assert blocked.returncode == 1 and json.loads(blocked.stdout)["ok"] is False, blocked.stderr
-        assert json.loads(blocked.stdout)["code"] == "offline"          # connect() refused by the BPF firewall
+        # The BPF firewall refuses or drops the connection: "offline" or "timeout", never printed.
+        assert json.loads(blocked.stdout)["code"] in ("offline", "timeout")
         assert "sandbox" in blocked.stderr and not printer.got_raster.is_set()
         # 2. With the printer in kiosk.toml, ExecStartPre allows its address at start.
         bench.restart(config=with_printer)
