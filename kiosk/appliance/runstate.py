@@ -68,12 +68,20 @@ class RuntimeState(BusTracker):
     def changed(self) -> None:
         self.write()
 
+    _write_lock = threading.Lock()
+
     def snapshot(self) -> dict:
         with self._lock:
             return {"state": self.state, "service_needed": sorted(self.conditions),
                     "details": dict(self.conditions), "pid": os.getpid(), "updated": self._clock()}
 
     def write(self) -> None:
+        # Snapshot and rename under one lock: two threads (UI, clock watch) publishing at once
+        # must not let the older snapshot win the rename (the bench caught that).
+        with self._write_lock:
+            self._write()
+
+    def _write(self) -> None:
         data = json.dumps(self.snapshot(), ensure_ascii=False)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
