@@ -245,18 +245,9 @@ step_files() {
     link /opt/kiosk/venv/bin/kiosk /usr/local/bin/kiosk
     make_dir /var/log/journal 2755
 
-    # Network: loopback only, plus the linkage gateway when the config names one.
-    local dropin
-    dropin=$(python3 "$SRC/kiosk/appliance/netallow.py" "$ROOT/etc/kiosk/kiosk.toml" 2>&1) || {
-        log "WARNING: cannot compute the gateway allow-list: $dropin"; dropin=""; }
-    if [ "$DRY_RUN" = 1 ] && [ ! -e "$ROOT/etc/kiosk/kiosk.toml" ]; then
-        dropin=$(python3 "$SRC/kiosk/appliance/netallow.py" "${CONFIG:-$SRC/deploy/kiosk.toml}" 2>/dev/null || true)
-    fi
-    if [ -n "$dropin" ]; then
-        install_text /etc/systemd/system/kiosk.service.d/50-linkage-gateway.conf 0644 "$dropin"
-    else
-        remove_file /etc/systemd/system/kiosk.service.d/50-linkage-gateway.conf
-    fi
+    # Network: kiosk.service resolves its allow-list at every start (ExecStartPre, netallow.py
+    # --apply); the install-time drop-in of older releases froze the addresses: remove it.
+    remove_file /etc/systemd/system/kiosk.service.d/50-linkage-gateway.conf
 }
 
 # reload_udev: new rules now when udevd runs; a container (no udevd) picks them up at boot.

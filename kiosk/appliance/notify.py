@@ -19,6 +19,7 @@ import threading
 
 from kiosk import journal
 from kiosk.appliance.health import HEALTH, Health
+from kiosk.appliance.runstate import BusTracker
 
 REQUIRED = ("ui", "card")
 
@@ -164,29 +165,24 @@ def start_watchdog(health: Health = HEALTH, components=REQUIRED, max_age: float 
     return Watchdog(interval, health, components, max_age, send).start()
 
 
-class StatusReporter:
+class StatusReporter(BusTracker):
     """STATUS= that tells the truth: the kiosk's state plus every open service condition.
 
-    Subscribes to the Bus ('state', 'service'); sends only on a change, so
+    Follows the Bus ('state', 'service'); sends only on a change, so
     ``systemctl status kiosk`` shows e.g. ``ready; service needed: no_reader``
     or ``waiting for a display: no_display_device``.  Codes only, never
     resident data.
     """
 
     def __init__(self, bus, send=notify):
+        super().__init__(bus)
         self._send = send
-        self._lock = threading.Lock()
-        self.state = "booting"
-        self.conditions: dict[str, str] = {}
         self.override: str | None = None       # e.g. "waiting for a display: …"
         self.last: str | None = None
-        self.bus = bus
         self.readied = False                   # STATUS follows from READY=1 on
 
-    def attach(self) -> "StatusReporter":
-        self.bus.subscribe("state", self._on_state)
-        self.bus.subscribe("service", self._on_service)
-        return self
+    def changed(self) -> None:
+        self.push()
 
     def text(self) -> str:
         with self._lock:
@@ -197,20 +193,6 @@ class StatusReporter:
         if head == "booting":                   # the session shows only its service screen
             return f"service needed: {', '.join(conds)}"
         return f"{head}; service needed: {', '.join(conds)}"
-
-    def _on_state(self, _topic: str, payload: dict) -> None:
-        with self._lock:
-            self.state = str(getattr(payload["state"], "value", payload["state"]))
-        self.push()
-
-    def _on_service(self, _topic: str, payload: dict) -> None:
-        cond = str(getattr(payload["condition"], "value", payload["condition"]))
-        with self._lock:
-            if payload.get("active"):
-                self.conditions[cond] = str(payload.get("detail", ""))
-            else:
-                self.conditions.pop(cond, None)
-        self.push()
 
     def set_override(self, text: str | None) -> None:
         with self._lock:

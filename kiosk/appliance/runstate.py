@@ -24,25 +24,27 @@ from kiosk.signals import Bus
 DEFAULT_PATH = Path(os.environ.get("RUNTIME_DIRECTORY", "/run/kiosk").split(":")[0]) / "state.json"
 
 
-class RuntimeState:
-    def __init__(self, bus: Bus, path: str | os.PathLike = DEFAULT_PATH, clock=time.time):
+class BusTracker:
+    """The kiosk's current state and open service conditions, followed from the Bus.
+
+    Subclasses react in ``changed()`` (write the state file, send STATUS=)."""
+
+    def __init__(self, bus: Bus):
         self.bus = bus
-        self.path = Path(path)
-        self._clock = clock
         self._lock = threading.Lock()
         self.state = "booting"
         self.conditions: dict[str, str] = {}     # condition -> detail
 
-    def attach(self) -> "RuntimeState":
+    def attach(self):
         self.bus.subscribe("state", self._on_state)
         self.bus.subscribe("service", self._on_service)
-        self.write()
+        self.changed()
         return self
 
     def _on_state(self, _topic: str, payload: dict) -> None:
         with self._lock:
             self.state = str(getattr(payload["state"], "value", payload["state"]))
-        self.write()
+        self.changed()
 
     def _on_service(self, _topic: str, payload: dict) -> None:
         cond = str(getattr(payload["condition"], "value", payload["condition"]))
@@ -51,7 +53,22 @@ class RuntimeState:
                 self.conditions[cond] = str(payload.get("detail", ""))
             else:
                 self.conditions.pop(cond, None)
+        self.changed()
+
+    def changed(self) -> None:
+        pass
+
+
+class RuntimeState(BusTracker):
+    def __init__(self, bus: Bus, path: str | os.PathLike = DEFAULT_PATH, clock=time.time):
+        super().__init__(bus)
+        self.path = Path(path)
+        self._clock = clock
+
+    def changed(self) -> None:
         self.write()
+
+    _write_lock = threading.Lock()
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -59,6 +76,12 @@ class RuntimeState:
                     "details": dict(self.conditions), "pid": os.getpid(), "updated": self._clock()}
 
     def write(self) -> None:
+        # Snapshot and rename under one lock: two threads (UI, clock watch) publishing at once
+        # must not let the older snapshot win the rename (the bench caught that).
+        with self._write_lock:
+            self._write()
+
+    def _write(self) -> None:
         data = json.dumps(self.snapshot(), ensure_ascii=False)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

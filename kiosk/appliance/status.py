@@ -133,7 +133,19 @@ def printer_report(cfg: Config, sysroot: Path, usb: list[dict]) -> dict:
         report["present"] = (sysroot / p.serial.lstrip("/")).exists()
     elif p.backend == "network":
         report["device"] = p.network
+        report["reachable"] = probe_tcp(p.network, min(p.timeout, 3.0))
     return report
+
+
+def probe_tcp(host_port: str, timeout: float) -> bool:
+    """Can this host open a TCP connection to the network printer right now?"""
+    import socket
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def leds_report(cfg: Config, state: dict | None) -> dict:
@@ -227,6 +239,7 @@ def render(report: dict) -> str:
         out.append(_line("", "RC-S380 present" if r["present"] else "RC-S380 NOT FOUND on USB"))
     p = report["printer"]
     present = {True: " present", False: " NOT FOUND"}.get(p.get("present"), "")
+    present += {True: " reachable", False: " UNREACHABLE"}.get(p.get("reachable"), "")
     out.append(_line("printer", f"{p['backend']} {p.get('device', '')}".rstrip() + present))
     leds = report["leds"]
     out.append(_line("leds", leds.get("showing", "enabled") if leds["enabled"] else "disabled"))

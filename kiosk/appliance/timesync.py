@@ -7,11 +7,12 @@ journals the condition once per change.
 
 Sources, best first:
 - the kernel's own flag: ``adjtimex(2)`` reports STA_UNSYNC until an NTP client
-  (systemd-timesyncd) has disciplined the clock; read-only, no privileges,
-  allowed by the unit's SystemCallFilter (``adjtimex`` with modes 0 is in
-  @system-service; only setting the clock is @clock);
+  has disciplined the clock (read-only with modes 0; works for ``kiosk status``);
 - systemd-timesyncd's marker ``/run/systemd/timesync/synchronized`` (touched on
-  every synchronisation since systemd 250), for when the flag is unavailable.
+  every synchronisation since systemd 250).  Inside kiosk.service this is the
+  source: ProtectClock= and ``~@clock`` deny adjtimex even read-only (EPERM),
+  as the nspawn bench showed, so the kiosk relies on timesyncd, which
+  install.sh configures.
 
 The NTP servers come from ``[clock] ntp_servers`` in kiosk.toml; install.sh
 writes them to /etc/systemd/timesyncd.conf.d/50-kiosk.conf (``timesyncd_conf``).
@@ -91,10 +92,10 @@ class ClockWatch:
     change, and tells ``on_change(synchronized)`` (the service condition).
     """
 
-    def __init__(self, state: Callable[[], ClockState] = clock_state, recheck: float = 5.0,
+    def __init__(self, state: Callable[[], ClockState] | None = None, recheck: float = 5.0,
                  monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  on_change: Callable[[bool], None] | None = None):
-        self._state = state
+        self._state = state or (lambda: clock_state())
         self.recheck = recheck
         self._monotonic = monotonic
         self._wall = wall
@@ -102,6 +103,28 @@ class ClockWatch:
         self._lock = threading.Lock()
         self._checked = float("-inf")
         self.synchronized: bool | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "ClockWatch":
+        """Also check every ``recheck`` s, so the journal and the LEDs follow NTP on an idle kiosk."""
+        self._thread = threading.Thread(target=self._run, name="kiosk-clock", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.check()
+            except Exception:
+                pass
+            if self._stop.wait(max(self.recheck, 0.5)):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def check(self) -> bool:
         with self._lock:

@@ -99,7 +99,8 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
     from kiosk.config import linkage_call_budget
     HEALTH.set_budget("card", max(DEFAULT_BUSY_SECONDS, linkage_call_budget(cfg.linkage)))
 
-    parts.clock = build_clock(bus)
+    parts.clock = build_clock(bus).start()
+    parts.closers.append(parts.clock.stop)
     parts.today = parts.clock.today
     return parts
 

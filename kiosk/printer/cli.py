@@ -93,6 +93,12 @@ def print_test_receipt(cfg: Config, bus=None):
 
 
 def cmd_print_test(args) -> int:
+    from kiosk.appliance import sandbox
+    if sandbox.should_wrap():               # test what kiosk.service can reach, not what root can
+        code = sandbox.rerun(["print-test", *(["--config", args.config] if args.config else []),
+                              *(["--json"] if args.json else [])])
+        if code >= 0:
+            return code
     cfg = load_config(args.config)
     if cfg.printer.backend == "none":
         result_ok, text = False, "no printer configured (printer.backend = none)"
@@ -190,8 +196,12 @@ def run_selftest(config_file: str | None, wait: float = 0.0) -> Report:
             return "fail", f"{uri}: no card within {wait:g} s"
         return "pass", f"{uri}: {'card present' if present else 'reader ready, no card'}"
 
-    for item, func in (("font", font), ("leds", leds), ("buzzer", buzzer), ("printer", printer),
-                       ("reader", reader)):
+    def sound():
+        from kiosk.appliance.audio import audio_check
+        return audio_check(cfg.display.sound)
+
+    for item, func in (("font", font), ("leds", leds), ("buzzer", buzzer), ("sound", sound),
+                       ("printer", printer), ("reader", reader)):
         _check(report, item, func)
     if "lights" in lights_box:
         lights_box["lights"].close()

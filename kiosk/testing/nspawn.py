@@ -24,12 +24,17 @@ not systemd, systemd 252):
   masked in it so they neither start twice nor bind the host's ports: the
   container shares the host network unless ``private_network=True``.
 
+- systemd's IP firewall (IPAddressDeny=/IPAddressAllow=) is BPF: nspawn's seccomp
+  filter blocks bpf(2) unless the container is started with ``BPF_ARGS``
+  (``--system-call-filter=bpf`` plus CAP_BPF/CAP_NET_ADMIN/CAP_PERFMON).
+  Without them the unit starts but the firewall silently does nothing.
+
 API (stable: other benches build on it)::
 
     from kiosk.testing.nspawn import Container, unavailable
 
     reason = unavailable()                  # None, or why no container can run here
-    with Container("kiosk-bench") as c:     # boots; c.stop() on exit
+    with Container("kiosk-bench", nspawn_args=BPF_ARGS) as c:     # boots; c.stop() on exit
         c.run(["deploy/install.sh", "--no-apt"], cwd="/work/...")  # CompletedProcess (check=True)
         c.write("/etc/systemd/system/x.service.d/t.conf", "[Service]\\n...")
         c.systemctl("daemon-reload")
@@ -71,6 +76,10 @@ DEFAULT_MASK = (
     "ssh.service", "cron.service", "exim4.service", "nginx.service", "docker.service",
     "containerd.service", "systemd-timesyncd.service",
 )
+
+
+# nspawn options that let systemd in the container enforce IPAddressDeny= (see above).
+BPF_ARGS = ("--system-call-filter=bpf", "--capability=CAP_BPF,CAP_NET_ADMIN,CAP_PERFMON")
 
 
 class ContainerError(RuntimeError):

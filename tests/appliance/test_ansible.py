@@ -77,3 +77,25 @@ def test_rendered_kiosk_config_passes_the_kiosk_validator():
 def test_journal_upload_template():
     text = render("journal-upload.conf.j2", role_defaults(kiosk_journal_upload_url="http://logs-01.lan:19532"))
     assert "URL=http://logs-01.lan:19532" in text and "ServerKeyFile" not in text
+
+
+def _render_remote(template: str, **overrides) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ANSIBLE / "roles/journal_remote/templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
+    values = yaml.safe_load((ANSIBLE / "roles/journal_remote/defaults/main.yml").read_text())
+    values.update(journal_remote_tls_key="/etc/ssl/private/logs.key", journal_remote_tls_cert="/etc/ssl/logs.crt",
+                  journal_remote_tls_ca="/etc/ssl/city-kiosk-ca.crt", **overrides)
+    return env.get_template(template).render(ansible_managed="Ansible managed", **values)
+
+
+def test_journal_remote_defaults_to_https_with_client_certificates():
+    """journal-remote on loopback only, nginx in front requiring the kiosks' client certificates
+    (Debian 12's journal-remote cannot verify them: tests/appliance/test_journal_upload.py)."""
+    nginx = _render_remote("nginx-journal-remote.conf.j2")
+    assert "ssl_verify_client on;" in nginx and "ssl_client_certificate /etc/ssl/city-kiosk-ca.crt;" in nginx
+    assert "listen 19532 ssl;" in nginx and "proxy_pass http://127.0.0.1:19531;" in nginx
+    assert "ListenStream=127.0.0.1:19531" in _render_remote("socket.conf.j2")
+    assert "--listen-http=-3" in _render_remote("listen.conf.j2")
+    assert "Trusted" not in _render_remote("journal-remote.conf.j2")      # refused by Debian 12's build
+    plain = _render_remote("socket.conf.j2", journal_remote_listen="http")
+    assert "ListenStream=19532" in plain

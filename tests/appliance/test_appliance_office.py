@@ -200,3 +200,82 @@ def test_node_exporter_serves_the_kiosk_metrics(tmp_path, journal_records):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# -- network allow-list and the sandboxed print-test ---------------------------------------------
+def test_allow_list_has_the_printer_and_works_without_a_gateway():
+    from kiosk.appliance import netallow
+    cfg = {"printer": {"backend": "network", "network": "192.0.2.50:9100"},
+           "linkage": {"allow_networks": ["10.99.0.0/16"]}}
+    assert netallow.allow_list(cfg, "/nonexistent") == ["192.0.2.50", "10.99.0.0/16"]
+    named = {"printer": {"backend": "network", "network": "printer.city.example:9100"}}
+    assert netallow.allow_list(named, "/nonexistent", resolver=lambda h: ["192.0.2.51"]) == ["192.0.2.51"]
+    calls = []
+    netallow.apply(cfg, run=lambda argv, **kw: calls.append(argv))
+    assert calls[0][:6] == ["systemctl", "set-property", "--runtime", "kiosk.service", "IPAddressAllow=",
+                            "IPAddressAllow=localhost"]
+    assert calls[0][6:] == ["IPAddressAllow=192.0.2.50", "IPAddressAllow=10.99.0.0/16"]
+
+
+def test_sandbox_command_carries_the_units_properties():
+    from kiosk.appliance import sandbox
+    shown = ("LoadState=loaded\nUser=kiosk\nSupplementaryGroups=lp audio\nIPAddressDeny=0.0.0.0/0 ::/0\n"
+             "IPAddressAllow=127.0.0.0/8 ::1/128 192.0.2.50/32\nDeviceAllow=char-usbmisc rw\n"
+             "DeviceAllow=char-alsa rw\nProtectHome=\n")
+    props = sandbox.unit_properties(run=lambda argv, **kw: subprocess.CompletedProcess(argv, 0, shown, ""))
+    assert "IPAddressAllow=127.0.0.0/8 ::1/128 192.0.2.50/32" in props and "User=kiosk" in props
+    assert props.count("DeviceAllow=char-alsa rw") == 1 and not any(p.startswith("ProtectHome") for p in props)
+    argv = sandbox.command(["print-test"], props)
+    assert argv[:2] == ["systemd-run", "--wait"] and argv[-3:] == ["-m", "kiosk", "print-test"]
+    assert "KIOSK_IN_SANDBOX=1" in " ".join(argv)
+    unloaded = sandbox.unit_properties(run=lambda argv, **kw: subprocess.CompletedProcess(
+        argv, 0, "LoadState=not-found\n", ""))
+    assert unloaded is None
+
+
+def test_selftest_reports_sound():
+    from kiosk.printer.cli import run_selftest
+    report = run_selftest(None)
+    item = next(i for i in report.items if i["item"] == "sound")
+    assert item["result"] == "pass" and "played" in item["detail"]      # SDL's dummy audio driver here
+
+
+def test_the_kiosks_session_gets_no_date_while_the_clock_is_unsynchronised(monkeypatch):
+    """kiosk run wires the session's today() to the clock watch: None = no date judgment."""
+    from kiosk.appliance import timesync as ts
+    from kiosk.display.wiring import build_parts
+    monkeypatch.setattr(ts, "clock_state", lambda *a, **k: ts.ClockState(False, "timesyncd"))
+    bus = Bus()
+    unsynced = threading.Event()
+    bus.subscribe("service", lambda _t, p: p["condition"] == ServiceCondition.CLOCK_UNSYNCED
+                  and p["active"] and unsynced.set())
+    parts = build_parts(Config(), bus, local_gateway=False)
+    try:
+        assert parts.today() is None
+        assert unsynced.wait(10)                 # journalled and raised by whichever check saw it first
+    finally:
+        parts.close()
+
+
+def test_rpi_gpio_is_a_pi_only_dependency():
+    import tomllib
+
+    from packaging.requirements import Requirement
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    reqs = [Requirement(r) for r in extras["project"]["optional-dependencies"]["gpio"]]
+    rpi = next(r for r in reqs if r.name == "RPi.GPIO")
+    assert rpi.marker.evaluate({"platform_machine": "aarch64"})
+    assert rpi.marker.evaluate({"platform_machine": "armv7l"})
+    assert not rpi.marker.evaluate({"platform_machine": "x86_64"})
+
+
+def test_status_probes_a_network_printer():
+    from kiosk.appliance import status
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        cfg = Config()
+        cfg.printer.backend, cfg.printer.network = "network", f"127.0.0.1:{srv.getsockname()[1]}"
+        assert status.printer_report(cfg, Path("/"), [])["reachable"] is True
+    closed = status.printer_report(cfg, Path("/"), [])
+    assert closed["reachable"] is False

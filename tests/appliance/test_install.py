@@ -153,11 +153,12 @@ def test_existing_config_is_kept_and_managed_config_replaces_it(target, fake_too
                        'allow_networks = ["10.99.0.0/16"]\n')
     out = install(target, fake_tools, "--config", str(managed))
     assert conf.read_text() == managed.read_text() and "install /etc/kiosk/kiosk.toml" in out
-    dropin = (target / DROPIN).read_text()
-    assert re.findall(r"^IPAddressAllow=(.*)$", dropin, re.M) == ["10.20.30.40", "10.99.0.0/16"]
+    # The allow-list is resolved at every service start (ExecStartPre), never frozen here;
+    # an older release's install-time drop-in is removed.
+    assert not (target / DROPIN).exists()
     assert "up to date" in install(target, fake_tools, "--config", str(managed))
-    # Gateway removed from the config -> loopback only again.
-    managed.write_text('[kiosk]\nid = "kiosk-08"\n')
+    (target / DROPIN).parent.mkdir(parents=True, exist_ok=True)
+    (target / DROPIN).write_text("[Service]\nIPAddressAllow=10.20.30.40\n")
     out = install(target, fake_tools, "--config", str(managed))
     assert not (target / DROPIN).exists() and f"remove /{DROPIN}" in out
 

@@ -72,7 +72,7 @@ file = "{lp}"
     report = json.loads(capsys.readouterr().out)
     results = {i["item"]: i["result"] for i in report["items"]}
     assert report["ok"] and results == {"config": "pass", "font": "pass", "leds": "pass", "buzzer": "pass",
-                                        "printer": "pass", "reader": "pass"}
+                                        "sound": "pass", "printer": "pass", "reader": "pass"}
     assert b"\x1dv0" in lp.read_bytes()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.testing.nspawn import Container, ContainerError, unavailable
+from kiosk.testing.nspawn import BPF_ARGS, Container, ContainerError, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = "kiosk.service"
@@ -64,7 +64,7 @@ def bench():
     reason = unavailable()
     if reason:
         pytest.skip(f"no systemd-nspawn bench here: {reason}")
-    container = Container("kiosk-bench")
+    container = Container("kiosk-bench", nspawn_args=BPF_ARGS)   # BPF: the IP firewall holds
     container.start()
     try:
         container.run(["deploy/install.sh", "--no-apt", "--no-boot"], cwd=str(ROOT), timeout=900)

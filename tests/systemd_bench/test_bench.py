@@ -5,6 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import socketserver
+import threading
+
+import pytest
+
+from kiosk import journal
+from kiosk.printer import backend
 
 from tests.systemd_bench.conftest import BENCH_CONFIG, DUMMY_DISPLAY, UNIT
 
@@ -15,8 +23,21 @@ def test_ready_after_the_first_frame(bench):
     assert props["ActiveState"] == "active" and props["SubState"] == "running"
     assert props["StatusText"].startswith("ready")
     started = bench.c.wait_journal({"EVENT": "kiosk_started", "SYSLOG_IDENTIFIER": "kiosk"}, after=cursor)
-    assert started["DRIVER"] == "dummy"
-    assert started["_SYSTEMD_UNIT"] == UNIT
+    assert started["DRIVER"] == "dummy" and started["READER"] == "sim" and started["SIZE"] == "800x480"
+    assert started["_SYSTEMD_UNIT"] == UNIT and started["MESSAGE_ID"] == journal.EVENTS["kiosk_started"]
+    # The sandbox denies adjtimex (ProtectClock), so the kiosk trusts timesyncd's marker; timesyncd
+    # is masked in the bench, so the clock is not synchronised...
+    clock = bench.c.wait_journal({"EVENT": "clock_unsynchronized"}, after=cursor)
+    assert clock["CLOCK_SOURCE"] == "timesyncd"
+    bench.c.wait_property(UNIT, "StatusText", lambda v: "clock_unsynchronized" in v, timeout=30)
+    # ...until timesyncd says it synchronised: journal, then STATUS follow on an idle kiosk.
+    bench.c.write("/run/systemd/timesync/synchronized", "")
+    bench.c.wait_journal({"EVENT": "clock_synchronized"}, after=cursor, timeout=30)
+    bench.c.wait_property(UNIT, "StatusText", lambda v: v == "ready", timeout=30)
+    bench.c.host_path("/run/systemd/timesync/synchronized").unlink()
+    # Metrics, written by the sandboxed kiosk where the node exporter reads them.
+    prom = bench.c.host_path("/run/kiosk/metrics/kiosk.prom")
+    assert 'kiosk_id="bench-01"} 1' in prom.read_text() and oct(prom.stat().st_mode)[-3:] == "644"
 
 
 def _watchdog(sec: int) -> str:
@@ -92,3 +113,64 @@ def test_sandbox_holds_in_the_running_kiosk(bench):
     assert probe.stdout.strip() == "readonly"
     # No warnings at start about the configuration directory's mode.
     assert not [r for r in bench.c.journal("-u", UNIT) if "ConfigurationDirectoryMode" in str(r.get("MESSAGE"))]
+
+
+def _local_address() -> str | None:
+    """A non-loopback address of this machine (the container shares its network)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))          # no packet is sent for a UDP connect
+            return s.getsockname()[0]
+        except OSError:
+            return None
+
+
+class _Printer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, address):
+        self.received = bytearray()
+        self.got_raster = threading.Event()
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(inner):
+                while data := inner.request.recv(65536):
+                    self.received += data
+                    if data.endswith((backend.DLE_EOT_PRINTER, backend.DLE_EOT_PAPER)):
+                        inner.request.sendall(b"\x12")       # online, paper adequate
+                    if b"\x1dv0" in self.received:
+                        self.got_raster.set()
+        super().__init__(address, Handler)
+
+
+def test_print_test_runs_in_the_services_sandbox_and_the_printer_is_allowed_at_start(bench):
+    ip = _local_address()
+    if ip is None or ip.startswith("127."):
+        pytest.skip("no non-loopback address on this machine")
+    printer = _Printer((ip, 0))
+    threading.Thread(target=printer.serve_forever, daemon=True).start()
+    try:
+        with_printer = BENCH_CONFIG + f'[printer]\nbackend = "network"\nnetwork = "{ip}:{printer.server_address[1]}"\n'
+        # 1. The service runs without the printer in its config: loopback only.  Root's
+        #    print-test goes through the service's sandbox, so it is blocked too.
+        bench.restart()
+        assert ip not in bench.c.show(UNIT, "IPAddressAllow")["IPAddressAllow"]
+        bench.c.write("/etc/kiosk/printer.toml", with_printer, 0o640)
+        bench.c.run(["chgrp", "kiosk", "/etc/kiosk/printer.toml"])
+        blocked = bench.c.run(["kiosk", "print-test", "--json", "--config", "/etc/kiosk/printer.toml"],
+                              check=False, timeout=120)
+        assert blocked.returncode == 1 and json.loads(blocked.stdout)["ok"] is False, blocked.stderr
+        # The BPF firewall refuses or drops the connection: "offline" or "timeout", never printed.
+        assert json.loads(blocked.stdout)["code"] in ("offline", "timeout")
+        assert "sandbox" in blocked.stderr and not printer.got_raster.is_set()
+        # 2. With the printer in kiosk.toml, ExecStartPre allows its address at start.
+        bench.restart(config=with_printer)
+        assert ip in bench.c.show(UNIT, "IPAddressAllow")["IPAddressAllow"]
+        ok = bench.c.run(["kiosk", "print-test", "--json"], check=False, timeout=120)
+        assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True, ok.stderr
+        assert printer.got_raster.wait(30)
+    finally:
+        printer.shutdown()
+        printer.server_close()
+        bench.restart()
