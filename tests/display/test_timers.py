@@ -128,3 +128,13 @@ def test_the_signature_password_pad_times_out_the_same_way():
     assert s.pin_len == 0 and not any(s._pin)
     assert s.linkage == {}
     assert "linkage_8" not in r.screens_seen and "still_there" not in r.screens_seen
+
+
+def test_the_pin_cleared_notice_also_fits_the_alphanumeric_password():
+    """Linkage step 7's signature password has letters: the notice says what was typed, not digits."""
+    from kiosk.i18n import catalog
+    expected = {"ja": "入力した内容", "en": "what you typed", "zh": "输入的内容", "ko": "입력한 내용"}
+    for lang, phrase in expected.items():
+        text = catalog("ui", lang).text("still_there.pin_cleared")
+        assert phrase in text, (lang, text)
+        assert not any(w in text for w in ("digit", "数字", "숫자")), (lang, text)
