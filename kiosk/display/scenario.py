@@ -21,8 +21,10 @@ only time is controlled.  ``run_scenario`` returns a ScenarioResult with
 ``record=`` (``kiosk run --record OUT.jsonl``) writes one JSON line after
 every step: the screen, the language, every widget as drawn (id, role, text,
 font px, box, lines, paginated, clipped) and whether the session still holds
-resident data.  With a real reader (``[reader] uri``) the texts are left out
-of the record (a real card's data never goes to disk), and ``insert`` /
+resident data.  With a real reader (``[reader] uri``) a real card's data and
+PIN never go to disk or stdout: the texts are left out of the record, key and
+keyboard taps are masked in its ``line`` (``tap key_•``), ``screenshot`` is
+refused and overflows carry the widget id and text length only; ``insert`` /
 ``remove`` run ``tray_cmd`` (``--tray-cmd``) or wait for a person to place or
 take the card (docs/hil.md).
 """
@@ -55,7 +57,8 @@ class ScenarioResult:
     screens_seen: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     screenshots: list[str] = field(default_factory=list)
-    overflows: list[tuple[str, str, str]] = field(default_factory=list)   # (screen, widget, text)
+    # (screen, widget, text); on a real reader (screen, widget, length of the text)
+    overflows: list[tuple[str, str, str | int]] = field(default_factory=list)
     cards: list = field(default_factory=list)        # SimulatedCards inserted, for VERIFY checks
     sounds: list[str] = field(default_factory=list)
     session: object = None
@@ -124,6 +127,19 @@ class ScenarioRunner:
         return bool(s.status is not None or s.licence is not None or s.photo is not None or s.pin_len
                     or any(s._pin) or s.linkage)
 
+    def shown(self, line: str) -> str:
+        """The step as it may be written down: on a real reader a keypad or keyboard
+        character (a real PIN or password) is masked, e.g. ``tap key_•``."""
+        if not self.physical:
+            return line
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "tap" and (
+                parts[1].startswith("key_") and len(parts[1]) == 5 or parts[1].startswith("kb_")):
+            return "tap " + parts[1].split("_", 1)[0] + "_\u2022"
+        if len(parts) == 2 and parts[0] == "key" and len(parts[1]) == 1:
+            return "key \u2022"
+        return line
+
     def write_record(self, line: str) -> None:
         """One JSON line: the step, the screen and every widget as drawn (docs/ui.md)."""
         if self._record is None:
@@ -137,7 +153,7 @@ class ScenarioRunner:
                 item.pop("lines", None)
             widgets.append(item)
         self._record.write(json.dumps({
-            "step": self._steps, "line": line, "screen": s.screen, "lang": s.lang,
+            "step": self._steps, "line": self.shown(line), "screen": s.screen, "lang": s.lang,
             "large_text": s.large_text, "high_contrast": s.high_contrast,
             "size": list(self.app.surface.get_size()),
             "pages": {k: list(v) for k, v in frame.pages.items()},
@@ -178,7 +194,8 @@ class ScenarioRunner:
             key = (self.session.screen + "/" + self.session.lang, wid)
             if key not in self._seen_overflow:
                 self._seen_overflow.add(key)
-                self.result.overflows.append((self.session.screen, wid, text))
+                # a real card's text never reaches stdout (`kiosk run` prints overflows)
+                self.result.overflows.append((self.session.screen, wid, len(text or "") if self.physical else text))
 
     def settle(self) -> None:
         self.session.pump()
@@ -238,7 +255,7 @@ class ScenarioRunner:
             self.reader.remove()
         elif op == "tap":
             if self.app.view is None or not self.app.view.enabled(arg):
-                self.fail(f"tap {arg}: no enabled widget {arg!r} on screen {s.screen!r}")
+                self.fail(f"{self.shown(line)}: no enabled widget on screen {s.screen!r}")
                 return
             s.tap(arg)
         elif op == "key":
@@ -249,7 +266,7 @@ class ScenarioRunner:
             if arg.lower() in ("page_down", "page_up") and code is None:
                 s.key(arg.lower(), self.app.view)       # ▼ / ▲ of a paginated block
             elif code is None:
-                self.fail(f"key {arg}: unknown key name")
+                self.fail(f"{self.shown(line)}: unknown key name")
                 return
             else:
                 self.app.handle(pygame.event.Event(pygame.KEYDOWN, key=code, mod=0, unicode=""))
@@ -278,6 +295,10 @@ class ScenarioRunner:
                 self.fail(f"{op} {arg} on screen {s.screen!r}")
             return
         elif op == "screenshot":
+            if self.physical:                  # a real card's screens never go to disk
+                self.fail("screenshot: refused with a real reader ([reader] uri): "
+                          "a real card's screens are not saved")
+                return
             self.settle()
             if self.screenshots is not None:
                 import pygame
@@ -303,7 +324,7 @@ class ScenarioRunner:
                 try:
                     self.step(line)
                 except Exception as exc:
-                    self.fail(f"{line}: {type(exc).__name__}: {exc}")
+                    self.fail(f"{self.shown(line)}: {type(exc).__name__}: {exc}")
                 self.write_record(line)
         finally:
             self.session.stop()

@@ -243,17 +243,25 @@ class LinkageEngine:
         try:
             if self._challenge is None or not self._challenge.fresh():
                 self._fetch_challenge()               # network only; no PIN sent yet
+            challenge = self._challenge
+            if challenge is None:                     # a gateway that answered nothing usable
+                raise LinkageStateError("no challenge from the gateway", step=self.step)
         except BaseException:
             pin.wipe()
             raise
-        challenge = self._challenge
-        assert challenge is not None                  # _fetch_challenge set it or raised
         self.step = 5
         self._log_step()
-        with self._card_step(back_to=4), self.card.jpki_key("auth", pin) as key:
-            certificate = self._auth_certificate = key.certificate()
-            load_card_certificate(certificate, "auth")          # a malformed one: no signature
-            signature = key.sign(challenge.value)
+        with self._card_step(back_to=4):
+            try:
+                # The auth certificate is public: check it before the VERIFY, so a
+                # malformed one ends the flow without spending the resident's try.
+                certificate = self._auth_certificate = self.card.read_auth_certificate()
+                load_card_certificate(certificate, "auth")
+            except BaseException:
+                pin.wipe()
+                raise
+            with self.card.jpki_key("auth", pin) as key:
+                signature = key.sign(challenge.value)
         with self._gateway_step(back_to=4):
             self._challenge = None                                # answered: never signed again
             self._terms = self._gateway().submit_auth(challenge.session, signature, certificate)

@@ -144,7 +144,7 @@ def test_pin_timeout_with_visible_countdown():
         assert runner.session.pin_len == 3
         runner.step("advance 1")
         runner.step("wait_screen menu")
-        runner.step("expect_text 入力した数字を消去しました")
+        runner.step("expect_text 入力した内容を消去しました")
         assert runner.result.ok, runner.result.errors
         s = runner.session
         assert s.pin_len == 0 and not any(s._pin) and s.status is not None and s.active

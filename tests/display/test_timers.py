@@ -86,11 +86,55 @@ def test_the_prompt_returns_to_where_the_resident_was():
     assert r.session.status is None
 
 
+def typed_then_left(before_pad, pad, typed):
+    """Play up to ``pad``, type ``typed``, then leave the pad alone past the PIN timer.
+    Returns (pin_len while typed, session after the timeout, runner result)."""
+    from kiosk.display.scenario import ScenarioRunner
+    cfg = Config()
+    cfg.timeouts.inactivity_seconds = 20           # shorter than the PIN timer: the prompt must not win
+    runner = ScenarioRunner(config=cfg, today=lambda: TODAY, linkage_factory=fake_linkage_factory(),
+                            gateway_available=True)
+    s = runner.session
+    s.start()
+    try:
+        for line in START + before_pad + [f"wait_screen {pad}"] + [f"key {c}" for c in typed]:
+            runner.step(line)
+        assert runner.result.ok, runner.result.errors
+        held = s.pin_len
+        assert any(s._pin)                         # the typed characters are in the buffer
+        for line in ["advance 30", "wait_screen menu"]:
+            runner.step(line)
+        return held, s, runner.result
+    finally:
+        s.stop()
+
+
 def test_the_pin_pad_has_its_own_timer_not_the_prompt():
     """On a PIN screen the shorter PIN timer applies: digits wiped, back to the menu, no prompt."""
-    cfg = Config()
-    cfg.timeouts.inactivity_seconds = 20
-    r = run(START + ["tap btn_continue", "wait_screen menu", "tap item_licence", "wait_screen licence_pin",
-                     "key 1", "advance 30", "wait_screen menu"], config=cfg)
+    held, s, r = typed_then_left(["tap btn_continue", "wait_screen menu", "tap item_licence"],
+                                 "licence_pin", "13")
     assert r.ok, r.errors
+    assert held == 2
+    assert s.pin_len == 0 and not any(s._pin)      # the typed digits are wiped, not just hidden
     assert "still_there" not in r.screens_seen and "timed_out" not in r.screens_seen
+
+
+def test_the_signature_password_pad_times_out_the_same_way():
+    """Linkage step 7 (alphanumeric password): wiped too, the linkage cancelled, back to the menu."""
+    to_step_7 = LINKAGE[:LINKAGE.index("wait_screen linkage_7")]
+    held, s, r = typed_then_left(to_step_7, "linkage_7", "kiosk2")
+    assert r.ok, r.errors
+    assert held == 6
+    assert s.pin_len == 0 and not any(s._pin)
+    assert s.linkage == {}
+    assert "linkage_8" not in r.screens_seen and "still_there" not in r.screens_seen
+
+
+def test_the_pin_cleared_notice_also_fits_the_alphanumeric_password():
+    """Linkage step 7's signature password has letters: the notice says what was typed, not digits."""
+    from kiosk.i18n import catalog
+    expected = {"ja": "入力した内容", "en": "what you typed", "zh": "输入的内容", "ko": "입력한 내용"}
+    for lang, phrase in expected.items():
+        text = catalog("ui", lang).text("still_there.pin_cleared")
+        assert phrase in text, (lang, text)
+        assert not any(w in text for w in ("digit", "数字", "숫자")), (lang, text)

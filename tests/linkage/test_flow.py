@@ -153,8 +153,14 @@ def test_preflight_warns_on_last_try(bench, client, gateway, tmp_path):
 def test_card_removed_at_step5(bench, client, gateway, records):
     card, session, engine = start(bench, client)
     to_step4(engine)
-    # Three more answers: SELECT JPKI, the counter read and the VERIFY; then the card leaves.
-    card.set_faults(Faults(remove_after=3))
+    # The public certificate is read before the VERIFY; with JPKI already selected,
+    # the engine's read costs what a second read costs here.
+    session.read_auth_certificate()
+    n = len(card.trace)
+    session.read_auth_certificate()
+    cert_reads = len(card.trace) - n
+    # The certificate read, the counter read and the VERIFY; then the card leaves.
+    card.set_faults(Faults(remove_after=cert_reads + 2))
     with pytest.raises(CardRemovedError):
         engine.submit_auth_pin(Pin("jpki_auth", AUTH_PIN))
     assert engine.finished and engine.outcome == "card_removed" and engine.step == 5

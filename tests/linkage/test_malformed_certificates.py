@@ -179,6 +179,53 @@ def test_malformed_auth_certificate_ends_at_step_5_without_signing(bench, client
     session.close()
 
 
+@pytest.mark.parametrize("pin", [AUTH_PIN, "1357"])
+def test_malformed_auth_certificate_spends_no_try(bench, client, gateway, tmp_path, pin):
+    """The auth certificate is public: it is checked before the VERIFY, so a
+    malformed one (with the right PIN or a wrong one) costs the resident no try."""
+    der = bad_utf8_in_subject(pki.card_certificate("auth", "resident", *VALID)[1])
+    card = bench.insert(str(profile_with(tmp_path, "auth", der)))
+    session = bench.session()
+    engine = LinkageEngine(session, session.read_status(), client, "kiosk-test-01")
+    for _ in range(3):
+        engine.advance()
+    tries = card.pin_tries("jpki_auth")
+    entered = Pin("jpki_auth", pin)
+    with pytest.raises(CardCertificateError):
+        engine.submit_auth_pin(entered)
+    assert entered.wiped
+    assert engine.outcome == "failed"
+    assert card.pin_tries("jpki_auth") == tries
+    assert [v for v in card.verifies if v.with_data] == []
+    assert not any(e.header[1] == 0x20 and e.lc for e in card.trace)     # no VERIFY with data
+    session.close()
+
+
+def test_no_challenge_is_a_typed_error_and_wipes_the_pin(bench, gateway, tmp_path):
+    """A gateway that hands back no challenge: a typed error, the PIN wiped, nothing sent."""
+    from kiosk.linkage.engine import LinkageStateError
+
+    class NoChallenge:
+        def health(self, **_):
+            return {}
+
+        def new_challenge(self, kiosk_id):
+            return None
+
+    card = bench.insert("resident")
+    session = bench.session()
+    engine = LinkageEngine(session, session.read_status(), NoChallenge(), "kiosk-test-01")
+    for _ in range(2):
+        engine.advance()
+    engine.advance()                                   # 3 -> 4 stores the (missing) challenge
+    entered = Pin("jpki_auth", AUTH_PIN)
+    with pytest.raises(LinkageStateError):
+        engine.submit_auth_pin(entered)
+    assert entered.wiped and engine.step == 4
+    assert [v for v in card.verifies if v.with_data] == []
+    session.close()
+
+
 # -- 3. the touchscreen ---------------------------------------------------------------------
 def test_the_linkage_error_screen_shows_it_in_every_language(tmp_path, records):
     """The real session, worker, engine and card layer; only the gateway is scripted.
