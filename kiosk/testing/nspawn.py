@@ -74,7 +74,7 @@ DEFAULT_MASK = (
     "man-db.timer", "e2scrub_all.timer", "dpkg-db-backup.timer", "fstrim.timer",
     "console-getty.service", "systemd-journal-upload.service", "systemd-journal-remote.socket",
     "ssh.service", "cron.service", "exim4.service", "nginx.service", "docker.service",
-    "containerd.service", "systemd-timesyncd.service",
+    "containerd.service", "systemd-timesyncd.service", "mender-client.service",
 )
 
 
