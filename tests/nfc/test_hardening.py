@@ -265,7 +265,9 @@ def test_a_real_slow_card_ends_within_the_deadline(sim):
     started = time.monotonic()
     with pytest.raises(CardNotRespondingError):
         session.read_status()
-    assert time.monotonic() - started <= 1.0 + 0.1
+    # The deadline, plus at most one APDU that took longer than every one before it
+    # (a loaded machine); without the deadline this read takes 20 APDUs, 4 s.
+    assert time.monotonic() - started <= 1.0 + 0.2 + 0.5
 
 
 def test_no_deadline_means_unbounded(sim):
