@@ -143,3 +143,55 @@ def test_a_card_that_keeps_answering_61xx_is_reported_with_its_status_word(rando
     with pytest.raises(CardProtocolError) as info:
         ApduChannel(conn).send(0x00, 0xA4, 0x04, 0x0C, AID_JPKI)
     assert info.value.sw == 0x6110
+
+
+# -- what a VERIFY's answer leaves behind ------------------------------------------------------------
+def _licence_verify(scripted, answer: str):
+    from kiosk.nfc.apdu import AID_LICENCE
+    conn = scripted([
+        ("00A4040C10" + AID_LICENCE.hex(), "9000"),
+        ("00B09A0000", "C101019000"),             # PIN set
+        ("00200086", "63C9"),                      # counter
+        ("002000860431333537", answer),            # the one VERIFY
+    ])
+    return CardSession(conn)
+
+
+@pytest.mark.parametrize("answer, error, details", [
+    ("63C8", "PinWrongError", {"pin_id": "licence", "tries_left": 8}),
+    ("63C0", "PinLockedError", {"pin_id": "licence"}),
+    ("6984", "PinLockedError", {"pin_id": "licence"}),
+    ("6983", "PinLockedError", {"pin_id": "licence"}),
+    ("6A80", "CardError", {"pin_id": "licence", "sw": "6A80"}),
+])
+def test_a_verify_answer_becomes_an_error_with_its_pin_id_and_counter(scripted, answer, error, details):
+    session = _licence_verify(scripted, answer)
+    with pytest.raises(Exception) as info:
+        session._read_myna_licence(Pin("licence", "1357"))
+    assert type(info.value).__name__ == error and info.value.details == details
+    counter = session.counters.get("licence")
+    if error == "CardError":
+        assert counter is None                      # unknown until the card says
+    else:
+        assert counter is not None and counter.locked == (error == "PinLockedError")
+
+
+def test_a_verified_counter_is_recorded_unlocked_with_all_tries(scripted):
+    from kiosk.nfc.apdu import AID_LICENCE
+    conn = scripted([
+        ("00A4040C10" + AID_LICENCE.hex(), "9000"), ("00B09A0000", "C101019000"),
+        ("00200086", "63C9"), ("002000860431333537", "9000"),
+    ])
+    session = CardSession(conn)
+    session._select(AID_LICENCE)
+    session._read_licence_pin_set()
+    counter = session._verify("licence", Pin("licence", "1357"))
+    assert session.counters["licence"] == counter
+    assert (counter.locked, counter.tries_left, counter.max_tries) == (False, 10, 10)
+
+
+def test_a_dropped_pin_zeroes_its_buffer():
+    pin = Pin("licence", "1357")
+    buf = pin._buf
+    pin.__del__()
+    assert bytes(buf) == b"\x00\x00\x00\x00"
