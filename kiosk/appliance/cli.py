@@ -56,7 +56,7 @@ def cmd_diag(args) -> int:
 
 def cmd_config_check(args) -> int:
     path = config_path(args.config)
-    cfg = load_config(args.config)          # ConfigError -> exit 40 with key and accepted values
+    cfg = load_config(args.config)          # ConfigError -> exit 40 naming every bad key (and accepted values)
     note = "" if cfg.path else " (no file: defaults in use)"
     if args.json:
         print(json.dumps({"config": {"path": str(path), "valid": True, "exists": cfg.path is not None}}))

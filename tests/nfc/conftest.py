@@ -77,13 +77,44 @@ def random_connection():
     return RandomConnection
 
 
+class SlowConnection(Connection):
+    """A simulated card whose every APDU takes ``seconds`` on a fake clock (no sleeping)."""
+
+    def __init__(self, inner: Connection, seconds: float):
+        self.inner, self.seconds, self.now, self.sent = inner, seconds, 0.0, 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.sent += 1
+        self.now += self.seconds
+        return self.inner.transmit(apdu)
+
+    def close(self, unpower: bool = True) -> None:
+        self.inner.close(unpower)
+
+    def same_card(self) -> bool:
+        return self.inner.same_card()
+
+
 @pytest.fixture
 def sim():
-    """sim(profile_name, faults=None) -> (reader, card)."""
+    """sim(profile_name, faults=None) -> (reader, card);
+    sim.slow(profile, seconds_per_apdu, deadline) -> (CardSession on a fake clock, connection, card)."""
     def make(name: str, faults=None):
         reader = SimReader()
         card = reader.insert(load_profile(name), faults)
         return reader, card
+
+    def slow(name: str, seconds: float, deadline: float | None):
+        from kiosk.nfc.card import CardSession
+        reader, card = make(name)
+        conn = SlowConnection(reader.connect(), seconds)
+        session = CardSession(conn, deadline=deadline)
+        session.apdu.clock = conn.clock
+        return session, conn, card
+    make.slow = slow
     return make
 
 

@@ -62,7 +62,7 @@ def test_short_response_is_a_protocol_error(random_connection):
     (AID_TEXT, (0x00, 0x20, 0x00, 0x94, b"")),               # 照合番号A counter
     (AID_TEXT, (0x00, 0xA4, 0x02, 0x0C, b"\x00\x14")),
     (AID_VISUAL, (0x00, 0x20, 0x00, 0x93, b"")),
-])
+], ids=["select-my-number", "read-sfi-01", "verify-collation-a", "select-collation-a", "visual-collation-a"])
 def test_my_number_guard_refuses_before_sending(random_connection, df, cmd):
     conn = random_connection([])
     ch = ApduChannel(conn)

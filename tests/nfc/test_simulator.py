@@ -192,7 +192,8 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("faults, outcome", FAULTS,
-                         ids=lambda f: repr({k: v for k, v in vars(f).items() if v}) if isinstance(f, Faults) else f)
+                         ids=["chain_chunk", "wrong_le", "endless_61xx", "garbage_2", "truncate_5", "garbage_6",
+                              "garbage_3", "read_bytes_1"])
 def test_faulty_cards_end_in_their_typed_error_or_the_correct_result(sim, faults, outcome):
     from kiosk.errors import CardProtocolError
     reader, card = sim("resident", faults)

@@ -75,63 +75,61 @@ def data_verifies(card) -> list:
     return [v for v in card.verifies if v.with_data]
 
 
-@pytest.mark.pcsc
-def test_a_card_answering_5_s_per_apdu_ends_within_the_deadline(pcsc_bench, journal_records):
+def card_error_codes(records) -> list[str]:
+    return [r["ERROR_CODE"] for r in records if r["EVENT"] == "card_error"]
+
+
+@pytest.fixture
+def pcsc_kiosk(pcsc_bench):
+    """A real Session over PcscReader, on the attract screen; stopped and the slot emptied after."""
     kiosk = UiKiosk(lambda: PcscReader(pcsc_bench.reader_name))
     try:
         assert kiosk.screen("attract", 20)
-        card = pcsc_bench.insert("resident", Faults(delay=5.0))
-        started = time.monotonic()
-        assert kiosk.screen("card_error", DEADLINE + 30), kiosk.session.screens_seen
-        elapsed = time.monotonic() - started
-        assert elapsed <= DEADLINE + EVENT_SLACK, elapsed
-        assert kiosk.session.error == ("card_not_responding.body", {})
-        events = [r for r in journal_records if r["EVENT"] == "card_not_responding"]
-        assert len(events) == 1 and events[0]["OPERATION"] == "status"
-        assert [r["ERROR_CODE"] for r in journal_records if r["EVENT"] == "card_error"] == ["card_not_responding"]
-        assert data_verifies(card) == []
-        assert card.apdu_count <= DEADLINE / 5.0          # nothing was sent past the deadline
+        yield kiosk
     finally:
         kiosk.session.stop()
         pcsc_bench.remove(wait=False)
 
 
 @pytest.mark.pcsc
-def test_a_card_answering_1_byte_per_read_ends_within_the_deadline(pcsc_bench, journal_records):
-    kiosk = UiKiosk(lambda: PcscReader(pcsc_bench.reader_name))
-    try:
-        assert kiosk.screen("attract", 20)
-        card = pcsc_bench.insert("resident")
-        assert kiosk.screen("summary", 30), kiosk.session.screens_seen
-        card.set_faults(Faults(read_bytes=1))              # the licence file now comes 1 byte at a time
-        started = time.monotonic()
-        kiosk.enter_licence_pin("1357")
-        assert kiosk.screen("card_error", DEADLINE + 30), kiosk.session.screens_seen
-        assert time.monotonic() - started <= DEADLINE
-        assert [r["ERROR_CODE"] for r in journal_records if r["EVENT"] == "card_error"] == ["card_error"]
-        assert len(data_verifies(card)) == 1               # the one VERIFY the resident confirmed
-        reads = [e for e in card.trace[-card.apdu_count:] if e.ins == 0xB0]
-        assert 0 < len(reads) <= 70                         # the READ cap, not 32,785
-        assert kiosk.session.licence is None
-    finally:
-        kiosk.session.stop()
-        pcsc_bench.remove(wait=False)
+def test_a_card_answering_5_s_per_apdu_ends_within_the_deadline(pcsc_kiosk, pcsc_bench, journal_records):
+    card = pcsc_bench.insert("resident", Faults(delay=5.0))
+    started = time.monotonic()
+    assert pcsc_kiosk.screen("card_error", DEADLINE + 30), pcsc_kiosk.session.screens_seen
+    elapsed = time.monotonic() - started
+    assert elapsed <= DEADLINE + EVENT_SLACK, elapsed
+    assert pcsc_kiosk.session.error == ("card_not_responding.body", {})
+    events = [r for r in journal_records if r["EVENT"] == "card_not_responding"]
+    assert len(events) == 1 and events[0]["OPERATION"] == "status"
+    assert card_error_codes(journal_records) == ["card_not_responding"]
+    assert data_verifies(card) == []
+    assert card.apdu_count <= DEADLINE / 5.0          # nothing was sent past the deadline
 
 
 @pytest.mark.pcsc
-def test_a_status_read_of_a_1_byte_card_is_a_typed_error_at_once(pcsc_bench, journal_records):
-    kiosk = UiKiosk(lambda: PcscReader(pcsc_bench.reader_name))
-    try:
-        assert kiosk.screen("attract", 20)
-        card = pcsc_bench.insert("resident", Faults(read_bytes=1))
-        started = time.monotonic()
-        assert kiosk.screen("card_error", DEADLINE + 30), kiosk.session.screens_seen
-        assert time.monotonic() - started <= DEADLINE
-        assert [r["ERROR_CODE"] for r in journal_records if r["EVENT"] == "card_error"] == ["card_error"]
-        assert data_verifies(card) == []
-    finally:
-        kiosk.session.stop()
-        pcsc_bench.remove(wait=False)
+def test_a_card_answering_1_byte_per_read_ends_within_the_deadline(pcsc_kiosk, pcsc_bench, journal_records):
+    card = pcsc_bench.insert("resident")
+    assert pcsc_kiosk.screen("summary", 30), pcsc_kiosk.session.screens_seen
+    card.set_faults(Faults(read_bytes=1))              # the licence file now comes 1 byte at a time
+    started = time.monotonic()
+    pcsc_kiosk.enter_licence_pin("1357")
+    assert pcsc_kiosk.screen("card_error", DEADLINE + 30), pcsc_kiosk.session.screens_seen
+    assert time.monotonic() - started <= DEADLINE
+    assert card_error_codes(journal_records) == ["card_error"]
+    assert len(data_verifies(card)) == 1               # the one VERIFY the resident confirmed
+    reads = [e for e in card.trace[-card.apdu_count:] if e.ins == 0xB0]
+    assert 0 < len(reads) <= 70                         # the READ cap, not 32,785
+    assert pcsc_kiosk.session.licence is None
+
+
+@pytest.mark.pcsc
+def test_a_status_read_of_a_1_byte_card_is_a_typed_error_at_once(pcsc_kiosk, pcsc_bench, journal_records):
+    card = pcsc_bench.insert("resident", Faults(read_bytes=1))
+    started = time.monotonic()
+    assert pcsc_kiosk.screen("card_error", DEADLINE + 30), pcsc_kiosk.session.screens_seen
+    assert time.monotonic() - started <= DEADLINE
+    assert card_error_codes(journal_records) == ["card_error"]
+    assert data_verifies(card) == []
 
 
 # -- no pcscd --------------------------------------------------------------------------------------

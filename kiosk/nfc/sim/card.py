@@ -60,8 +60,12 @@ class VerifyRecord:
 @functools.lru_cache(maxsize=256)
 def _raw_rsa(key: Any, padded: bytes, size: int) -> bytes:
     """The card's RSA private operation (deterministic, so benches and the fuzzer may reuse it)."""
-    numbers = key.private_numbers()
-    sig = pow(int.from_bytes(padded, "big"), numbers.d, numbers.public_numbers.n)
+    n = key.private_numbers()
+    m = int.from_bytes(padded, "big")
+    # CRT, as cards do: about 3x faster than pow(m, d, n), so a loaded test
+    # machine does not time out nfcpy's udp link while the card "signs".
+    s1, s2 = pow(m, n.dmp1, n.p), pow(m, n.dmq1, n.q)
+    sig = s2 + n.q * ((n.iqmp * (s1 - s2)) % n.p)
     out: bytes = sig.to_bytes(size, "big")
     return out
 

@@ -1,0 +1,104 @@
+"""`make mutation`: mutmut on the PIN and My Number rules, then the survivors that matter.
+
+Runs ``mutmut run`` (configuration in pyproject.toml [tool.mutmut]), then
+classifies every mutant that survived or that no test reached:
+
+* **message**: the only change is the text of an error message (a string
+  literal, or None, as the message of ``raise X(...)`` or the label of
+  ``check(resp, ...)``).  Behaviour is the exception's type, code and
+  details; the texts are fixed strings for technicians.
+* **falsy flag**: ``False`` became ``None`` in a flag that is only ever read
+  for its truth value.
+* **listed**: named in docs/card-stack.md ("Equivalent mutants"), each with
+  its reason.
+
+Everything else is printed as a survivor and the exit status is 1.
+``--no-run`` classifies the results of the last run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "card-stack.md"
+MUTMUT = [sys.executable, "-m", "mutmut"]
+_STRING = re.compile(r"""[rbuf]{0,2}("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
+_FLAG = re.compile(r"^\s*[\w.]+\._?\w+ = (False|None)$")
+
+
+def listed_equivalents() -> set[str]:
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("### Equivalent mutants", 1)[-1] if "### Equivalent mutants" in text else ""
+    return set(re.findall(r"`(kiosk\.nfc\.[^`]+__mutmut_\d+)`", section))
+
+
+def changed_lines(diff: str) -> tuple[list[str], list[str]]:
+    minus = [ln[1:] for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    plus = [ln[1:] for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    return minus, plus
+
+
+def _norm(line: str) -> str:
+    return re.sub(r"\bNone\b", "S", _STRING.sub("S", line)).strip()
+
+
+def classify(name: str, diff: str, listed: set[str]) -> str | None:
+    """The equivalence class of a surviving mutant, or None when it is a real survivor."""
+    if name in listed:
+        return "listed"
+    minus, plus = changed_lines(diff)
+    if len(minus) == 1 and len(plus) == 1:
+        old, new = minus[0], plus[0]
+        if ("raise " in old or ".check(" in old) and _norm(old) == _norm(new) and old != new:
+            return "message"
+        if _FLAG.match(old) and _FLAG.match(new) and {old.split("=")[1].strip(), new.split("=")[1].strip()} \
+                == {"False", "None"} and old.split("=")[0] == new.split("=")[0]:
+            return "falsy flag"
+    return None
+
+
+def results() -> list[tuple[str, str]]:
+    out = subprocess.run(MUTMUT + ["results"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if status in ("survived", "no tests", "timeout", "suspicious", "segfault"):
+            found.append((name, status))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-run", action="store_true", help="classify the last run's results only")
+    ap.add_argument("--max-children", default="2")
+    args = ap.parse_args(argv)
+    started = time.monotonic()
+    if not args.no_run:
+        subprocess.run(MUTMUT + ["run", "--max-children", args.max_children], cwd=ROOT, check=False)
+    listed = listed_equivalents()
+    counts: dict[str, int] = {}
+    real = []
+    for name, status in results():
+        diff = subprocess.run(MUTMUT + ["show", name], cwd=ROOT, capture_output=True, text=True).stdout
+        kind = classify(name, diff, listed) if status in ("survived", "no tests") else None
+        if kind is None:
+            real.append((name, status, diff))
+        else:
+            counts[kind] = counts.get(kind, 0) + 1
+    print(f"equivalent survivors: {counts or 'none'}")
+    for name, status, diff in real:
+        print(f"\nSURVIVOR {name} ({status})")
+        print("\n".join(ln for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")))
+    print(f"\n{len(real)} survivor(s) outside the documented equivalents; "
+          f"{time.monotonic() - started:.0f} s")
+    return 1 if real else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
