@@ -86,6 +86,11 @@ mount_root() {
     mount -t tmpfs -o mode=0755 tmpfs "$ROOTFS/run"
     mount -t tmpfs -o mode=1777 tmpfs "$ROOTFS/tmp"
     cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+    # A site's own CAs (a TLS-inspecting proxy) go where a Pi's technician would put them.
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then
+        cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"
+        cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
+    fi
 }
 
 # The working tree (committed and uncommitted files), as a technician copies it to a Pi.
