@@ -142,8 +142,8 @@ inner() {
     step install.sh install_kiosk || { summary; exit 1; }
     step kiosk-version in_root "kiosk --version" || failed=1
     step card-status in_root "kiosk card status --reader sim:resident --json" || failed=1
-    step scenario in_root "cd /usr/src/myna-kiosk && kiosk run --headless --scenario tests/display/scenarios/licence.toml --screenshots /tmp/shots && ls /tmp/shots | head -3" || failed=1
-    step receipt-preview in_root "kiosk receipt --preview /tmp/receipt.png --sample licence && test -s /tmp/receipt.png" || failed=1
+    step scenario in_root "cd /usr/src/myna-kiosk && kiosk run --headless --scenario tests/display/scenarios/licence.toml --screenshots /root/pi-bench-out/shots && ls /root/pi-bench-out/shots | head -3" || failed=1
+    step receipt-preview in_root "kiosk receipt --preview /root/pi-bench-out/receipt.png --sample licence && test -s /root/pi-bench-out/receipt.png" || failed=1
     step config-check in_root "kiosk config check" || failed=1
     step kiosk-status in_root "kiosk status" || failed=1
     step kmsdrm-libraries kmsdrm_check || failed=1
