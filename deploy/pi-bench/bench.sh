@@ -27,8 +27,9 @@ LOGS=$CACHE/logs
 RESULTS=$CACHE/results.txt
 TESTS=${PI_BENCH_TESTS:-tests/readers}
 export KIOSK_TIME_FACTOR=${KIOSK_TIME_FACTOR:-4}
-# Test-only packages and tools, in the bench's root only (a Pi never gets them).
-BENCH_APT="vsmartcard-vpcd opensc openssl"
+# Test-only packages and tools, in the bench's root only (a Pi never gets them): what the
+# suite needs (deploy/apt-dev.txt), as on CI.
+BENCH_APT=$(grep -v '^\s*#' "$SRC/deploy/apt-dev.txt" | grep -v '^\s*$' | tr '\n' ' ')
 BENCH_PIP="pytest>=8 pytest-timeout>=2.3 hypothesis>=6.100"
 
 [ "$(id -u)" = 0 ] || { echo "pi-bench: run as root (sudo make pi-bench)" >&2; exit 1; }
