@@ -202,8 +202,14 @@ step_venv() {
         run python3 -m venv "$venv"
     fi
     if [ "$(cat /opt/kiosk/.source-hash 2>/dev/null)" != "$hash" ]; then
-        # Stop at the first failing pip step, naming it (not one step later).
-        run "$venv/bin/pip" install -q --upgrade pip || die "pip: upgrading pip in $venv failed"
+        # Stop at the first failing pip step, naming it.  `pip install --upgrade pip` exits 0 when
+        # the index is unreachable (it keeps the old pip), so pip is fetched first: that fails.
+        local wheels=$venv/.pip-upgrade          # pip download creates it
+        run "$venv/bin/pip" download -q --no-deps --dest "$wheels" pip \
+            || die "pip: cannot fetch pip from the package index (network, proxy or CA?)"
+        run "$venv/bin/pip" install -q --upgrade --no-index --find-links "$wheels" pip \
+            || die "pip: upgrading pip in $venv failed"
+        [ "$DRY_RUN" = 1 ] || rm -rf "$wheels"
         run "$venv/bin/pip" install -q --upgrade "${SRC}[hardware]" || die "pip: installing the kiosk into $venv failed"
         [ "$DRY_RUN" = 1 ] || printf '%s\n' "$hash" > /opt/kiosk/.source-hash
     fi

@@ -22,7 +22,6 @@ from kiosk.nfc.card import CardSession
 from kiosk.nfc.nfcpy_reader import NfcpyReader
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.sim.nfc_udp import NfcUdpCardServer
-from kiosk.nfc.sim.reader import SimReader
 from kiosk.testing.timing import scaled
 
 pytestmark = [pytest.mark.nfcpy, pytest.mark.timeout(600)]
@@ -88,14 +87,6 @@ def make_path():
         path.server.close()
 
 
-def reference_apdus(op) -> int:
-    reader = SimReader()
-    card = reader.insert("resident")
-    with CardSession(reader.connect()) as session:
-        op(session)
-    return card.apdu_count
-
-
 # Around the waiting time: well inside, just inside and just past nfcpy's
 # timeout, and several waiting times (more than one S(WTX) per APDU).
 DELAYS = {"half": 0.5 * FWT, "just_inside": 0.95 * NFCPY_TIMEOUT,
@@ -115,7 +106,7 @@ def test_a_slow_card_answers_every_command_once(make_path, delay, late):
     assert licence.licence_number
     assert [v.with_data for v in card.verifies].count(True) == 1
     assert card.pin_tries("licence") == tries
-    assert card.apdu_count == reference_apdus(lambda s: (s.read_status(), s.read_licence(Pin("licence", "1357"))))
+    assert card.apdu_count == yank.apdus_needed(lambda s: (s.read_status(), s.read_licence(Pin("licence", "1357"))))
 
 
 @pytest.mark.parametrize("late", [False, True], ids=["prompt_tag", "late_tag"])
@@ -126,7 +117,7 @@ def test_a_slow_signature_with_its_certificate(make_path, late):
     with CardSession(path.reader.connect()) as session:
         yank.op_sign_with_certificate(session)
     assert card.signatures == 1
-    assert card.apdu_count == reference_apdus(yank.op_sign_with_certificate)
+    assert card.apdu_count == yank.apdus_needed(yank.op_sign_with_certificate)
 
 
 def test_a_wrong_pin_on_a_late_tag_costs_exactly_one_try(make_path):
