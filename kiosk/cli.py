@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "kiosk.printer.cli",      # receipt | print-test | selftest
     "kiosk.appliance.cli",    # status | diag | config
     "kiosk.linkage.cli",      # linkage run | linkage-gateway
+    "kiosk.voice.cli",        # speak
 )
 
 

@@ -122,6 +122,15 @@ class LoggingSection:
 
 
 @dataclass
+class VoiceSection:
+    # Spoken guidance (docs/voice.md); prompts are pre-rendered by `kiosk speak --build-cache`.
+    enabled: bool = False
+    volume: float = 0.8              # 0.0 .. 1.0, applied at playback
+    rate: float = 1.0                # speaking speed, 0.5 .. 2.0 (rendered into the cache)
+    cache_dir: str = "/var/cache/kiosk/voice"
+
+
+@dataclass
 class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     reader: ReaderSection = field(default_factory=ReaderSection)
@@ -133,6 +142,7 @@ class Config:
     leds: LedsSection = field(default_factory=LedsSection)
     linkage: LinkageSection = field(default_factory=LinkageSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
+    voice: VoiceSection = field(default_factory=VoiceSection)
     path: str | None = None
 
 
@@ -154,6 +164,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "leds.red": (0, 27), "leds.green": (0, 27), "leds.blue": (0, 27), "leds.buzzer": (0, 27),
     "linkage.timeout": (0.5, 120), "linkage.retries": (0, 5),
     "logging.rate_limit_per_minute": (1, 10000),
+    "voice.volume": (0.0, 1.0), "voice.rate": (0.5, 2.0),
 }
 
 
