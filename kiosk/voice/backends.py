@@ -89,7 +89,10 @@ class EspeakNg:
 
     def synthesize(self, text: str, rate: float) -> bytes:
         wpm = max(80, min(400, int(round(175 * rate))))
-        return _run([self.binary, "-v", self.voice, "-s", str(wpm), "--stdout"], text.encode("utf-8"))
+        with tempfile.TemporaryDirectory(prefix="kiosk-voice-") as tmp:   # --stdout leaves no length in the header
+            out = Path(tmp) / "out.wav"
+            _run([self.binary, "-v", self.voice, "-s", str(wpm), "-w", str(out)], text.encode("utf-8"))
+            return out.read_bytes()
 
 
 class ToneSynth:
