@@ -50,6 +50,8 @@ EVENTS: dict[str, str] = {
     "linkage_refused": "6f1d2c0a8f4b4b0e9a3c1d5e7f902704",
     "linkage_terms_changed": "6f1d2c0a8f4b4b0e9a3c1d5e7f902705",
     "linkage_protocol_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f902706",
+    # spoken guidance (issue 16; docs/voice.md)
+    "voice_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f901601",
 }
 
 # syslog priorities

@@ -216,8 +216,9 @@ class Session:
             try:
                 observer(self, event)
             except Exception as exc:
-                journal.log_event("observer_error", "a session observer failed", journal.ERR,
-                                  ERROR_CODE=type(exc).__name__, SCREEN=self.screen)
+                journal.log_event("voice_error", "a session observer failed", journal.ERR,
+                                  ERROR_CODE="observer_failed", DETAIL=type(exc).__name__,
+                                  SCREEN=self.screen)
 
     def _publish_state(self) -> None:
         if self.service:

@@ -73,8 +73,9 @@ class Voice:
         self._queue.put((self._gen, lang, tuple(prompts), self.clock()))
 
     def refused(self, key: str) -> None:
-        journal.log_event("voice_refused", "a prompt was refused by the voice whitelist", journal.ERR,
-                          PROMPT=key if isinstance(key, str) and key.isascii() else "?")
+        # Only the fact: the refused key or value may be exactly what must not be said.
+        journal.log_event("voice_error", "a prompt was refused by the voice whitelist", journal.ERR,
+                          ERROR_CODE="prompt_refused")
 
     def close(self) -> None:
         self._gen += 1
@@ -99,9 +100,9 @@ class Voice:
                 try:
                     path = self.cache.get(lang, p) or self.cache.render(lang, p)
                 except Exception as exc:           # no synthesiser: stay silent, tell the technician
-                    journal.log_event("voice_unavailable", "a prompt could not be rendered",
+                    journal.log_event("voice_error", "a prompt could not be rendered",
                                       journal.WARNING, PROMPT=p.key, LANG=lang,
-                                      ERROR_CODE=getattr(exc, "code", type(exc).__name__))
+                                      ERROR_CODE="voice_unavailable", DETAIL=type(exc).__name__)
                     continue
                 if gen != self._gen:
                     break
