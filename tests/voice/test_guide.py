@@ -27,8 +27,8 @@ class GatedPlayer:
     def play(self, path, volume, stop):
         self.played.append((path.name.split("-")[0], volume, threading.current_thread().name))
         self.started.release()
-        while not (self.gate.is_set() or stop.is_set()):
-            stop.wait(0.01) if not self.gate.wait(0.01) else None
+        while not self.gate.wait(0.01) and not stop.is_set():
+            pass
 
     def stop(self):
         pass
