@@ -38,9 +38,14 @@ $(STAMPS)/venv: pyproject.toml $(STAMPS)/apt | $(STAMPS)
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# The Japanese HTS voice (Mei) for Open JTalk, from pyopenjtalk's source on PyPI (docs/voice.md).
+$(STAMPS)/voice: $(STAMPS)/venv
+	$(PY) -m kiosk speak --fetch-voice .cache/voice
+	@touch $@
+
 apt: $(STAMPS)/apt
 venv: $(STAMPS)/venv
-setup: $(STAMPS)/venv
+setup: $(STAMPS)/venv $(STAMPS)/voice
 
 # With no hardware configured the kiosk opens a desktop window, uses the
 # simulated card (F1-F8 insert profiles, F9 removes) and the loopback

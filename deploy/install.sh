@@ -215,6 +215,20 @@ step_venv() {
     fi
 }
 
+# --- 3b. spoken guidance: the Japanese HTS voice and the pre-rendered prompts (docs/voice.md) ---
+step_voice() {
+    [ -z "$ROOT" ] || return 0          # rendered on the Pi itself, not into an image root
+    local kiosk=/opt/kiosk/venv/bin/kiosk hash
+    hash=$(source_hash)
+    if [ ! -e /var/lib/kiosk/voice/mei_normal.htsvoice ]; then
+        run "$kiosk" speak --fetch-voice /var/lib/kiosk/voice
+    fi
+    if [ "$(cat /var/cache/kiosk/voice/.source-hash 2>/dev/null)" != "$hash" ]; then
+        run "$kiosk" speak --config /etc/kiosk/kiosk.toml --build-cache --dir /var/cache/kiosk/voice
+        [ "$DRY_RUN" = 1 ] || printf '%s\n' "$hash" > /var/cache/kiosk/voice/.source-hash
+    fi
+}
+
 # --- 4. files ---------------------------------------------------------------------------
 step_files() {
     make_dir /etc/kiosk 0750
@@ -409,6 +423,7 @@ main() {
     step_venv
     step_files
     step_clock_metrics
+    step_voice
     step_services
     step_boot
     step_overlay

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "kiosk.appliance.cli",    # status | diag | config
     "kiosk.linkage.cli",      # linkage run | linkage-gateway
     "kiosk.appliance.release",  # release status | activate | link | rollback | check
+    "kiosk.voice.cli",        # speak
 )
 
 

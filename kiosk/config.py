@@ -176,6 +176,12 @@ class MetricsSection:
     enabled: bool = True
     directory: str = "/run/kiosk/metrics"
     interval_seconds: int = 30
+class VoiceSection:
+    # Spoken guidance (docs/voice.md); prompts are pre-rendered by `kiosk speak --build-cache`.
+    enabled: bool = False
+    volume: float = 0.8              # 0.0 .. 1.0, applied at playback
+    rate: float = 1.0                # speaking speed, 0.5 .. 2.0 (rendered into the cache)
+    cache_dir: str = "/var/cache/kiosk/voice"
 
 
 @dataclass
@@ -192,6 +198,7 @@ class Config:
     logging: LoggingSection = field(default_factory=LoggingSection)
     clock: ClockSection = field(default_factory=ClockSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    voice: VoiceSection = field(default_factory=VoiceSection)
     path: str | None = None
 
 
@@ -216,6 +223,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "linkage.timeout": (0.5, 120), "linkage.retries": (0, 5),
     "logging.rate_limit_per_minute": (1, 10000),
     "metrics.interval_seconds": (5, 3600),
+    "voice.volume": (0.0, 1.0), "voice.rate": (0.5, 2.0),
 }
 
 

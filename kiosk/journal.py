@@ -65,6 +65,8 @@ EVENTS: dict[str, str] = {
     "release_switched": "6f1d2c0a8f4b4b0e9a3c1d5e7f901401",
     "release_rolled_back": "6f1d2c0a8f4b4b0e9a3c1d5e7f901402",
     "release_deferred": "6f1d2c0a8f4b4b0e9a3c1d5e7f901403",
+    # spoken guidance (issue 16; docs/voice.md)
+    "voice_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f901601",
 }
 
 # syslog priorities

@@ -119,6 +119,8 @@ class Session:
         # The recent screens, for the scenario runner and tests; bounded, as the kiosk runs for months.
         self.screens_seen: deque[str] = deque(["attract"], maxlen=SCREENS_KEPT)
         self._state: KioskState | None = None
+        # Called as observer(session, "screen"|"input") after changes: the voice guide (kiosk/voice).
+        self.observers: list[Callable[["Session", str], None]] = []
         self._pin = bytearray(16)
         self.gen = 0
         self._clear_resident()
@@ -128,6 +130,8 @@ class Session:
                               journal.ERR, ERROR_CODE=config_error.code,
                               KEY=config_error.details.get("key"))
         self._publish_state()
+        from kiosk.voice import attach as attach_voice
+        self.voice = attach_voice(self)     # the spoken guide; None unless [voice] enabled = true
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -225,6 +229,17 @@ class Session:
             self.pin_last_input = None
             self.pin_wrong_shown = False
         self._publish_state()
+        self._notify("screen")
+
+    def _notify(self, event: str) -> None:
+        """Tell the observers; one that fails is journaled and never stops the kiosk."""
+        for observer in self.observers:
+            try:
+                observer(self, event)
+            except Exception as exc:
+                journal.log_event("voice_error", "a session observer failed", journal.ERR,
+                                  ERROR_CODE="observer_failed", DETAIL=type(exc).__name__,
+                                  SCREEN=self.screen)
 
     def _publish_state(self) -> None:
         if self.service:
@@ -391,6 +406,8 @@ class Session:
             try:
                 msg = self.inbox.get_nowait()
             except queue.Empty:
+                if changed:
+                    self._notify("input")
                 return changed
             self._apply(msg)
             changed = True
@@ -602,6 +619,11 @@ class Session:
     # -- resident input ----------------------------------------------------------
     def tap(self, widget: str) -> bool:
         """A button was pressed (touch, mouse or keypad).  True if anything changed."""
+        changed = self._tap(widget)
+        self._notify("input")
+        return changed
+
+    def _tap(self, widget: str) -> bool:
         self.last_input = self.clock.now()
         if self.screen == PROMPT_SCREEN:
             if widget == "btn_continue_session":

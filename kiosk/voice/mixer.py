@@ -1,0 +1,29 @@
+"""The pygame.mixer player (the only voice file that imports pygame)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+
+class MixerPlayer:
+    """Plays cached WAVs on their own mixer channel, beside the key clicks."""
+
+    def __init__(self):
+        import pygame
+        self._pg = pygame
+        if not pygame.mixer.get_init():
+            pygame.mixer.init()
+        self._channel = pygame.mixer.Channel(pygame.mixer.get_num_channels() - 1)
+
+    def play(self, path: Path, volume: float, stop: threading.Event) -> None:
+        sound = self._pg.mixer.Sound(str(path))
+        sound.set_volume(max(0.0, min(1.0, volume)))
+        self._channel.play(sound)
+        stop.wait(sound.get_length() + 0.05)        # until it ends, or a new screen interrupts
+
+    def stop(self) -> None:
+        try:
+            self._channel.stop()
+        except Exception:
+            pass
