@@ -357,11 +357,11 @@ def _cross_checks(cfg: Config, errors: _Errors) -> None:
 MAX_CALL_SECONDS = 300.0
 
 
-def linkage_call_budget(linkage) -> float:
+def linkage_call_budget(linkage: "LinkageSection") -> float:
     """Worst case of one gateway call: every attempt may use its timeout for connect and read,
     plus the client's back-off between attempts and a little slack."""
     attempts = linkage.retries + 1
-    return attempts * 2 * linkage.timeout + 0.25 * attempts * (attempts - 1) / 2 + 5
+    return float(attempts * 2 * linkage.timeout + 0.25 * attempts * (attempts - 1) / 2 + 5)
 
 
 def _check_networks(cfg: Config, errors: _Errors) -> None:

@@ -37,7 +37,10 @@ def _stretch_timeouts(config, items):
     default = float(config.getini("timeout") or 0)
     for item in items:
         mark = item.get_closest_marker("timeout")
-        base = float(mark.args[0]) if mark and mark.args else float(mark.kwargs.get("timeout", default)) if mark else default
+        if mark is None:
+            base = default
+        else:
+            base = float(mark.args[0]) if mark.args else float(mark.kwargs.get("timeout", default))
         if base > 0:
             item.add_marker(pytest.mark.timeout(base * factor), append=False)
 

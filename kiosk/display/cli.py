@@ -73,9 +73,7 @@ def _run_kiosk(args, cfg, error, size) -> int:
     from kiosk import journal
     from kiosk.appliance import notify
     from kiosk.appliance.metrics import MetricsWriter
-    from kiosk.display.app import KioskApp, choose_driver, open_display, print_note
-    from kiosk.display.session import Session
-    from kiosk.display.sound import Sounds
+    from kiosk.display.app import choose_driver, open_display, print_note
     from kiosk.display.wiring import build_parts, wait_for_display
     from kiosk.signals import Bus, KioskState
 

@@ -7,6 +7,8 @@ session's screen changes.  Nothing here imports pygame except mixer.py.
 
 from __future__ import annotations
 
+from kiosk import journal
+
 from kiosk.voice.guide import Guide
 from kiosk.voice.prompts import PROMPT_KEYS, Prompt, PromptRefused, prompt
 
@@ -24,7 +26,8 @@ def attach(session, cfg=None, player=None) -> Guide | None:
         try:
             from kiosk.voice.mixer import MixerPlayer
             player = MixerPlayer()
-        except Exception:                      # no audio device: the kiosk runs silent
+        except Exception as exc:  # noqa: BLE001 - no audio device (pygame.error and others): run silent, journaled
+            journal.log_swallowed("voice.mixer_open", exc)
             player = SilentPlayer()
     voice = Voice(PromptCache(vc.cache_dir, vc.rate), player, vc.volume)
     return Guide(voice).attach(session)

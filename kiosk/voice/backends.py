@@ -59,11 +59,12 @@ class OpenJTalk:
     name = "open_jtalk"
 
     def __init__(self, voice: Path | None = None, dictionary: Path = NAIST_JDIC):
-        self.binary = shutil.which("open_jtalk")
+        binary = shutil.which("open_jtalk")
         self.voice = voice or hts_voice()
         self.dictionary = dictionary
-        if not self.binary:
+        if not binary:
             raise VoiceUnavailable("open_jtalk is not installed (Debian package open-jtalk)")
+        self.binary: str = binary
         if not (dictionary / "sys.dic").exists():
             raise VoiceUnavailable(f"no Open JTalk dictionary in {dictionary} (open-jtalk-mecab-naist-jdic)")
         if self.voice is None:
@@ -82,9 +83,10 @@ class EspeakNg:
     name = "espeak-ng"
 
     def __init__(self, lang: str):
-        self.binary = shutil.which("espeak-ng")
-        if not self.binary:
+        binary = shutil.which("espeak-ng")
+        if not binary:
             raise VoiceUnavailable("espeak-ng is not installed (Debian package espeak-ng)")
+        self.binary: str = binary
         self.voice = ESPEAK_VOICES.get(lang, lang)
 
     def synthesize(self, text: str, rate: float) -> bytes:

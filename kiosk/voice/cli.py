@@ -87,7 +87,9 @@ def fetch_voice(dest: Path) -> Path:
             for member in tar.getmembers():
                 name = Path(member.name).name
                 if name in MEI_FILES and "/htsvoice/" in member.name and member.isfile():
-                    (dest / name).write_bytes(tar.extractfile(member).read())
+                    data = tar.extractfile(member)
+                    if data is not None:
+                        (dest / name).write_bytes(data.read())
     if not (dest / MEI_FILES[0]).is_file():
         raise ConfigError("the pyopenjtalk source had no mei_normal.htsvoice", key="voice")
     return dest / MEI_FILES[0]

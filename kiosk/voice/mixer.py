@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from kiosk import journal
+
 
 class MixerPlayer:
     """Plays cached WAVs on their own mixer channel, beside the key clicks."""
@@ -25,5 +27,5 @@ class MixerPlayer:
     def stop(self) -> None:
         try:
             self._channel.stop()
-        except Exception:
-            pass
+        except Exception as exc:  # noqa: BLE001 - pygame.error when the mixer went away; journaled
+            journal.log_swallowed("voice.mixer_stop", exc, journal.DEBUG)

@@ -99,7 +99,7 @@ class Voice:
                     break
                 try:
                     path = self.cache.get(lang, p) or self.cache.render(lang, p)
-                except Exception as exc:           # no synthesiser: stay silent, tell the technician
+                except Exception as exc:  # noqa: BLE001 - no synthesiser: stay silent, tell the technician
                     journal.log_event("voice_error", "a prompt could not be rendered",
                                       journal.WARNING, PROMPT=p.key, LANG=lang,
                                       ERROR_CODE="voice_unavailable", DETAIL=type(exc).__name__)
@@ -110,5 +110,5 @@ class Voice:
                     self.on_start(Started(lang, p.key, asked, self.clock()))
                 try:
                     self.player.play(path, self.volume, self._stop)
-                except Exception:
-                    pass
+                except Exception as exc:  # noqa: BLE001 - a failed playback must not stop the voice thread
+                    journal.log_swallowed("voice.play", exc)

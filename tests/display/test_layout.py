@@ -13,7 +13,6 @@ The last test plays scenarios through ``--record`` itself and applies the same c
 
 from __future__ import annotations
 
-import functools
 import json
 
 import pygame

@@ -79,7 +79,7 @@ def is_pin_key(line: str, screen: str) -> bool:
 def violations(result, voice) -> list[str]:
     bad = [f"refused prompt: {r}" for r in voice.refusals]
     secrets = canaries(result)
-    for step, screen, lang, key, p in voice.events:
+    for step, _screen, lang, key, p in voice.events:
         text = p.text(lang)
         for secret in secrets:
             if secret in text or secret in text.replace(" ", ""):
