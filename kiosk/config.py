@@ -176,6 +176,9 @@ class MetricsSection:
     enabled: bool = True
     directory: str = "/run/kiosk/metrics"
     interval_seconds: int = 30
+
+
+@dataclass
 class VoiceSection:
     # Spoken guidance (docs/voice.md); prompts are pre-rendered by `kiosk speak --build-cache`.
     enabled: bool = False

@@ -30,9 +30,10 @@ SCREEN_PROMPTS = {
     "timed_out": ("timed_out.title", "timed_out.body"),
     "card_removed": ("card_removed.title", "card_removed.body"),
     "service_needed": ("service.title", "service.body"),
-    "licence_pin": ("licence_pin.title",),
-    "linkage_4": ("linkage.s4.title",),
-    "linkage_7": ("linkage.s7.title",),
+    "licence_pin": ("pin_entry.title",),
+    "linkage_4": ("pin_entry.title",),
+    "linkage_7": ("pin_entry.title",),
+    "still_there": ("still_there.title", "still_there.body"),
     **{f"linkage_{n}": (f"linkage.s{n}.body",) for n in (1, 2, 3, 5, 6, 8, 9)},
 }
 

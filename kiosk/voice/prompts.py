@@ -28,18 +28,20 @@ VALUE_RANGES: dict[str, range | tuple[int, ...]] = {
 # Each screen's main instruction, every error and every result.
 SCREEN_KEYS = (
     "attract.place_card", "attract.hint", "reading.body", "summary.title", "summary.no_locked",
-    "summary.locked", "menu.title", "pin_status.title", "licence_pin.title", "licence_locked.title",
+    "summary.locked", "menu.title", "pin_status.title", "pin_entry.title", "licence_locked.title",
     "licence_locked.body", "licence.title", "renewal.title", "lost.title", "linkage.title",
     "linkage.checking", "linkage.ok", "linkage.refused",
-    "linkage.s1.body", "linkage.s2.body", "linkage.s3.body", "linkage.s4.title", "linkage.s5.body",
-    "linkage.s6.body", "linkage.s7.title", "linkage.s8.body", "linkage.s9.body",
+    "linkage.s1.body", "linkage.s2.body", "linkage.s3.body", "linkage.s5.body",
+    "linkage.s6.body", "linkage.s8.body", "linkage.s9.body",
     "take_card.body", "timed_out.title", "timed_out.body", "card_removed.title", "card_removed.body",
     "card_error.title", "card_error.take", "service.title", "service.body",
+    "still_there.title", "still_there.body",
 )
 PIN_KEYS = ("pin.tries_left", "pin.warn_few", "pin.warn_last", "pin.wrong", "pin.format",
             "pin.confirm_last")
 ERROR_KEYS = (
     "card.error.unsupported_card", "card.error.no_licence", "card.error.card_error",
+    "card_not_responding.body",
     "linkage.error.gateway_error", "linkage.error.not_available", "linkage.error.not_configured",
     "linkage.error.unreachable", "linkage.error.slow", "linkage.error.server_error",
     "linkage.error.refused", "linkage.error.terms_changed", "linkage.error.protocol",

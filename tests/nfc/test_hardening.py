@@ -92,8 +92,8 @@ def no_expiry_cards(monkeypatch):
     """Every simulated card built from now on carries a 99991231235959Z certificate."""
     real = pki.card_certificate
 
-    def forever(purpose, card_id, not_before, not_after, person=None):
-        key, _der = real(purpose, card_id, not_before, not_after, person)
+    def forever(purpose, card_id, not_before, not_after, person=None, **options):
+        key, _der = real(purpose, card_id, not_before, not_after, person, **options)
         return key, _certificate(FOREVER)
     monkeypatch.setattr(pki, "card_certificate", forever)
 

@@ -45,7 +45,7 @@ def test_every_screen_has_a_prompt():
 
 def test_decisions():
     pad = Snapshot("licence_pin", "en", tries=(10, 10))
-    assert [p.key for p in decide(None, pad)] == ["licence_pin.title", "pin.tries_left"]
+    assert [p.key for p in decide(None, pad)] == ["pin_entry.title", "pin.tries_left"]
     typed = Snapshot("licence_pin", "en", tries=(10, 10), pin_len=1)
     assert [p.key for p in decide(pad, typed)] == ["voice.digit_entered"]
     assert [p.key for p in decide(typed, pad)] == ["voice.digit_deleted"]
