@@ -279,3 +279,19 @@ def test_status_probes_a_network_printer():
         assert status.printer_report(cfg, Path("/"), [])["reachable"] is True
     closed = status.printer_report(cfg, Path("/"), [])
     assert closed["reachable"] is False
+
+
+def test_a_pin_timeout_is_not_a_timed_out_session(tmp_path, journal_records):
+    from kiosk import journal
+    cfg = Config()
+    cfg.metrics.directory = str(tmp_path / "metrics")
+    writer = MetricsWriter(cfg.metrics, Bus()).attach()
+    try:
+        journal.log_event("session_timeout", "pin timeout; typed digits wiped", journal.NOTICE,
+                          SCREEN="licence_pin", TIMEOUT="pin")
+        assert writer.sessions["timeout"] == 0          # the session goes on
+        journal.log_event("session_timeout", "session timeout; resident data wiped", journal.NOTICE,
+                          SCREEN="menu", TIMEOUT="session")
+        assert writer.sessions["timeout"] == 1
+    finally:
+        writer.detach()
