@@ -271,3 +271,21 @@ def test_new_diag_collectors_exist(tmp_path):
     (tmp_path / "boot/firmware/cmdline.txt").write_text("console=tty3 quiet\n")
     assert "console=tty3 quiet" in diag.boot_config(tmp_path)
     assert "SDL" in diag.versions() and '"synchronized"' in diag.clock()
+
+
+def test_pcscd_apdu_log_keeps_no_pin_or_card_bytes():
+    """Under ``pcscd --apdu`` pcscd logs VERIFY data (the PIN) and licence bytes: screened."""
+    from kiosk.appliance.redact import journal_record
+    records = [
+        {"MESSAGE": "00000042 APDU: 00 20 00 80 04 31 32 33 34", "SYSLOG_IDENTIFIER": "pcscd",
+         "_COMM": "pcscd", "__REALTIME_TIMESTAMP": "1764064800123456", "_PID": "300"},
+        {"MESSAGE": "00000007 SW: 63 C2", "SYSLOG_IDENTIFIER": "pcscd", "_COMM": "pcscd"},
+        {"MESSAGE": "ifdhandler.c:1312 answer 5F2001C4E794E4A0 and 0020008004313233",
+         "SYSLOG_IDENTIFIER": "pcscd", "_COMM": "pcscd"},
+        {"MESSAGE": "PIN 1234 sent", "SYSLOG_IDENTIFIER": "pcscd", "_COMM": "pcscd"},
+    ]
+    text = diag.render_records(records)
+    for secret in ("31 32 33 34", "PIN 1234", "5F2001C4E794E4A0", "0020008004313233", "04 31"):
+        assert secret not in text, text
+    assert "APDU:" in text and "SW: 63 C2" in text          # still useful to a technician
+    assert journal_record(records[0])["MESSAGE"].endswith("APDU: [hex withheld: 26 characters]")
