@@ -295,3 +295,87 @@ def test_a_pin_timeout_is_not_a_timed_out_session(tmp_path, journal_records):
         assert writer.sessions["timeout"] == 1
     finally:
         writer.detach()
+
+
+# -- per-call watchdog deadlines (fake clocks: the watchdog's view at chosen instants) -------------
+GRACE = 45.0                     # 0.75 x WatchdogSec=60s (systemd/kiosk.service)
+
+
+def test_a_slow_card_operation_keeps_the_worker_alive_for_its_own_deadline_only():
+    from kiosk.nfc.apdu import ApduChannel
+    now = [0.0]
+    health = Health(clock=lambda: now[0])
+    health.register("card")
+    seen = {}
+
+    class SlowCard:                              # the edge we cannot have: a card that takes its time
+        def transmit(self, apdu):
+            for t in (200.0, 299.0, 300.0 + GRACE + 1):
+                now[0] = t
+                seen[t] = health.stale(GRACE)
+            return b"\x90\x00"
+
+    channel = ApduChannel(SlowCard())
+    channel.clock = lambda: now[0]
+    channel.busy = health.busy_hook("card")
+    with health.busy("card", 30):                # the worker command around it (default budget)
+        with channel.operation(300):             # timeouts.card_operation_seconds at its maximum
+            channel.send(0x00, 0xA4, 0x04, 0x0C, b"\xA0\x00\x00\x02\x31")
+    assert seen[200.0] == [] and seen[299.0] == []          # within its deadline: fed
+    assert seen[300.0 + GRACE + 1] == ["card"]              # past it (and the grace): not fed
+    now[0] += 1
+    assert health.stale(GRACE) == []                        # the call returned: alive again
+
+
+def test_each_gateway_call_keeps_the_worker_alive_for_its_own_worst_case_only():
+    from kiosk.config import call_seconds
+    from kiosk.linkage.client import GatewayClient
+    from kiosk.linkage.errors import LinkageGatewayError
+    now = [0.0]
+    health = Health(clock=lambda: now[0])
+    health.register("card")
+    budget = call_seconds(10, 2, 0)                         # 3 attempts x 2 x 10 s + slack
+    seen = []
+
+    def slow_gateway(request):
+        now[0] += 20.0                                      # each attempt at its worst (connect + read), a 503
+        seen.append((now[0], health.stale(GRACE)))
+        return httpx.Response(503)
+
+    client = GatewayClient("https://gateway.test", timeout=10, retries=2, backoff=0,
+                           transport=httpx.MockTransport(slow_gateway))
+    client.busy = health.busy_hook("card")
+    try:
+        with health.busy("card", 30):                       # one step-4 command: two calls in a row
+            for _ in range(2):
+                start = now[0]
+                with pytest.raises(LinkageGatewayError):
+                    client.health()
+                assert now[0] - start == 60.0
+    finally:
+        client.close()
+    # 20, 40, 60 s into each call: fed, far past the command's own 30 s + grace.
+    assert [s for _, s in seen] == [[], [], [], [], [], []] and now[0] > 30 + GRACE
+    # A call that hangs past its worst case and the grace: not fed.
+    def hung(request):
+        now[0] += budget + GRACE + 1
+        seen.append((now[0], health.stale(GRACE)))
+        return httpx.Response(503)
+    client = GatewayClient("https://gateway.test", timeout=10, retries=0, backoff=0,
+                           transport=httpx.MockTransport(hung))
+    client.busy = health.busy_hook("card")
+    try:
+        with pytest.raises(LinkageGatewayError):
+            client.health()
+    finally:
+        client.close()
+    assert seen[-1][1] == ["card"]
+
+
+def test_watchdog_grace_covers_the_work_between_calls():
+    """Calls carry their own deadlines; the grace must cover the command's own work between them."""
+    import re
+    from kiosk.appliance.health import DEFAULT_BUSY_SECONDS
+    unit = (Path(__file__).resolve().parents[2] / "systemd/kiosk.service").read_text()
+    watchdog_sec = float(re.search(r"^WatchdogSec=(\d+)s?$", unit, re.M).group(1))
+    assert 0.75 * watchdog_sec >= DEFAULT_BUSY_SECONDS
