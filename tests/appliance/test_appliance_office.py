@@ -30,13 +30,23 @@ def test_no_drm_device_is_named(tmp_path):
 
 
 def test_missing_kmsdrm_library_is_named(tmp_path):
+    from kiosk.appliance import kmsdrm
     (tmp_path / "card0").touch()
+    check = lambda dev: kmsdrm.diagnose(dev, libraries=("libkiosk-no-such-egl.so.1",))   # noqa: E731
+    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path, check=check)
+    assert r.problem is DisplayProblem.LIBRARY_MISSING and "libkiosk-no-such-egl.so.1" in r.detail
+    assert r.problem.value == "driver_library_missing" == kmsdrm.diagnose(str(tmp_path), libraries=(
+        "libkiosk-no-such-egl.so.1",)).cause                      # one code set with `kiosk status`
 
-    def load(name):
-        if name == "libEGL.so.1":
-            raise OSError(name)
-    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path, load=load)
-    assert r.problem is DisplayProblem.LIBRARY_MISSING and "libEGL.so.1" in r.detail
+
+def test_a_missing_dri_driver_stops_kmsdrm_before_sdl(tmp_path, monkeypatch):
+    """Only the kmsdrm check looked at Mesa's DRI driver; open_display now uses it."""
+    (tmp_path / "card0").touch()
+    empty = tmp_path / "dri"
+    empty.mkdir()
+    monkeypatch.setenv("LIBGL_DRIVERS_PATH", str(empty))
+    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path)
+    assert r.problem is DisplayProblem.LIBRARY_MISSING and "_dri.so" in r.detail
 
 
 def test_dummy_display_opens():
