@@ -344,17 +344,20 @@ def test_each_gateway_call_keeps_the_worker_alive_for_its_own_worst_case_only():
     now = [0.0]
     health = Health(clock=lambda: now[0])
     health.register("card")
-    budget = call_seconds(10, 2, 0)                         # 3 attempts x 2 x 10 s + slack
     seen = []
 
-    def slow_gateway(request):
-        now[0] += 20.0                                      # each attempt at its worst (connect + read), a 503
-        seen.append((now[0], health.stale(GRACE)))
-        return httpx.Response(503)
+    def gateway(retries: int, seconds_per_attempt: float) -> GatewayClient:
+        """A gateway answering 503 after ``seconds_per_attempt`` of the fake clock, each attempt."""
+        def answer(request):
+            now[0] += seconds_per_attempt
+            seen.append(health.stale(GRACE))
+            return httpx.Response(503)
+        client = GatewayClient("https://gateway.test", timeout=10, retries=retries, backoff=0,
+                               transport=httpx.MockTransport(answer))
+        client.busy = health.busy_hook("card")
+        return client
 
-    client = GatewayClient("https://gateway.test", timeout=10, retries=2, backoff=0,
-                           transport=httpx.MockTransport(slow_gateway))
-    client.busy = health.busy_hook("card")
+    client = gateway(2, 20.0)                             # each attempt at its worst: connect + read
     try:
         with health.busy("card", 30):                       # one step-4 command: two calls in a row
             for _ in range(2):
@@ -365,21 +368,15 @@ def test_each_gateway_call_keeps_the_worker_alive_for_its_own_worst_case_only():
     finally:
         client.close()
     # 20, 40, 60 s into each call: fed, far past the command's own 30 s + grace.
-    assert [s for _, s in seen] == [[], [], [], [], [], []] and now[0] > 30 + GRACE
-    # A call that hangs past its worst case and the grace: not fed.
-    def hung(request):
-        now[0] += budget + GRACE + 1
-        seen.append((now[0], health.stale(GRACE)))
-        return httpx.Response(503)
-    client = GatewayClient("https://gateway.test", timeout=10, retries=0, backoff=0,
-                           transport=httpx.MockTransport(hung))
-    client.busy = health.busy_hook("card")
+    assert seen == [[], [], [], [], [], []] and now[0] > 30 + GRACE
+    # A call that hangs past its own worst case and the grace: not fed.
+    client = gateway(0, call_seconds(10, 0, 0) + GRACE + 1)
     try:
         with pytest.raises(LinkageGatewayError):
             client.health()
     finally:
         client.close()
-    assert seen[-1][1] == ["card"]
+    assert seen[-1] == ["card"]
 
 
 def test_watchdog_grace_covers_the_work_between_calls():
