@@ -360,11 +360,15 @@ def _cross_checks(cfg: Config, errors: _Errors) -> None:
 MAX_CALL_SECONDS = 300.0
 
 
-def linkage_call_budget(linkage: "LinkageSection") -> float:
+def call_seconds(timeout: float, retries: int, backoff: float = 0.25) -> float:
     """Worst case of one gateway call: every attempt may use its timeout for connect and read,
     plus the client's back-off between attempts and a little slack."""
-    attempts = linkage.retries + 1
-    return float(attempts * 2 * linkage.timeout + 0.25 * attempts * (attempts - 1) / 2 + 5)
+    attempts = retries + 1
+    return float(attempts * 2 * timeout + backoff * attempts * (attempts - 1) / 2 + 5)
+
+
+def linkage_call_budget(linkage: "LinkageSection") -> float:
+    return call_seconds(linkage.timeout, linkage.retries)
 
 
 def _check_networks(cfg: Config, errors: _Errors) -> None:

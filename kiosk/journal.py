@@ -183,13 +183,15 @@ def log_event(event: str, message: str, priority: int = INFO, **fields: object) 
     if suppressed:
         record["SUPPRESSED"] = str(suppressed)
     _guard(record)
+    sink_errors = []
     for sink in sinks:
         try:
             sink(dict(record))
         except Exception as exc:        # noqa: BLE001 - a broken sink must not stop the record; it goes out marked
-            _write({**record, "SINK_ERROR": type(exc).__name__})
-            continue
-    _write(record)
+            sink_errors.append(type(exc).__name__)
+    if sink_errors:
+        record["SINK_ERROR"] = ",".join(sink_errors)
+    _write(record)                      # once, whatever the sinks did
     return record
 
 

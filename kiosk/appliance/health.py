@@ -9,6 +9,12 @@ A loop that is inside a blocking call with its own deadline (the card worker
 waiting on the linkage gateway or the card) is ``busy``: it counts as alive
 until that deadline, and only then as stale.  So a slow but working gateway
 never gets the kiosk killed, and a call that hangs past its deadline still does.
+
+``busy`` nests: one worker command may be a challenge fetch, a VERIFY and sign,
+and a submit.  Each gateway call and each card operation opens its own ``busy``
+with its own deadline (kiosk/display/wiring.py hands the hooks to the gateway
+client and the card session); when it ends, the enclosing one (the command, with
+the default budget for the work between calls) starts a fresh stretch.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-DEFAULT_BUSY_SECONDS = 30.0          # a card operation (read, sign, decode) at worst
+DEFAULT_BUSY_SECONDS = 30.0          # a worker command's own work between its calls (photo decode, parsing)
 
 
 class Health:
@@ -26,6 +32,7 @@ class Health:
         self._lock = threading.Lock()
         self._beats: dict[str, float] = {}
         self._busy_until: dict[str, float] = {}
+        self._busy_stack: dict[str, list[float]] = {}       # seconds of each open busy()
         self._budgets: dict[str, float] = {}
 
     def register(self, component: str) -> None:
@@ -48,16 +55,30 @@ class Health:
     @contextmanager
     def busy(self, component: str, seconds: float | None = None):
         """A blocking call with a deadline: alive until ``seconds`` (the budget) have passed."""
-        seconds = self.budget(component) if seconds is None else seconds
+        seconds = self.budget(component) if seconds is None else float(seconds)
         with self._lock:
-            self._beats[component] = self._clock()
-            self._busy_until[component] = self._clock() + seconds
+            now = self._clock()
+            self._beats[component] = now
+            self._busy_stack.setdefault(component, []).append(seconds)
+            self._busy_until[component] = now + seconds
         try:
             yield
         finally:
             with self._lock:
-                self._busy_until.pop(component, None)
-                self._beats[component] = self._clock()
+                now = self._clock()
+                stack = self._busy_stack.get(component, [])
+                if stack:
+                    stack.pop()
+                if stack:                # back in the enclosing call: a fresh stretch of its budget
+                    self._busy_until[component] = now + stack[-1]
+                else:
+                    self._busy_until.pop(component, None)
+                    self._busy_stack.pop(component, None)
+                self._beats[component] = now
+
+    def busy_hook(self, component: str):
+        """``busy`` for one component, as the hardware layers take it: hook(seconds)."""
+        return lambda seconds: self.busy(component, seconds)
 
     def components(self) -> list[str]:
         """Every component that has registered or beaten so far."""

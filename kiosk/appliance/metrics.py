@@ -28,6 +28,9 @@ FILENAME = "kiosk.prom"
 # Session outcomes as the kiosk's states and events show them.
 OUTCOME_STATES = {"success": "success", "resident_error": "resident_error"}
 OUTCOME_EVENTS = {"session_timeout": "timeout"}
+# A PIN pad left alone logs session_timeout with TIMEOUT=pin, but the session goes on:
+# it is not an outcome.
+NOT_AN_OUTCOME = {"session_timeout": ("pin",)}
 ERROR_EVENTS = ("card_error", "linkage_error", "printer_error")
 DEVICE_CONDITIONS = {"reader": ("no_reader",), "printer": ("printer_offline",),
                      "paper": ("printer_paper_out",), "display": ("no_display",),
@@ -91,7 +94,7 @@ class MetricsWriter:
     def on_record(self, record: dict) -> None:
         event = record.get("EVENT", "")
         with self._lock:
-            if event in OUTCOME_EVENTS:
+            if event in OUTCOME_EVENTS and record.get("TIMEOUT") not in NOT_AN_OUTCOME.get(event, ()):
                 self.sessions[OUTCOME_EVENTS[event]] += 1
             if event in ERROR_EVENTS:
                 key = (event, record.get("ERROR_CODE") or "unknown")

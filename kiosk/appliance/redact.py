@@ -76,12 +76,27 @@ EVENT_FIELDS = ("EVENT", "ERROR_CODE", "SW", "PIN_ID", "PIN_IDS", "TRIES_LEFT", 
                 "STEP", "STEP_NAME", "RESULT", "PROBLEMS", "WARNINGS", "PRINTER", "RECEIPT", "BYTES",
                 "WIDTH", "KEY", "CONFIG", "TIMEOUT", "REASON", "CONDITION", "ENDPOINT", "ATTEMPTS",
                 "ATTEMPT", "HTTP_STATUS", "REFUSAL", "CLOCK_SOURCE", "WAITED_SEC", "SIGNAL", "SUPPRESSED",
-                "REDACTED", "DETAIL", "COUNT")
+                "REDACTED", "DETAIL", "COUNT", "EXCEPTION", "WHERE", "OPERATION", "DEADLINE_SEC",
+                "RELEASE", "RELEASE_FROM", "RELEASE_TO", "GATEWAY", "CERTIFICATE", "SINK_ERROR")
+# Fields the kiosk logs but a bundle never carries (none today; a field named like personal
+# data never gets this far: kiosk/journal.py writes it as [redacted]).
+WITHHELD_FIELDS: frozenset[str] = frozenset()
 ALLOWED_FIELDS = frozenset(META_FIELDS + EVENT_FIELDS)
 # Free text is kept only from these writers: the kiosk's own events (fixed texts, guarded
-# in kiosk/journal.py) and systemd about the unit.
-# The kernel and pcscd never see resident data (pcscd logs reader names and APDU status only).
-TRUSTED_IDENTIFIERS = ("systemd", "pcscd")
+# in kiosk/journal.py), systemd about the unit, and the kernel.
+TRUSTED_IDENTIFIERS = ("systemd",)
+# pcscd's text is kept only after screening: under ``pcscd --apdu`` or debug logging it
+# writes whole APDUs (VERIFY data is the PIN, READ BINARY answers are licence bytes), so
+# every run of hex bytes and every PIN/number shape is masked (redact_personal again).
+SCREENED_IDENTIFIERS = ("pcscd",)
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}(?: [0-9A-Fa-f]{2}){2,}(?![0-9A-Fa-f])"
+                      r"|(?<![0-9A-Fa-f])[0-9A-Fa-f]{8,}(?![0-9A-Fa-f])")
+
+
+def screen_device_text(text: str) -> str:
+    """Device-daemon text with APDU bytes and PIN/number shapes masked (status words stay)."""
+    text = _HEX_RUN.sub(lambda m: f"[hex withheld: {len(m.group(0))} characters]", text)
+    return journal.redact_personal(text)
 
 
 def trusted_message(record: dict) -> bool:
@@ -100,6 +115,8 @@ def journal_record(record: dict) -> dict:
         message = bytes(message).decode("utf-8", "replace")
     if trusted_message(record):
         out["MESSAGE"] = str(message)
+    elif record.get("SYSLOG_IDENTIFIER") in SCREENED_IDENTIFIERS and record.get("_COMM") != "kiosk":
+        out["MESSAGE"] = screen_device_text(str(message))
     elif message:
         out["MESSAGE"] = f"[free text withheld: {len(str(message))} characters]"
     return out

@@ -8,7 +8,6 @@ tick and redraws only then, so an idle attract screen costs almost nothing.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 import threading
@@ -67,15 +66,10 @@ def choose_driver(cfg_driver: str, headless: bool) -> tuple[str | None, bool, st
                             "running headless with SDL's dummy driver")
 
 
-# What SDL's KMSDRM driver loads from the system (pygame-ce's bundled SDL has the driver
-# itself).  "kmsdrm not available" is also what SDL says for an unknown driver name, so
-# the kiosk checks these before it blames the screen.
-KMSDRM_LIBRARIES = ("libdrm.so.2", "libgbm.so.1", "libEGL.so.1", "libGLESv2.so.2")
-
-
 class DisplayProblem(str, Enum):
+    # The first two are kiosk.appliance.kmsdrm's causes (one code set with `kiosk status`).
     NO_DEVICE = "no_display_device"          # no /dev/dri/card*: monitor off, cable, boot order
-    LIBRARY_MISSING = "display_library_missing"   # a KMSDRM library is not installed
+    LIBRARY_MISSING = "driver_library_missing"    # a KMSDRM library or the DRI driver does not load
     OPEN_FAILED = "display_open_failed"      # device and libraries there, SDL still refused
 
 
@@ -92,32 +86,19 @@ class DisplayResult:
         return self.surface is not None
 
 
-def drm_devices(dev_dri: Path = Path("/dev/dri")) -> list[str]:
-    try:
-        return sorted(p.name for p in dev_dri.glob("card*"))
-    except OSError:
-        return []
-
-
-def missing_libraries(names=KMSDRM_LIBRARIES, load=ctypes.CDLL) -> list[str]:
-    missing = []
-    for name in names:
-        try:
-            load(name)
-        except OSError:
-            missing.append(name)
-    return missing
-
-
 def open_display(size: tuple[int, int], driver: str | None, fullscreen: bool, *,
-                 dev_dri: Path = Path("/dev/dri"), load=ctypes.CDLL) -> DisplayResult:
-    """Open the screen, or say why not (never raises for a missing display)."""
+                 dev_dri: Path = Path("/dev/dri"), check=None) -> DisplayResult:
+    """Open the screen, or say why not (never raises for a missing display).
+
+    For KMSDRM the device and the driver libraries (with Mesa's DRI driver) are
+    checked first by kiosk.appliance.kmsdrm, the same check `kiosk status` shows:
+    SDL's own "kmsdrm not available" cannot tell them apart.
+    """
     if driver == "kmsdrm":
-        if not drm_devices(dev_dri):
-            return DisplayResult(None, DisplayProblem.NO_DEVICE, f"no DRM device in {dev_dri}")
-        missing = missing_libraries(load=load)
-        if missing:
-            return DisplayResult(None, DisplayProblem.LIBRARY_MISSING, "missing " + ", ".join(missing))
+        from kiosk.appliance import kmsdrm
+        report = (check or kmsdrm.diagnose)(str(dev_dri))
+        if report.cause != "ok":
+            return DisplayResult(None, DisplayProblem(report.cause), report.message())
     if driver:
         os.environ["SDL_VIDEODRIVER"] = driver
     try:

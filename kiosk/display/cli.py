@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import sys
 
 
@@ -66,9 +67,46 @@ def _run_scenario(args, cfg, error, size) -> int:
     return 0 if result.ok else 1
 
 
+class StopRequest:
+    """A stop asked for by a signal handler, without locks (a threading.Event takes one).
+
+    ``set`` only stores the signal's name and writes a byte to a pipe (both safe inside
+    a handler); ``wait`` sleeps on that pipe, so waiting loops still wake at once.
+    """
+
+    def __init__(self):
+        self.signal = ""
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def set(self, name: str = "stop") -> None:
+        self.signal = self.signal or name
+        try:
+            os.write(self._write, b"x")
+        except OSError:                 # pipe full or closed: the flag above is enough
+            pass
+
+    def is_set(self) -> bool:
+        return bool(self.signal)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self.is_set():
+            try:
+                select.select([self._read], [], [], timeout)
+            except (OSError, ValueError):    # closed: behave as a plain sleep-free check
+                pass
+        return self.is_set()
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def _run_kiosk(args, cfg, error, size) -> int:
     import signal
-    import threading
 
     from kiosk import journal
     from kiosk.appliance import notify
@@ -93,19 +131,17 @@ def _run_kiosk(args, cfg, error, size) -> int:
     bus.state(KioskState.BOOTING)
     if metrics is not None:
         metrics.start()
-    stop = threading.Event()
+    stop = StopRequest()
     app_box = {}
 
     def on_signal(signum, _frame) -> None:
-        # SIGTERM from systemd: tell it we are stopping, then leave the loop cleanly
-        # (the card is unpowered and the resident's data wiped on the way out).
-        notify.notify_stopping()
-        journal.log_event("kiosk_stopping", "kiosk stopping", journal.NOTICE,
-                          SIGNAL=signal.Signals(signum).name.removeprefix("SIG"))
-        stop.set()
+        # SIGTERM from systemd: flags only.  The handler runs on the main thread between
+        # two bytecodes, maybe while it holds the journal's or a sink's lock: journaling or
+        # notifying from here could deadlock.  The loop leaves cleanly (card unpowered,
+        # resident's data wiped) and kiosk_stopping / STOPPING=1 go out after it.
+        stop.set(signal.Signals(signum).name.removeprefix("SIG"))
         if "app" in app_box:
-            app_box["app"].running = False
-            app_box["app"].wake()
+            app_box["app"].running = False      # seen within one loop pass (<= 1 s)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -117,7 +153,10 @@ def _run_kiosk(args, cfg, error, size) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if stop.signal:
+            journal.log_event("kiosk_stopping", "kiosk stopping", journal.NOTICE, SIGNAL=stop.signal)
         notify.notify_stopping()
+        stop.close()
         if metrics is not None:
             metrics.stop()
         parts.close()

@@ -84,6 +84,10 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
             parts.closers.append(gw.stop)
             section = replace(section, gateway=gw.url, ca=gw.ca_path)
         client = GatewayClient.from_config(section)
+        if client is not None:
+            # Each gateway call keeps the card worker alive for its own worst case, no longer.
+            from kiosk.appliance.health import HEALTH
+            client.busy = HEALTH.busy_hook("card")
         if client is not None and hasattr(client, "close"):
             parts.closers.append(client.close)
         kiosk_id = cfg.kiosk.id
@@ -93,11 +97,6 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         _note(f"Mynaportal linkage not available ({type(exc).__name__})")
         journal.log_event("linkage_error", "linkage unavailable at start", journal.WARNING,
                           ERROR_CODE=getattr(exc, "code", type(exc).__name__))
-
-    # The watchdog gives the card worker one gateway call's worst case before it counts as hung.
-    from kiosk.appliance.health import DEFAULT_BUSY_SECONDS, HEALTH
-    from kiosk.config import linkage_call_budget
-    HEALTH.set_budget("card", max(DEFAULT_BUSY_SECONDS, linkage_call_budget(cfg.linkage)))
 
     parts.clock = build_clock(bus).start()
     parts.closers.append(parts.clock.stop)

@@ -201,6 +201,7 @@ class CardWorker:
             return
         self.conn = conn
         self.card = CardSession(conn, deadline=self.card_deadline)
+        self.card.apdu.busy = HEALTH.busy_hook("card")   # each card operation: alive for its deadline
         self._post(inserted)
         try:
             status = self.card.read_status()
@@ -300,7 +301,9 @@ class CardWorker:
             return
         self.busy = True
         try:
-            with HEALTH.busy("card"):         # alive while within the call's own deadline
+            # The command's own work between calls gets the default budget; each gateway
+            # call and card operation inside opens its own busy() with its own deadline.
+            with HEALTH.busy("card"):
                 self._dispatch(cmd)
         finally:
             self.busy = False

@@ -17,12 +17,13 @@ import collections
 import ssl
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import httpx
 
-from kiosk.config import LinkageSection
+from kiosk.config import LinkageSection, call_seconds
 from kiosk.errors import ConfigError
 from kiosk.journal import WARNING, log_event
 from kiosk.linkage.errors import (
@@ -93,6 +94,9 @@ class GatewayClient:
         self._http = httpx.Client(base_url=self.url, verify=ctx, timeout=httpx.Timeout(self.timeout),
                                   transport=transport, trust_env=False, follow_redirects=False)
         self._seen: collections.deque[bytes] = collections.deque(maxlen=4096)
+        # busy(seconds) -> context manager around each call (all its attempts): the watchdog
+        # counts the card worker alive for exactly that call's worst case (appliance/health.py).
+        self.busy: Callable[[float], ContextManager[Any]] = lambda _seconds: nullcontext()
 
     @classmethod
     def from_config(cls, section: LinkageSection) -> GatewayClient | None:
@@ -159,6 +163,11 @@ class GatewayClient:
             body = dict(body, request_id=uuid.uuid4().hex)     # the same on every retry
         timeout = min(timeout, self.timeout) if timeout else self.timeout
         retries = self.retries if retries is None else min(retries, self.retries)
+        with self.busy(call_seconds(timeout, retries, self.backoff)):
+            return self._attempts(method, path, route, body, timeout, retries)
+
+    def _attempts(self, method: str, path: str, route: str, body: dict[str, Any] | None,
+                  timeout: float, retries: int) -> dict[str, Any]:
         last: LinkageGatewayError | None = None
         attempts = 0
         for attempt in range(retries + 1):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from kiosk.errors import (CardError, CardNotRespondingError, CardProtocolError, FileNotFoundOnCard,
                           ForbiddenOperation, SecurityStatusError)
@@ -177,6 +177,9 @@ class ApduChannel:
         self.count = 0               # APDUs sent, for benches
         self.bytes_exchanged = 0
         self.deadline: float | None = None     # time.monotonic() by which the operation ends
+        # busy(seconds) -> context manager, around each outermost operation: the watchdog
+        # counts the worker alive for exactly the operation's deadline (appliance/health.py).
+        self.busy: Callable[[float], ContextManager[Any]] = lambda _seconds: nullcontext()
         self._slowest = 0.0                    # longest exchange seen in this operation
         self.clock: Callable[[], float] = time.monotonic
 
@@ -192,11 +195,12 @@ class ApduChannel:
         if self.deadline is not None or seconds is None:
             yield
             return
-        self.deadline, self._slowest = self.clock() + seconds, 0.0
-        try:
-            yield
-        finally:
-            self.deadline = None
+        with self.busy(seconds):
+            self.deadline, self._slowest = self.clock() + seconds, 0.0
+            try:
+                yield
+            finally:
+                self.deadline = None
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and self.clock() + self._slowest > self.deadline:

@@ -30,13 +30,23 @@ def test_no_drm_device_is_named(tmp_path):
 
 
 def test_missing_kmsdrm_library_is_named(tmp_path):
+    from kiosk.appliance import kmsdrm
     (tmp_path / "card0").touch()
+    check = lambda dev: kmsdrm.diagnose(dev, libraries=("libkiosk-no-such-egl.so.1",))   # noqa: E731
+    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path, check=check)
+    assert r.problem is DisplayProblem.LIBRARY_MISSING and "libkiosk-no-such-egl.so.1" in r.detail
+    assert r.problem.value == "driver_library_missing" == kmsdrm.diagnose(str(tmp_path), libraries=(
+        "libkiosk-no-such-egl.so.1",)).cause                      # one code set with `kiosk status`
 
-    def load(name):
-        if name == "libEGL.so.1":
-            raise OSError(name)
-    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path, load=load)
-    assert r.problem is DisplayProblem.LIBRARY_MISSING and "libEGL.so.1" in r.detail
+
+def test_a_missing_dri_driver_stops_kmsdrm_before_sdl(tmp_path, monkeypatch):
+    """Only the kmsdrm check looked at Mesa's DRI driver; open_display now uses it."""
+    (tmp_path / "card0").touch()
+    empty = tmp_path / "dri"
+    empty.mkdir()
+    monkeypatch.setenv("LIBGL_DRIVERS_PATH", str(empty))
+    r = open_display((800, 480), "kmsdrm", True, dev_dri=tmp_path)
+    assert r.problem is DisplayProblem.LIBRARY_MISSING and "_dri.so" in r.detail
 
 
 def test_dummy_display_opens():
@@ -279,3 +289,100 @@ def test_status_probes_a_network_printer():
         assert status.printer_report(cfg, Path("/"), [])["reachable"] is True
     closed = status.printer_report(cfg, Path("/"), [])
     assert closed["reachable"] is False
+
+
+def test_a_pin_timeout_is_not_a_timed_out_session(tmp_path, journal_records):
+    from kiosk import journal
+    cfg = Config()
+    cfg.metrics.directory = str(tmp_path / "metrics")
+    writer = MetricsWriter(cfg.metrics, Bus()).attach()
+    try:
+        journal.log_event("session_timeout", "pin timeout; typed digits wiped", journal.NOTICE,
+                          SCREEN="licence_pin", TIMEOUT="pin")
+        assert writer.sessions["timeout"] == 0          # the session goes on
+        journal.log_event("session_timeout", "session timeout; resident data wiped", journal.NOTICE,
+                          SCREEN="menu", TIMEOUT="session")
+        assert writer.sessions["timeout"] == 1
+    finally:
+        writer.detach()
+
+
+# -- per-call watchdog deadlines (fake clocks: the watchdog's view at chosen instants) -------------
+GRACE = 45.0                     # 0.75 x WatchdogSec=60s (systemd/kiosk.service)
+
+
+def test_a_slow_card_operation_keeps_the_worker_alive_for_its_own_deadline_only():
+    from kiosk.nfc.apdu import ApduChannel
+    now = [0.0]
+    health = Health(clock=lambda: now[0])
+    health.register("card")
+    seen = {}
+
+    class SlowCard:                              # the edge we cannot have: a card that takes its time
+        def transmit(self, apdu):
+            for t in (200.0, 299.0, 300.0 + GRACE + 1):
+                now[0] = t
+                seen[t] = health.stale(GRACE)
+            return b"\x90\x00"
+
+    channel = ApduChannel(SlowCard())
+    channel.clock = lambda: now[0]
+    channel.busy = health.busy_hook("card")
+    with health.busy("card", 30):                # the worker command around it (default budget)
+        with channel.operation(300):             # timeouts.card_operation_seconds at its maximum
+            channel.send(0x00, 0xA4, 0x04, 0x0C, b"\xA0\x00\x00\x02\x31")
+    assert seen[200.0] == [] and seen[299.0] == []          # within its deadline: fed
+    assert seen[300.0 + GRACE + 1] == ["card"]              # past it (and the grace): not fed
+    now[0] += 1
+    assert health.stale(GRACE) == []                        # the call returned: alive again
+
+
+def test_each_gateway_call_keeps_the_worker_alive_for_its_own_worst_case_only():
+    from kiosk.config import call_seconds
+    from kiosk.linkage.client import GatewayClient
+    from kiosk.linkage.errors import LinkageGatewayError
+    now = [0.0]
+    health = Health(clock=lambda: now[0])
+    health.register("card")
+    seen = []
+
+    def gateway(retries: int, seconds_per_attempt: float) -> GatewayClient:
+        """A gateway answering 503 after ``seconds_per_attempt`` of the fake clock, each attempt."""
+        def answer(request):
+            now[0] += seconds_per_attempt
+            seen.append(health.stale(GRACE))
+            return httpx.Response(503)
+        client = GatewayClient("https://gateway.test", timeout=10, retries=retries, backoff=0,
+                               transport=httpx.MockTransport(answer))
+        client.busy = health.busy_hook("card")
+        return client
+
+    client = gateway(2, 20.0)                             # each attempt at its worst: connect + read
+    try:
+        with health.busy("card", 30):                       # one step-4 command: two calls in a row
+            for _ in range(2):
+                start = now[0]
+                with pytest.raises(LinkageGatewayError):
+                    client.health()
+                assert now[0] - start == 60.0
+    finally:
+        client.close()
+    # 20, 40, 60 s into each call: fed, far past the command's own 30 s + grace.
+    assert seen == [[], [], [], [], [], []] and now[0] > 30 + GRACE
+    # A call that hangs past its own worst case and the grace: not fed.
+    client = gateway(0, call_seconds(10, 0, 0) + GRACE + 1)
+    try:
+        with pytest.raises(LinkageGatewayError):
+            client.health()
+    finally:
+        client.close()
+    assert seen[-1] == ["card"]
+
+
+def test_watchdog_grace_covers_the_work_between_calls():
+    """Calls carry their own deadlines; the grace must cover the command's own work between them."""
+    import re
+    from kiosk.appliance.health import DEFAULT_BUSY_SECONDS
+    unit = (Path(__file__).resolve().parents[2] / "systemd/kiosk.service").read_text()
+    watchdog_sec = float(re.search(r"^WatchdogSec=(\d+)s?$", unit, re.M).group(1))
+    assert 0.75 * watchdog_sec >= DEFAULT_BUSY_SECONDS

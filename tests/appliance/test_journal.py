@@ -114,3 +114,17 @@ def test_guard_keeps_codes_dates_and_ids(stderr_mode, records):
     assert "REDACTED" not in rec
     assert rec["MESSAGE"].endswith("card 2029-05-02; gateway host:8443 v0.1.0")
     assert rec["SW"] == "63C1" and rec["PIN_ID"] == "licence" and rec["USB"] == "054c:06c3"
+
+
+def test_failing_sink_record_is_written_once_marked(stderr_mode, capsys):
+    def broken(record):
+        raise RuntimeError("sink down")
+    journal.add_sink(broken)
+    try:
+        record = journal.log_event("reader_missing", "no reader", journal.WARNING, ERROR_CODE="no_reader")
+    finally:
+        journal.remove_sink(broken)
+    lines = [l for l in capsys.readouterr().err.splitlines() if "EVENT=reader_missing" in l]
+    assert len(lines) == 1, lines
+    assert "SINK_ERROR=RuntimeError" in lines[0]
+    assert record["SINK_ERROR"] == "RuntimeError"

@@ -271,3 +271,59 @@ def test_new_diag_collectors_exist(tmp_path):
     (tmp_path / "boot/firmware/cmdline.txt").write_text("console=tty3 quiet\n")
     assert "console=tty3 quiet" in diag.boot_config(tmp_path)
     assert "SDL" in diag.versions() and '"synchronized"' in diag.clock()
+
+
+def test_pcscd_apdu_log_keeps_no_pin_or_card_bytes():
+    """Under ``pcscd --apdu`` pcscd logs VERIFY data (the PIN) and licence bytes: screened."""
+    from kiosk.appliance.redact import journal_record
+    records = [
+        {"MESSAGE": "00000042 APDU: 00 20 00 80 04 31 32 33 34", "SYSLOG_IDENTIFIER": "pcscd",
+         "_COMM": "pcscd", "__REALTIME_TIMESTAMP": "1764064800123456", "_PID": "300"},
+        {"MESSAGE": "00000007 SW: 63 C2", "SYSLOG_IDENTIFIER": "pcscd", "_COMM": "pcscd"},
+        {"MESSAGE": "ifdhandler.c:1312 answer 5F2001C4E794E4A0 and 0020008004313233",
+         "SYSLOG_IDENTIFIER": "pcscd", "_COMM": "pcscd"},
+        {"MESSAGE": "PIN 1234 sent", "SYSLOG_IDENTIFIER": "pcscd", "_COMM": "pcscd"},
+    ]
+    text = diag.render_records(records)
+    for secret in ("31 32 33 34", "PIN 1234", "5F2001C4E794E4A0", "0020008004313233", "04 31"):
+        assert secret not in text, text
+    assert "APDU:" in text and "SW: 63 C2" in text          # still useful to a technician
+    assert journal_record(records[0])["MESSAGE"].endswith("APDU: [hex withheld: 26 characters]")
+
+
+def _logged_fields() -> dict[str, list[str]]:
+    """Every keyword passed to journal.log_event in kiosk/ (and through wrappers that forward
+    ``**fields`` to it), with where it is passed."""
+    import ast
+    root = Path(__file__).resolve().parents[2] / "kiosk"
+    trees = {p: ast.parse(p.read_text()) for p in sorted(root.rglob("*.py"))}
+
+    def called(node):
+        f = node.func
+        return f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+
+    forwarders = {"log_event"}
+    for tree in trees.values():              # functions that hand their **kwargs on to log_event
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef) and fn.args.kwarg is not None:
+                for node in ast.walk(fn):
+                    if (isinstance(node, ast.Call) and called(node) == "log_event"
+                            and any(k.arg is None for k in node.keywords)):
+                        forwarders.add(fn.name)
+    fields: dict[str, list[str]] = {}
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and called(node) in forwarders:
+                for kw in node.keywords:
+                    if kw.arg is not None and kw.arg != "priority":
+                        fields.setdefault(kw.arg.upper(), []).append(f"{path.name}:{node.lineno}")
+    return fields
+
+
+def test_every_logged_field_is_allowed_or_withheld_in_the_bundle():
+    from kiosk.appliance import redact
+    fields = _logged_fields()
+    assert {"ERROR_CODE", "RELEASE_TO", "EXCEPTION", "WHERE"} <= set(fields)   # the walk sees them
+    missing = {f: where for f, where in fields.items()
+               if f not in redact.ALLOWED_FIELDS and f not in getattr(redact, "WITHHELD_FIELDS", ())}
+    assert not missing, f"add to redact.EVENT_FIELDS or WITHHELD_FIELDS: {missing}"
