@@ -124,7 +124,7 @@ def test_failing_sink_record_is_written_once_marked(stderr_mode, capsys):
         record = journal.log_event("reader_missing", "no reader", journal.WARNING, ERROR_CODE="no_reader")
     finally:
         journal.remove_sink(broken)
-    lines = [l for l in capsys.readouterr().err.splitlines() if "EVENT=reader_missing" in l]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "EVENT=reader_missing" in line]
     assert len(lines) == 1, lines
     assert "SINK_ERROR=RuntimeError" in lines[0]
     assert record["SINK_ERROR"] == "RuntimeError"

@@ -60,6 +60,6 @@ def test_sigterm_while_the_journal_lock_is_held_still_stops(tmp_path):
     finally:
         sock.close()
     assert "RC 0" in proc.stdout, proc.stderr[-3000:]
-    stopping = [l for l in proc.stderr.splitlines() if "EVENT=kiosk_stopping" in l]
+    stopping = [line for line in proc.stderr.splitlines() if "EVENT=kiosk_stopping" in line]
     assert len(stopping) == 1 and "SIGNAL=TERM" in stopping[0], proc.stderr[-3000:]
     assert "STOPPING=1" in messages
