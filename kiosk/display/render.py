@@ -276,6 +276,9 @@ class Renderer:
         n = len(pages)
         page = min(max(0, int(view.pages.get(key, 0))), n - 1)
         frame.pages[key] = (page, n)
+        shown = {id(w) for piece, _ in pages[page] for w, *_ in piece}
+        for w in items:                          # View.texts(): what the resident sees on this page
+            w.hidden = id(w) not in shown
         for i, content in enumerate(pages):
             for piece, offset in content:
                 if i == page:

@@ -11,11 +11,10 @@ Screen and widget ids are listed in docs/ui.md and must stay stable.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.guidance import Guide, Item, topic_items
+from kiosk.guidance import Guide, Item, counter_tone, topic_items
 from kiosk.i18n import LANGUAGE_NAMES, catalog
 from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE
 
@@ -36,8 +35,7 @@ FIT_ROLES = ("title", "countdown")
 COUNTER_ROLES = ("ok", "few", "last", "locked")
 
 HEADER_H = 0.13
-ASPECT = 5 / 3                  # the 800x480 screen the page estimate assumes
-PAGE_SLACK = 1.2                # how much a guidance page may rely on the renderer shrinking it
+GUIDE_BLOCK = "guide"           # the block id of a guidance screen's items: page_prev_guide / page_next_guide
 BODY_TOP, BODY_BOTTOM = 0.15, 0.80
 FOOT_Y, FOOT_H = 0.82, 0.15
 
@@ -69,6 +67,7 @@ class Widget:
     row: str | None = None      # flow items sharing a row id sit side by side (a table row)
     base: float = BODY          # the size in normal text (large text is checked against it)
     fit: str = "page"           # page: paginate what does not fit; shrink: labels fit themselves
+    hidden: bool = False        # on another page of its block (set by the renderer when it draws)
 
 
 @dataclass
@@ -94,7 +93,8 @@ class View:
         return w is not None and w.kind == "button" and w.enabled
 
     def texts(self) -> list[str]:
-        return [w.text for w in self.widgets if w.text]
+        """The texts a resident sees now: not those the renderer put on another page."""
+        return [w.text for w in self.widgets if w.text and not w.hidden]
 
     def text(self) -> str:
         return "\n".join(self.texts())
@@ -154,13 +154,7 @@ class _Builder:
 
     def counter_role(self, c) -> str:
         """The colour role of a PIN counter: ok (full), few, last (one try), locked; muted if unknown."""
-        if c is None or c.tries_left is None:
-            return "locked" if c is not None and c.locked else "muted"
-        if c.locked or c.tries_left <= 0:
-            return "locked"
-        if c.tries_left == 1:
-            return "last"
-        return "ok" if c.max_tries is None or c.tries_left >= c.max_tries else "few"
+        return counter_tone(c) or "muted"
 
     def notice(self) -> None:
         if self.s.notice:
@@ -169,13 +163,14 @@ class _Builder:
             self.text("notice", (0.03, FOOT_Y - 0.095, 0.94, 0.09), self.t(key, **values), role, SMALL)
 
     def paragraphs(self, items: list, top=BODY_TOP, bottom=BODY_BOTTOM,
-                   left=0.03, width=0.94, size=BODY) -> None:
+                   left=0.03, width=0.94, size=BODY, block: str | None = None) -> None:
         """Stack (id, text, role) blocks and ``Row`` table rows in one box, one under another.
 
-        The renderer paginates the box (page buttons beside it) when it does not fit.
+        The renderer paginates the box (▲ / ▼ ``page_prev_<block>`` / ``page_next_<block>``
+        beside it) when it does not fit: the one pagination of reading text (docs/ui.md).
         """
         self._flows = getattr(self, "_flows", 0) + 1
-        flow = f"flow{self._flows}"
+        flow = block or f"flow{self._flows}"
         for item in items:
             if isinstance(item, Row):
                 for wid, text, role, x, w in item.cells:
@@ -224,86 +219,31 @@ class _Builder:
         return self.guide.tries(c)
 
     def guidance(self, items: list[Item], top=BODY_TOP, bottom=BODY_BOTTOM, left=0.03, width=0.94,
-                 size=SMALL, buttons: list[tuple[str, str, str]] | None = None) -> None:
-        """Guidance items as one flow, split into pages that fit; ◀ ▶ buttons turn them.
+                 size=BODY, buttons: list[tuple[str, str, str]] | None = None) -> None:
+        """Guidance items as one block (``GUIDE_BLOCK``); the renderer pages it by its measured layout.
 
         The texts are the guidance layer's, unchanged: the slip printed from
-        this screen carries the same items (tests/display/test_guidance_screens.py).
+        this screen carries the same items (tests/guidance/test_slip_matches_screen.py).
         """
         shown = [i for i in items if i.kind != "link"]       # links are the slip's QR codes
         title = self.view.get("title")
         if shown and shown[0].kind == "heading" and title is not None and title.text == shown[0].text:
             shown = shown[1:]                                # the screen's title already says it
-        scale = LARGE_TEXT_SCALE if self.s.large_text else 1.0
-        pages = paginate(shown, width, bottom - top, size * scale)
-        page = min(max(0, self.s.page), len(pages) - 1)
         ids: dict[str, int] = {}
         rows = []
-        for item in pages[page]:
+        for item in shown:
             base = "g_" + item.key.removeprefix("guide.").replace(".", "_")
             ids[base] = ids.get(base, 0) + 1
             wid = base if ids[base] == 1 else f"{base}_{ids[base]}"
             rows.append((wid, item.text, ROLE_OF_ITEM.get(item.tone or item.kind, "body")))
-        self.paragraphs(rows, top=top, bottom=bottom, left=left, width=width, size=size)
-        foot = list(buttons or [])
-        if len(pages) > 1:
-            self.text("page", (0.84, 0.0, 0.14, HEADER_H), f"{page + 1}/{len(pages)}", "title", TITLE, "center")
-            foot.append(("btn_page_prev", self.t("btn.page_prev"), "normal"))
-            foot.append(("btn_page_next", self.t("btn.page_next"), "primary"))
-        off = tuple(wid for wid, ok in (("btn_page_prev", page > 0), ("btn_page_next", page < len(pages) - 1))
-                    if not ok)
-        self.footer(foot, disabled=off)
+        self.paragraphs(rows, top=top, bottom=bottom, left=left, width=width, size=size, block=GUIDE_BLOCK)
+        self.footer(list(buttons or []))
 
 
 # How a guidance item looks on screen: by its tone, else by its kind.
 ROLE_OF_ITEM = {"danger": "danger", "warn": "warn", "ok": "ok", "heading": "big", "contact": "body",
-                "step": "body", "statement": "body", "warning": "warn"}
-
-
-def _units(text: str) -> float:
-    """Width of a text in ems: CJK and hangul one em each, latin about half."""
-    return sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in text)
-
-
-def paginate(items: list[Item], width: float, height: float, size: float) -> list[list[Item]]:
-    """Split items into pages that should fit a box of ``width`` x ``height`` (screen fractions).
-
-    An estimate at a 5:3 screen: the renderer still shrinks a page a little
-    when it must, and tests/display/test_screens.py fails on any page that
-    overflows.  The pages are balanced (the fewest pages, then the smallest
-    page budget giving that many), so no page is crammed while the next is
-    nearly empty.  A heading stays with what follows it, a step with its
-    explanation, an item marked ``with_previous`` with the one before.
-    """
-    per_line = width * ASPECT / size          # ems in one line
-    costs = [sum(max(1, math.ceil(_units(part) / per_line)) for part in item.text.split("\n")) + 0.35
-             for item in items]
-
-    def fill(budget: float) -> list[list[Item]]:
-        pages: list[list[Item]] = [[]]
-        used = 0.0
-        prev = None
-        for item, cost in zip(items, costs):
-            glued = item.with_previous or (prev is not None and (
-                prev.kind == "heading" or prev.kind == "step" and item.kind == "statement"))
-            prev = item
-            if pages[-1] and used + cost > budget and not glued:
-                pages.append([])
-                used = 0.0
-            pages[-1].append(item)
-            used += cost
-        return pages
-
-    budget = height / (size * 1.3) * PAGE_SLACK      # lines in the box, a little shrinking allowed
-    pages = fill(budget)
-    low = max(costs, default=0.0)
-    while budget - low > 0.25:                       # the smallest budget with as few pages
-        mid = (low + budget) / 2
-        if len(fill(mid)) <= len(pages):
-            budget = mid
-        else:
-            low = mid
-    return fill(budget)
+                "step": "body", "statement": "body", "warning": "warn",
+                "few": "few", "last": "last", "locked": "locked"}     # PIN counters (COUNTER_ROLES)
 
 
 # -- screens ---------------------------------------------------------------------
