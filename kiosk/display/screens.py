@@ -252,20 +252,21 @@ def _attract(b: _Builder) -> None:
     t, s = b.t, b.s
     b.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
     b.text("title", (0.02, 0.0, 0.96, HEADER_H), t("attract.title"), "title", TITLE)
-    b.text("place_card", (0.04, 0.15, 0.92, 0.18), t("attract.place_card"), "big", BIG, "center")
-    b.text("what", (0.04, 0.33, 0.92, 0.12), t("attract.what"), "body", BODY, "center")
+    # Heights hold two lines of reading text at the floor (24 px at 480): nothing is clipped.
+    b.text("place_card", (0.04, 0.14, 0.92, 0.12), t("attract.place_card"), "big", BIG, "center")
+    b.text("what", (0.04, 0.26, 0.92, 0.14), t("attract.what"), "body", BODY, "center")
     langs = [lang for lang in ("ja", "en", "zh", "ko") if lang in s.languages]
     gap = 0.02
     w = (0.96 - gap * len(langs)) / (len(langs) + 1.4)      # the switch gets a wider button
     for i, lang in enumerate(langs):
-        b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.46, w, 0.15), LANGUAGE_NAMES[lang],
+        b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.41, w, 0.14), LANGUAGE_NAMES[lang],
                  "normal", selected=lang == s.lang)
-    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.46, 0.96 - len(langs) * (w + gap), 0.15),
+    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.41, 0.96 - len(langs) * (w + gap), 0.14),
              t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
     # Lost-card help needs no card: a resident who lost theirs has none to place.
-    b.button("btn_lost_card", (0.02, 0.64, 0.96, 0.15), t("attract.lost_card"), "danger", size=SMALL)
-    b.text("hint", (0.02, 0.81, 0.66, 0.16), t("attract.hint"), "muted", SMALL, "center")
-    b.button("btn_high_contrast", (0.70, 0.81, 0.28, 0.16), t("contrast.switch"), "normal",
+    b.button("btn_lost_card", (0.02, 0.57, 0.96, 0.13), t("attract.lost_card"), "danger", size=SMALL)
+    b.text("hint", (0.02, 0.72, 0.66, 0.25), t("attract.hint"), "muted", SMALL, "center")
+    b.button("btn_high_contrast", (0.70, 0.74, 0.28, 0.21), t("contrast.switch"), "normal",
              selected=s.high_contrast, size=SMALL)
 
 
@@ -335,32 +336,42 @@ def _pin_status(b: _Builder) -> None:
                buttons=[("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
 
+def pin_items(b: _Builder, pin_id: str, c, extra: list | None = None) -> list:
+    """The PIN pad's left column: what is urgent first (the last-try warning, a wrong PIN), then which PIN.
+
+    The renderer pages this block when it does not fit (large text): the
+    warning and the message are then on the first page, never pushed off it.
+    """
+    t, s = b.t, b.s
+    urgent = []
+    if c is not None and c.tries_left is not None:
+        if c.tries_left <= 1:
+            urgent.append(("warn", t("pin.warn_last"), "danger"))
+        elif c.tries_left <= 3:
+            urgent.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
+    if s.pin_message:
+        key, values = s.pin_message
+        urgent.insert(0, ("pin_message", t(key, **values), "danger"))
+    items = urgent + [("pin_name", b.pin_label(pin_id), "big")] + (extra or [])
+    if c is not None and c.tries_left is not None:
+        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), b.counter_role(c)))
+    if s.pending:
+        items.append(("busy", t("reading.body"), "ok"))
+    return items
+
+
 def _pad(b: _Builder, pin_id: str) -> None:
-    """The 4-digit pad, left: which PIN, what for, how many tries; right: the keys."""
+    """The 4-digit pad, left: warnings, which PIN (so the two 4-digit PINs are never confused), tries; right: keys."""
     t, s = b.t, b.s
     b.header("pin_entry.title")
     c = s.status.pins.get(pin_id) if s.status else None
-    # Which PIN and what it is for, so the two 4-digit PINs are never confused.
-    b.text("pin_name", (0.03, BODY_TOP + 0.12, 0.40, 0.19), b.pin_label(pin_id), "big", SMALL)
-    items = []
-    if c is not None:
-        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries)
-                      if c.tries_left is not None else "", b.counter_role(c)))
-        if c.tries_left is not None and c.tries_left <= 1:
-            items.append(("warn", t("pin.warn_last"), "danger"))
-        elif c.tries_left is not None and c.tries_left <= 3:
-            items.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
-    if s.pin_message:
-        key, values = s.pin_message
-        items.append(("pin_message", t(key, **values), "danger"))
-    if s.pending:
-        items.append(("busy", t("reading.body"), "ok"))
-    b.text("dots", (0.03, BODY_TOP, 0.40, 0.12), "●" * s.pin_len + "○" * (4 - s.pin_len),
+    b.text("dots", (0.03, BODY_TOP, 0.50, 0.10), "●" * s.pin_len + "○" * (4 - s.pin_len),
            "big", BIG, "center")
-    b.paragraphs(items, top=BODY_TOP + 0.32, bottom=FOOT_Y - 0.01, width=0.40, size=BODY)
-    b.button("btn_cancel", (0.03, FOOT_Y, 0.40, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
+    items = pin_items(b, pin_id, c)
+    b.paragraphs(items, top=BODY_TOP + 0.11, bottom=FOOT_Y - 0.01, width=0.50, size=BODY)
+    b.button("btn_cancel", (0.03, FOOT_Y, 0.50, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
              enabled=not s.pending)
-    x0, y0, w, h, gap = 0.46, BODY_TOP, 0.165, 0.13, 0.012
+    x0, y0, w, h, gap = 0.56, BODY_TOP, 0.13, 0.13, 0.01
     for r, row in enumerate(PAD_ROWS):
         for col, k in enumerate(row):
             label = t(f"pad.{k}") if k in ("clear", "back") else k
@@ -531,19 +542,10 @@ def _keyboard(b: _Builder) -> None:
     b.header("pin_entry.title")
     b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "7/9", "title", TITLE, "center")
     c = s.status.pins.get("jpki_sign") if s.status else None
-    b.text("dots", (0.02, BODY_TOP, 0.30, 0.12), "●" * s.pin_len or "—", "big", SMALL, "center")
-    b.text("pin_name", (0.02, BODY_TOP + 0.12, 0.30, 0.21), b.pin_label("jpki_sign"), "big", SMALL)
-    items = [("length", t("linkage.s7.length", n=s.pin_len), "muted")]
-    if c is not None and c.tries_left is not None:
-        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), "body"))
-        if c.tries_left <= 1:
-            items.append(("warn", t("pin.warn_last"), "danger"))
-        elif c.tries_left <= 3:
-            items.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
-    if s.pin_message:
-        key, values = s.pin_message
-        items.append(("pin_message", t(key, **values), "danger"))
-    b.paragraphs(items, top=BODY_TOP + 0.33, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=SMALL)
+    # Up to 16 masked characters: two lines of small dots (no personal data, just a count).
+    b.text("dots", (0.02, BODY_TOP, 0.30, 0.12), "●" * s.pin_len or "—", "small", SMALL, "center")
+    items = pin_items(b, "jpki_sign", c, extra=[("length", t("linkage.s7.length", n=s.pin_len), "muted")])
+    b.paragraphs(items, top=BODY_TOP + 0.13, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=BODY)
     b.button("btn_cancel", (0.02, FOOT_Y, 0.30, FOOT_H), t("btn.cancel"), "normal", shortcut=False)
     x0, y0, gap = 0.34, BODY_TOP, 0.006
     cols = 9
