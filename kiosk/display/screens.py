@@ -337,7 +337,7 @@ def _pin_status(b: _Builder) -> None:
     b.back_view()
 
 def pin_items(b: _Builder, pin_id: str, c, extra: list | None = None) -> list:
-    """The PIN pad's left column: what is urgent first (the last-try warning, a wrong PIN), then which PIN.
+    """The PIN pad's left column: what is urgent (the last-try warning, a wrong PIN), ``extra``, which PIN, tries.
 
     The renderer pages this block when it does not fit (large text): the
     warning and the message are then on the first page, never pushed off it.
@@ -352,7 +352,7 @@ def pin_items(b: _Builder, pin_id: str, c, extra: list | None = None) -> list:
     if s.pin_message:
         key, values = s.pin_message
         urgent.insert(0, ("pin_message", t(key, **values), "danger"))
-    items = urgent + [("pin_name", b.pin_label(pin_id), "big")] + (extra or [])
+    items = urgent + (extra or []) + [("pin_name", b.pin_label(pin_id), "big")]
     if c is not None and c.tries_left is not None:
         items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), b.counter_role(c)))
     if s.pending:

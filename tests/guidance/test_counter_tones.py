@@ -14,7 +14,8 @@ from .conftest import card, session
 def test_each_counter_state_gives_its_tone_and_colour_role():
     status, _ = card("resident")
     base = next(iter(status.pins.values()))
-    cases = {"ok": dict(tries_left=base.max_tries, locked=False), "few": dict(tries_left=base.max_tries - 1, locked=False),
+    cases = {"ok": dict(tries_left=base.max_tries, locked=False),
+             "few": dict(tries_left=base.max_tries - 1, locked=False),
              "last": dict(tries_left=1, locked=False), "locked": dict(tries_left=0, locked=True)}
     for want, change in cases.items():
         c = dataclasses.replace(base, **change)
