@@ -351,7 +351,7 @@ def pin_items(b: _Builder, pin_id: str, c, extra: list | None = None) -> list:
             urgent.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
     if s.pin_message:
         key, values = s.pin_message
-        urgent.insert(0, ("pin_message", t(key, **values), "danger"))
+        urgent.append(("pin_message", t(key, **values), "danger"))
     items = urgent + (extra or []) + [("pin_name", b.pin_label(pin_id), "big")]
     if c is not None and c.tries_left is not None:
         items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), b.counter_role(c)))
@@ -365,13 +365,16 @@ def _pad(b: _Builder, pin_id: str) -> None:
     t, s = b.t, b.s
     b.header("pin_entry.title")
     c = s.status.pins.get(pin_id) if s.status else None
-    b.text("dots", (0.03, BODY_TOP, 0.50, 0.10), "●" * s.pin_len + "○" * (4 - s.pin_len),
-           "big", BIG, "center")
+    # The left column is the text (as wide as the keys allow: large text must keep the warning on
+    # page 1); the dots sit above the keys they belong to.
     items = pin_items(b, pin_id, c)
-    b.paragraphs(items, top=BODY_TOP + 0.11, bottom=FOOT_Y - 0.01, width=0.50, size=BODY)
-    b.button("btn_cancel", (0.03, FOOT_Y, 0.50, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
+    b.paragraphs(items, top=HEADER_H + 0.01, bottom=FOOT_Y - 0.005, width=0.56, size=BODY)
+    b.button("btn_cancel", (0.03, FOOT_Y, 0.56, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
              enabled=not s.pending)
-    x0, y0, w, h, gap = 0.56, BODY_TOP, 0.13, 0.13, 0.01
+    x0, w, h, gap = 0.62, 0.11, 0.13, 0.01
+    b.text("dots", (x0, BODY_TOP, 3 * w + 2 * gap, 0.10), "●" * s.pin_len + "○" * (4 - s.pin_len),
+           "big", BIG, "center")
+    y0 = BODY_TOP + 0.11
     for r, row in enumerate(PAD_ROWS):
         for col, k in enumerate(row):
             label = t(f"pad.{k}") if k in ("clear", "back") else k

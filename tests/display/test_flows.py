@@ -146,7 +146,7 @@ def test_lost_card_guidance():
         "tap item_lost_card", "expect_text 0120-95-0178", "expect_text 0120-0178-27",
         "expect_text 24時間365日", "tap page_next_guide", "expect_text 再発行", "tap page_next_guide",
         "expect_text 1,500円",
-        "expect_text 3×2.4cm", "expect_text 6か月以内", "expect_text 従来の運転免許証", "expect_text 免許申請係",
+        "expect_text 3×2.4cm", "expect_text 6か月以内", "tap page_next_guide", "expect_text 従来の運転免許証", "expect_text 免許申請係",
         "expect_no_text 遺失届",
     ])
 
