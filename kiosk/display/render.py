@@ -253,9 +253,12 @@ class Renderer:
         room = box.height - 2 * pad
         pages: list[list[tuple[list, int]]] = [[]]       # per page: (unit, y offset)
         used = 0
-        for unit in units:
+        for k, unit in enumerate(units):
+            need = self._height(unit)
+            if k + 1 < len(units) and len(unit) == 1 and unit[0][0].role == "big":
+                need += gap + units[k + 1][0][1].line      # a heading keeps a line of what follows
             if len(unit) > 1 or self._height(unit) <= room - (used if pages[-1] else 0):
-                if pages[-1] and used + self._height(unit) > room:     # a row, or a paragraph that fits
+                if pages[-1] and used + min(need, room) > room:     # a row, or a paragraph that fits
                     pages.append([])
                     used = 0
                 pages[-1].append((unit, used))
@@ -264,7 +267,8 @@ class Renderer:
             w, face, lines, x, width = unit[0]       # a paragraph too long for what is left: fill, go on
             while lines:
                 left = (room - used) // face.line if pages[-1] else room // face.line
-                if left < min(2, len(lines)) and pages[-1]:
+                if pages[-1] and (left < min(2, len(lines)) or len(lines) <= 3 and left < len(lines)):
+                    # a short paragraph is never split: it starts the next page
                     pages.append([])
                     used = 0
                     continue
@@ -276,6 +280,9 @@ class Renderer:
         n = len(pages)
         page = min(max(0, int(view.pages.get(key, 0))), n - 1)
         frame.pages[key] = (page, n)
+        shown = {id(w) for piece, _ in pages[page] for w, *_ in piece}
+        for w in items:                          # View.texts(): what the resident sees on this page
+            w.hidden = id(w) not in shown
         for i, content in enumerate(pages):
             for piece, offset in content:
                 if i == page:

@@ -11,11 +11,10 @@ Screen and widget ids are listed in docs/ui.md and must stay stable.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.guidance import Guide, Item, topic_items
+from kiosk.guidance import Guide, Item, counter_tone, topic_items
 from kiosk.i18n import LANGUAGE_NAMES, catalog
 from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE
 
@@ -36,8 +35,7 @@ FIT_ROLES = ("title", "countdown")
 COUNTER_ROLES = ("ok", "few", "last", "locked")
 
 HEADER_H = 0.13
-ASPECT = 5 / 3                  # the 800x480 screen the page estimate assumes
-PAGE_SLACK = 1.2                # how much a guidance page may rely on the renderer shrinking it
+GUIDE_BLOCK = "guide"           # the block id of a guidance screen's items: page_prev_guide / page_next_guide
 BODY_TOP, BODY_BOTTOM = 0.15, 0.80
 FOOT_Y, FOOT_H = 0.82, 0.15
 
@@ -69,6 +67,7 @@ class Widget:
     row: str | None = None      # flow items sharing a row id sit side by side (a table row)
     base: float = BODY          # the size in normal text (large text is checked against it)
     fit: str = "page"           # page: paginate what does not fit; shrink: labels fit themselves
+    hidden: bool = False        # on another page of its block (set by the renderer when it draws)
 
 
 @dataclass
@@ -94,7 +93,8 @@ class View:
         return w is not None and w.kind == "button" and w.enabled
 
     def texts(self) -> list[str]:
-        return [w.text for w in self.widgets if w.text]
+        """The texts a resident sees now: not those the renderer put on another page."""
+        return [w.text for w in self.widgets if w.text and not w.hidden]
 
     def text(self) -> str:
         return "\n".join(self.texts())
@@ -154,13 +154,7 @@ class _Builder:
 
     def counter_role(self, c) -> str:
         """The colour role of a PIN counter: ok (full), few, last (one try), locked; muted if unknown."""
-        if c is None or c.tries_left is None:
-            return "locked" if c is not None and c.locked else "muted"
-        if c.locked or c.tries_left <= 0:
-            return "locked"
-        if c.tries_left == 1:
-            return "last"
-        return "ok" if c.max_tries is None or c.tries_left >= c.max_tries else "few"
+        return counter_tone(c) or "muted"
 
     def notice(self) -> None:
         if self.s.notice:
@@ -169,13 +163,14 @@ class _Builder:
             self.text("notice", (0.03, FOOT_Y - 0.095, 0.94, 0.09), self.t(key, **values), role, SMALL)
 
     def paragraphs(self, items: list, top=BODY_TOP, bottom=BODY_BOTTOM,
-                   left=0.03, width=0.94, size=BODY) -> None:
+                   left=0.03, width=0.94, size=BODY, block: str | None = None) -> None:
         """Stack (id, text, role) blocks and ``Row`` table rows in one box, one under another.
 
-        The renderer paginates the box (page buttons beside it) when it does not fit.
+        The renderer paginates the box (▲ / ▼ ``page_prev_<block>`` / ``page_next_<block>``
+        beside it) when it does not fit: the one pagination of reading text (docs/ui.md).
         """
         self._flows = getattr(self, "_flows", 0) + 1
-        flow = f"flow{self._flows}"
+        flow = block or f"flow{self._flows}"
         for item in items:
             if isinstance(item, Row):
                 for wid, text, role, x, w in item.cells:
@@ -224,86 +219,31 @@ class _Builder:
         return self.guide.tries(c)
 
     def guidance(self, items: list[Item], top=BODY_TOP, bottom=BODY_BOTTOM, left=0.03, width=0.94,
-                 size=SMALL, buttons: list[tuple[str, str, str]] | None = None) -> None:
-        """Guidance items as one flow, split into pages that fit; ◀ ▶ buttons turn them.
+                 size=BODY, buttons: list[tuple[str, str, str]] | None = None) -> None:
+        """Guidance items as one block (``GUIDE_BLOCK``); the renderer pages it by its measured layout.
 
         The texts are the guidance layer's, unchanged: the slip printed from
-        this screen carries the same items (tests/display/test_guidance_screens.py).
+        this screen carries the same items (tests/guidance/test_slip_matches_screen.py).
         """
         shown = [i for i in items if i.kind != "link"]       # links are the slip's QR codes
         title = self.view.get("title")
         if shown and shown[0].kind == "heading" and title is not None and title.text == shown[0].text:
             shown = shown[1:]                                # the screen's title already says it
-        scale = LARGE_TEXT_SCALE if self.s.large_text else 1.0
-        pages = paginate(shown, width, bottom - top, size * scale)
-        page = min(max(0, self.s.page), len(pages) - 1)
         ids: dict[str, int] = {}
         rows = []
-        for item in pages[page]:
+        for item in shown:
             base = "g_" + item.key.removeprefix("guide.").replace(".", "_")
             ids[base] = ids.get(base, 0) + 1
             wid = base if ids[base] == 1 else f"{base}_{ids[base]}"
             rows.append((wid, item.text, ROLE_OF_ITEM.get(item.tone or item.kind, "body")))
-        self.paragraphs(rows, top=top, bottom=bottom, left=left, width=width, size=size)
-        foot = list(buttons or [])
-        if len(pages) > 1:
-            self.text("page", (0.84, 0.0, 0.14, HEADER_H), f"{page + 1}/{len(pages)}", "title", TITLE, "center")
-            foot.append(("btn_page_prev", self.t("btn.page_prev"), "normal"))
-            foot.append(("btn_page_next", self.t("btn.page_next"), "primary"))
-        off = tuple(wid for wid, ok in (("btn_page_prev", page > 0), ("btn_page_next", page < len(pages) - 1))
-                    if not ok)
-        self.footer(foot, disabled=off)
+        self.paragraphs(rows, top=top, bottom=bottom, left=left, width=width, size=size, block=GUIDE_BLOCK)
+        self.footer(list(buttons or []))
 
 
 # How a guidance item looks on screen: by its tone, else by its kind.
 ROLE_OF_ITEM = {"danger": "danger", "warn": "warn", "ok": "ok", "heading": "big", "contact": "body",
-                "step": "body", "statement": "body", "warning": "warn"}
-
-
-def _units(text: str) -> float:
-    """Width of a text in ems: CJK and hangul one em each, latin about half."""
-    return sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in text)
-
-
-def paginate(items: list[Item], width: float, height: float, size: float) -> list[list[Item]]:
-    """Split items into pages that should fit a box of ``width`` x ``height`` (screen fractions).
-
-    An estimate at a 5:3 screen: the renderer still shrinks a page a little
-    when it must, and tests/display/test_screens.py fails on any page that
-    overflows.  The pages are balanced (the fewest pages, then the smallest
-    page budget giving that many), so no page is crammed while the next is
-    nearly empty.  A heading stays with what follows it, a step with its
-    explanation, an item marked ``with_previous`` with the one before.
-    """
-    per_line = width * ASPECT / size          # ems in one line
-    costs = [sum(max(1, math.ceil(_units(part) / per_line)) for part in item.text.split("\n")) + 0.35
-             for item in items]
-
-    def fill(budget: float) -> list[list[Item]]:
-        pages: list[list[Item]] = [[]]
-        used = 0.0
-        prev = None
-        for item, cost in zip(items, costs):
-            glued = item.with_previous or (prev is not None and (
-                prev.kind == "heading" or prev.kind == "step" and item.kind == "statement"))
-            prev = item
-            if pages[-1] and used + cost > budget and not glued:
-                pages.append([])
-                used = 0.0
-            pages[-1].append(item)
-            used += cost
-        return pages
-
-    budget = height / (size * 1.3) * PAGE_SLACK      # lines in the box, a little shrinking allowed
-    pages = fill(budget)
-    low = max(costs, default=0.0)
-    while budget - low > 0.25:                       # the smallest budget with as few pages
-        mid = (low + budget) / 2
-        if len(fill(mid)) <= len(pages):
-            budget = mid
-        else:
-            low = mid
-    return fill(budget)
+                "step": "body", "statement": "body", "warning": "warn",
+                "few": "few", "last": "last", "locked": "locked"}     # PIN counters (COUNTER_ROLES)
 
 
 # -- screens ---------------------------------------------------------------------
@@ -312,20 +252,21 @@ def _attract(b: _Builder) -> None:
     t, s = b.t, b.s
     b.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
     b.text("title", (0.02, 0.0, 0.96, HEADER_H), t("attract.title"), "title", TITLE)
-    b.text("place_card", (0.04, 0.15, 0.92, 0.18), t("attract.place_card"), "big", BIG, "center")
-    b.text("what", (0.04, 0.33, 0.92, 0.12), t("attract.what"), "body", BODY, "center")
+    # Heights hold two lines of reading text at the floor (24 px at 480): nothing is clipped.
+    b.text("place_card", (0.04, 0.14, 0.92, 0.12), t("attract.place_card"), "big", BIG, "center")
+    b.text("what", (0.04, 0.26, 0.92, 0.14), t("attract.what"), "body", BODY, "center")
     langs = [lang for lang in ("ja", "en", "zh", "ko") if lang in s.languages]
     gap = 0.02
     w = (0.96 - gap * len(langs)) / (len(langs) + 1.4)      # the switch gets a wider button
     for i, lang in enumerate(langs):
-        b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.46, w, 0.15), LANGUAGE_NAMES[lang],
+        b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.41, w, 0.14), LANGUAGE_NAMES[lang],
                  "normal", selected=lang == s.lang)
-    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.46, 0.96 - len(langs) * (w + gap), 0.15),
+    b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.41, 0.96 - len(langs) * (w + gap), 0.14),
              t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
     # Lost-card help needs no card: a resident who lost theirs has none to place.
-    b.button("btn_lost_card", (0.02, 0.64, 0.96, 0.15), t("attract.lost_card"), "danger", size=SMALL)
-    b.text("hint", (0.02, 0.81, 0.66, 0.16), t("attract.hint"), "muted", SMALL, "center")
-    b.button("btn_high_contrast", (0.70, 0.81, 0.28, 0.16), t("contrast.switch"), "normal",
+    b.button("btn_lost_card", (0.02, 0.57, 0.96, 0.13), t("attract.lost_card"), "danger", size=SMALL)
+    b.text("hint", (0.02, 0.72, 0.66, 0.25), t("attract.hint"), "muted", SMALL, "center")
+    b.button("btn_high_contrast", (0.70, 0.74, 0.28, 0.21), t("contrast.switch"), "normal",
              selected=s.high_contrast, size=SMALL)
 
 
@@ -395,32 +336,45 @@ def _pin_status(b: _Builder) -> None:
                buttons=[("btn_back", t("btn.back"), "normal")] + b.print_button())
     b.back_view()
 
+def pin_items(b: _Builder, pin_id: str, c, extra: list | None = None) -> list:
+    """The PIN pad's left column: what is urgent (the last-try warning, a wrong PIN), ``extra``, which PIN, tries.
+
+    The renderer pages this block when it does not fit (large text): the
+    warning and the message are then on the first page, never pushed off it.
+    """
+    t, s = b.t, b.s
+    urgent = []
+    if c is not None and c.tries_left is not None:
+        if c.tries_left <= 1:
+            urgent.append(("warn", t("pin.warn_last"), "danger"))
+        elif c.tries_left <= 3:
+            urgent.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
+    if s.pin_message:
+        key, values = s.pin_message
+        urgent.append(("pin_message", t(key, **values), "danger"))
+    items = urgent + (extra or []) + [("pin_name", b.pin_label(pin_id), "big")]
+    if c is not None and c.tries_left is not None:
+        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), b.counter_role(c)))
+    if s.pending:
+        items.append(("busy", t("reading.body"), "ok"))
+    return items
+
+
 def _pad(b: _Builder, pin_id: str) -> None:
-    """The 4-digit pad, left: which PIN, what for, how many tries; right: the keys."""
+    """The 4-digit pad, left: warnings, which PIN (so the two 4-digit PINs are never confused), tries; right: keys."""
     t, s = b.t, b.s
     b.header("pin_entry.title")
     c = s.status.pins.get(pin_id) if s.status else None
-    # Which PIN and what it is for, so the two 4-digit PINs are never confused.
-    b.text("pin_name", (0.03, BODY_TOP + 0.12, 0.40, 0.19), b.pin_label(pin_id), "big", SMALL)
-    items = []
-    if c is not None:
-        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries)
-                      if c.tries_left is not None else "", b.counter_role(c)))
-        if c.tries_left is not None and c.tries_left <= 1:
-            items.append(("warn", t("pin.warn_last"), "danger"))
-        elif c.tries_left is not None and c.tries_left <= 3:
-            items.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
-    if s.pin_message:
-        key, values = s.pin_message
-        items.append(("pin_message", t(key, **values), "danger"))
-    if s.pending:
-        items.append(("busy", t("reading.body"), "ok"))
-    b.text("dots", (0.03, BODY_TOP, 0.40, 0.12), "●" * s.pin_len + "○" * (4 - s.pin_len),
-           "big", BIG, "center")
-    b.paragraphs(items, top=BODY_TOP + 0.32, bottom=FOOT_Y - 0.01, width=0.40, size=BODY)
-    b.button("btn_cancel", (0.03, FOOT_Y, 0.40, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
+    # The left column is the text (as wide as the keys allow: large text must keep the warning on
+    # page 1); the dots sit above the keys they belong to.
+    items = pin_items(b, pin_id, c)
+    b.paragraphs(items, top=HEADER_H + 0.01, bottom=FOOT_Y - 0.005, width=0.56, size=BODY)
+    b.button("btn_cancel", (0.03, FOOT_Y, 0.56, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
              enabled=not s.pending)
-    x0, y0, w, h, gap = 0.46, BODY_TOP, 0.165, 0.13, 0.012
+    x0, w, h, gap = 0.62, 0.11, 0.13, 0.01
+    b.text("dots", (x0, BODY_TOP, 3 * w + 2 * gap, 0.10), "●" * s.pin_len + "○" * (4 - s.pin_len),
+           "big", BIG, "center")
+    y0 = BODY_TOP + 0.11
     for r, row in enumerate(PAD_ROWS):
         for col, k in enumerate(row):
             label = t(f"pad.{k}") if k in ("clear", "back") else k
@@ -591,19 +545,10 @@ def _keyboard(b: _Builder) -> None:
     b.header("pin_entry.title")
     b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "7/9", "title", TITLE, "center")
     c = s.status.pins.get("jpki_sign") if s.status else None
-    b.text("dots", (0.02, BODY_TOP, 0.30, 0.12), "●" * s.pin_len or "—", "big", SMALL, "center")
-    b.text("pin_name", (0.02, BODY_TOP + 0.12, 0.30, 0.21), b.pin_label("jpki_sign"), "big", SMALL)
-    items = [("length", t("linkage.s7.length", n=s.pin_len), "muted")]
-    if c is not None and c.tries_left is not None:
-        items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), "body"))
-        if c.tries_left <= 1:
-            items.append(("warn", t("pin.warn_last"), "danger"))
-        elif c.tries_left <= 3:
-            items.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
-    if s.pin_message:
-        key, values = s.pin_message
-        items.append(("pin_message", t(key, **values), "danger"))
-    b.paragraphs(items, top=BODY_TOP + 0.33, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=SMALL)
+    # Up to 16 masked characters: two lines of small dots (no personal data, just a count).
+    b.text("dots", (0.02, BODY_TOP, 0.30, 0.12), "●" * s.pin_len or "—", "small", SMALL, "center")
+    items = pin_items(b, "jpki_sign", c, extra=[("length", t("linkage.s7.length", n=s.pin_len), "muted")])
+    b.paragraphs(items, top=BODY_TOP + 0.13, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=BODY)
     b.button("btn_cancel", (0.02, FOOT_Y, 0.30, FOOT_H), t("btn.cancel"), "normal", shortcut=False)
     x0, y0, gap = 0.34, BODY_TOP, 0.006
     cols = 9

@@ -173,7 +173,6 @@ class Session:
         self.cancel_requested = False
         self.linkage: dict[str, Any] = {}
         self.terms_page = 0
-        self.page = 0                       # page of a guidance screen (screens.paginate)
         self.session_started: float | None = None
         self.pin_last_input: float | None = None
         self.last_input: float | None = None
@@ -220,7 +219,6 @@ class Session:
             self.screens_seen.append(screen)
             self.notice = None
             self.pages = {}
-            self.page = 0
         self.screen_since = self.clock.now()
         self.last_input = self.clock.now()
         if screen in PIN_SCREENS:
@@ -656,9 +654,6 @@ class Session:
             return False
         if widget == "btn_print":
             return self._print()
-        if widget in ("btn_page_next", "btn_page_prev"):
-            self.page = max(0, self.page + (1 if widget == "btn_page_next" else -1))
-            return True
         if handler is None:
             return False
         return bool(handler(widget))

@@ -15,7 +15,7 @@ a date ("expired", "soon", "in the renewal window"); the dates are shown
 and the resident is told the kiosk cannot judge them now.
 """
 
-from kiosk.guidance.items import KINDS, Item
+from kiosk.guidance.items import COUNTER_TONES, KINDS, Item, counter_tone
 from kiosk.guidance.topics import TOPICS, Guide, topic_items
 
-__all__ = ["Guide", "Item", "KINDS", "TOPICS", "topic_items"]
+__all__ = ["COUNTER_TONES", "Guide", "Item", "KINDS", "counter_tone", "TOPICS", "topic_items"]

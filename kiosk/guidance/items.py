@@ -9,7 +9,22 @@ from dataclasses import dataclass
 # contact: where to go or call; link: a page (printed as a QR code on the slip).
 KINDS = ("heading", "statement", "step", "warning", "contact", "link")
 # How urgent: "" plain, "ok" nothing to do, "warn" act soon, "danger" act now / blocked.
-TONES = ("", "ok", "warn", "danger")
+# A PIN counter's row carries its state instead: "ok" full, "few" tries gone, "last" one try, "locked".
+COUNTER_TONES = ("ok", "few", "last", "locked")
+TONES = ("", "ok", "warn", "danger", "few", "last", "locked")
+
+
+def counter_tone(c) -> str:
+    """The tone of a PIN counter (screens colour it): ok (full), few, last (one try), locked; "" if unknown."""
+    if c is None:
+        return ""
+    if c.locked or (c.tries_left is not None and c.tries_left <= 0):
+        return "locked"
+    if c.tries_left is None:
+        return ""
+    if c.tries_left == 1:
+        return "last"
+    return "ok" if c.max_tries is None or c.tries_left >= c.max_tries else "few"
 
 
 @dataclass(frozen=True, slots=True)

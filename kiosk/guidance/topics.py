@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kiosk.config import Config
-from kiosk.guidance.items import Item
+from kiosk.guidance.items import Item, counter_tone
 from kiosk.i18n import catalog
 from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER, CardStatus, LicenceData, months_before
 
@@ -132,8 +132,7 @@ class Guide:
             c = st.pins.get(pin_id)
             if c is None:
                 continue
-            tone = "danger" if c.locked else ("warn" if c.last_try else "ok")
-            out.append(self.item("statement", "guide.pins.row", tone, label=self.pin_label(pin_id),
+            out.append(self.item("statement", "guide.pins.row", counter_tone(c), label=self.pin_label(pin_id),
                                  state=self.tries(c)))
             if c.last_try:
                 out.append(self.item("warning", "guide.pins.last_try", "danger", pin_name=self.pin_name(pin_id)))

@@ -65,9 +65,15 @@ class CardStatus:
     def locked_pins(self) -> list[str]:
         return [p.id for p in self.pins.values() if p.locked]
 
-    def auth_cert_expired(self, today: dt.date | None = None) -> bool:
-        today = today or dt.date.today()
-        return self.auth_cert_not_after is not None and self.auth_cert_not_after < today
+    def auth_cert_expired(self, today: dt.date | None = None) -> bool | None:
+        """Whether the certificate has expired by ``today`` (a trusted date); None: cannot say.
+
+        No fallback to the system clock: an unsynchronised clock must not make
+        an "expired" judgment (callers pass the session's trusted date or None).
+        """
+        if today is None or self.auth_cert_not_after is None:
+            return None if today is None else False
+        return self.auth_cert_not_after < today
 
     def to_json(self) -> dict:
         out = {
@@ -134,9 +140,11 @@ class LicenceData:
             return None
         return months_before(self.expiry, 2), self.expiry
 
-    def in_renewal_window(self, today: dt.date | None = None) -> bool:
+    def in_renewal_window(self, today: dt.date | None = None) -> bool | None:
+        """Whether ``today`` (a trusted date) is in the renewal window; None: the date is unknown."""
+        if today is None:
+            return None
         w = self.renewal_window
-        today = today or dt.date.today()
         return bool(w and w[0] <= today <= w[1])
 
     @property

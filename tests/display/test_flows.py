@@ -38,14 +38,14 @@ def test_pin_status_in_words_residents_know():
         "tap item_pin_status", "wait_screen pin_status", "expect_text 残り回数の確認だけでは、回数は減りません",
         "expect_text マイナ免許証の暗証番号（数字4桁）【免許情報の読み取り用】：あと 10 回（全 10 回）",
         "expect_text 利用者証明用電子証明書の暗証番号（数字4桁）【ログイン・連携の手順④用】：ロック中",
-        "expect_text 1/", "expect_no_widget btn_page_prev_enabled", "tap btn_page_next", "expect_text 2/",
-        "tap btn_page_prev", "expect_text 1/",
+        "expect_text 1/", "tap page_next_guide", "expect_text 2/",
+        "tap page_prev_guide", "expect_text 1/",
     ])
     assert not data_verifies(r.cards[0])          # reading counters spends no try
 
 def test_locked_licence_pin_guidance_names_the_police_never_phone():
     r = run(start("licence-locked") + [
-        "tap item_pin_status", "tap btn_page_next", "expect_text 試験場や警察署等",
+        "tap item_pin_status", "tap page_next_guide", "tap page_next_guide", "expect_text 試験場や警察署等",
         "expect_text 電話での暗証番号の回答は行っていません",
         "tap btn_back", "tap item_licence", "wait_screen licence_locked",
         "expect_no_widget key_ok", "expect_no_widget key_1", "expect_text 試験場や警察署等",
@@ -59,8 +59,8 @@ def test_licence_read_with_one_verify():
         "expect_text ●●●○", "tap key_7", "tap key_ok", "wait_screen licence",
         "expect_text 有効期限：2027年6月15日", "expect_text 更新期間：2027年4月15日〜2027年6月15日",
         "expect_text 区分：優良", "expect_no_text オンライン更新時講習を受けられます",
-        "expect_text 種類：普通・普自二", "tap btn_page_next", "expect_text 条件等：眼鏡等",
-        "expect_text マイナポータルと連携した方", "tap btn_page_prev",
+        "expect_text 種類：普通・普自二", "expect_text 条件等：眼鏡等", "tap page_next_guide",
+        "expect_text マイナポータルと連携した方", "expect_no_text 種類：普通・普自二", "tap page_prev_guide",
         "expect_no_text 912345678901", "tap btn_toggle_number", "expect_text 912345678901",
         "tap btn_toggle_number", "expect_no_text 912345678901", "expect_widget photo",
     ])
@@ -134,7 +134,7 @@ def test_renewal_guidance_is_personalised():
     run(start("resident") + [
         "tap item_renewal", "expect_text 利用者証明用電子証明書の有効期限：2029年5月2日",
         "expect_text このカードには署名用電子証明書があります", "expect_no_text 免許証番号を正しく入力する",
-        "tap btn_page_next", "expect_text 有効期限通知書", "expect_no_text 免許証番号を正しく入力する",
+        "tap page_next_guide", "expect_text 有効期限通知書", "expect_no_text 免許証番号を正しく入力する",
     ])
     run(start("minor") + ["tap item_renewal", "expect_text このカードには署名用電子証明書がありません"])
     run(start("cert-expired") + ["tap item_renewal", "expect_text 電子証明書の有効期限が切れています"])
@@ -144,8 +144,9 @@ def test_renewal_guidance_is_personalised():
 def test_lost_card_guidance():
     run(start("resident") + [
         "tap item_lost_card", "expect_text 0120-95-0178", "expect_text 0120-0178-27",
-        "expect_text 24時間365日", "expect_text 再発行", "tap btn_page_next", "expect_text 1,500円",
-        "expect_text 3×2.4cm", "expect_text 6か月以内", "expect_text 従来の運転免許証", "expect_text 免許申請係",
+        "expect_text 24時間365日", "tap page_next_guide", "expect_text 再発行", "tap page_next_guide",
+        "expect_text 1,500円",
+        "expect_text 3×2.4cm", "expect_text 6か月以内", "tap page_next_guide", "expect_text 従来の運転免許証", "expect_text 免許申請係",
         "expect_no_text 遺失届",
     ])
 
@@ -272,8 +273,9 @@ def test_linkage_without_gateway_offers_the_app_route():
     """No gateway: readiness from the facts already read (no VERIFY), then the official app's nine steps."""
     r = run(start("resident") + ["expect_text マイナポータル連携の準備と手順", "tap item_linkage",
                                  "wait_screen linkage_preflight", "expect_text 暗証番号を入力しません",
-                                 "tap btn_page_next", "expect_text 連携の準備ができています",
-                                 "expect_text 引っ越しや氏名の変更", "tap btn_page_next", "tap btn_page_next",
+                                 "tap page_next_guide", "expect_text 連携の準備ができています",
+                                 "tap page_next_guide", "expect_text 引っ越しや氏名の変更",
+                                 "tap page_next_guide", "tap page_next_guide", "tap page_next_guide",
                                  "expect_text ④ マイナンバーカードの暗証番号（4桁の数字）を入力する",
                                  "expect_text マイナ免許証の暗証番号（4桁）とは別の番号です"],
             linkage_factory=fake_linkage_factory(), gateway_available=False)

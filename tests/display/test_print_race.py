@@ -33,12 +33,14 @@ def test_a_slip_built_while_the_ui_wipes_is_built_from_the_copy():
     entered, gate = threading.Event(), threading.Event()
     built: list = []
     seen: list = []
+    stamps: list = []                           # the time the session passed (trusted clock only)
 
-    def gated_builder(kind, lang, cfg_, *, status=None, licence=None, linkage=None):
+    def gated_builder(kind, lang, cfg_, *, status=None, licence=None, linkage=None, now=None):
         entered.set()
         assert gate.wait(20), "test never opened the gate"
         seen.append(licence)
-        receipt = build_receipt(kind, lang, cfg_, status=status, licence=licence, linkage=linkage)
+        stamps.append(now)
+        receipt = build_receipt(kind, lang, cfg_, status=status, licence=licence, linkage=linkage, now=now)
         built.append(receipt)
         return receipt
 
@@ -64,7 +66,8 @@ def test_a_slip_built_while_the_ui_wipes_is_built_from_the_copy():
         svc.close()
     # The slip is the one a fresh read of the same card gives: nothing of it was wiped away.
     status, lic = card_data("resident", "1357")
-    expected = build_receipt("licence", "ja", cfg, status=status, licence=lic)
+    assert stamps and stamps[0] is not None          # the test's clock is trusted (today=TODAY)
+    expected = build_receipt("licence", "ja", cfg, status=status, licence=lic, now=stamps[0])
     assert built and built[0].lines == expected.lines
     assert lic.expiry is not None and any(lic.licence_number[-4:] in line for line in built[0].lines)
     # The copy the thread used is wiped once the slip is built.

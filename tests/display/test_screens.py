@@ -269,3 +269,22 @@ def test_no_missing_glyphs(surface):
             if m is None and not ch.isspace():
                 missing.add((lang, ch, f"U+{ord(ch):04X}"))
     assert not missing, sorted(missing)
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1024, 600)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_last_try_warning_is_on_the_first_page_of_every_pin_pad(size):
+    """Large text may page the PIN pad's left column; the warning and the message never leave page 1."""
+    surface = pygame.Surface(size)
+    for label, screen, setup in VARIANTS:
+        if screen not in ("licence_pin", "linkage_4", "linkage_7"):
+            continue
+        for lang in LANGS:
+            for large in (False, True):
+                s, view, frame = render(surface, lang, large, screen, setup)
+                c = s.status.pins.get(s.pin_id or "licence") if s.status else None
+                if c is None or c.tries_left is None or c.tries_left > 3:
+                    continue
+                shown = {p.id for p in frame.placed if p.box is not None}
+                assert "warn" in shown and not view.get("warn").hidden, (label, lang, large)
+                if s.pin_message:
+                    assert "pin_message" in shown, (label, lang, large)

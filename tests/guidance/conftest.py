@@ -40,16 +40,25 @@ def session(profile: str | None, screen: str, lang: str, today=TODAY, cfg: Confi
     return s
 
 
-def screen_pages(s: Session) -> list:
-    """Every page of the screen (a View each), turning pages as a resident would."""
+def screen_pages(s: Session, size=(800, 480)) -> list:
+    """Every page of the screen (a View each, as drawn), turning ▼ as a resident would."""
+    import os
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    from kiosk.display.render import Renderer
+    from kiosk.display.screens import GUIDE_BLOCK
+    renderer = Renderer(pygame.Surface(size))
     views = []
-    for page in range(20):
-        s.page = page
+    s.pages = {}
+    for _ in range(20):
         view = build_view(s)
+        frame = renderer.draw(view)
         views.append(view)
-        nxt = view.get("btn_page_next")
-        if nxt is None or not nxt.enabled:
+        nxt = f"page_next_{GUIDE_BLOCK}"
+        if GUIDE_BLOCK not in frame.pages or not view.enabled(nxt):
             return views
+        s.tap(nxt)
     raise AssertionError("more than 20 pages")
 
 

@@ -93,3 +93,45 @@ def test_the_session_passes_a_time_only_from_a_trusted_clock(today, dated):
     assert s.tap("btn_print")
     assert done.wait(10)
     assert (got["now"] is not None) == dated
+
+
+def test_the_model_judges_no_date_without_a_trusted_date(monkeypatch):
+    """None means unknown: no fallback to the system clock, even one that says "long expired"."""
+    import datetime as dt
+
+    import kiosk.nfc.model as model
+
+    class FarFuture(dt.date):
+        @classmethod
+        def today(cls):
+            return cls(2099, 1, 1)
+
+    monkeypatch.setattr(model.dt, "date", FarFuture)
+    for profile in PROFILES:
+        status, licence = card(profile)
+        assert status.auth_cert_expired(None) is None, profile
+        assert status.auth_cert_expired() is None, profile
+        if licence is not None:
+            assert licence.in_renewal_window(None) is None, profile
+    status, licence = card("cert-expired")
+    assert status.auth_cert_expired(TODAY) is True           # a trusted date still judges
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_screen_of_any_profile_judges_a_date_with_today_none(lang):
+    """today=lambda: None over every screen a card reaches (and every slip), every profile, every language."""
+    from kiosk.display.screens import SCREENS as ALL_SCREENS
+    reachable = [x for x in ALL_SCREENS if x in SCREENS or x in ("menu", "licence_pin", "licence_locked")]
+    for profile in PROFILES:
+        status, licence = card(profile)
+        for screen in reachable:
+            if screen == "licence" and licence is None:
+                continue
+            s = session(profile, screen, lang, today=None)
+            s.today = lambda: None
+            texts = [screen_text(s)]
+            if screen in RECEIPT_KINDS:
+                texts.append("\n".join(slip_for(s, now=None).lines))
+            for text in texts:
+                said = [f for f in fragments(lang) if f in text]
+                assert not said, (profile, screen, said)

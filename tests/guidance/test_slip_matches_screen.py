@@ -10,8 +10,13 @@ SCREEN_ONLY = ("g_licence_number",)          # the licence number: masked on scr
 
 
 def screen_items(s) -> list[str]:
-    return [w.text for view in screen_pages(s) for w in view.widgets
-            if w.id.startswith("g_") and not w.id.startswith(SCREEN_ONLY)]
+    """The guidance texts as the resident sees them, page after page (a paragraph split over two once)."""
+    seen: dict[str, str] = {}
+    for view in screen_pages(s):
+        for w in view.widgets:
+            if w.id.startswith("g_") and not w.id.startswith(SCREEN_ONLY) and not w.hidden:
+                seen.setdefault(w.id, w.text)
+    return list(seen.values())
 
 
 def slip_items(receipt) -> list[str]:
