@@ -34,9 +34,10 @@ BASE = Path(os.environ.get("KIOSK_RELEASES_BASE", "/opt/kiosk"))
 UNIT = "kiosk.service"
 # States with no resident at the kiosk: the attract screen, or still starting.
 IDLE_STATES = frozenset({"ready", "booting"})
-IDLE_TIMEOUT = float(os.environ.get("KIOSK_RELEASE_IDLE_TIMEOUT", 1800))
-HEALTH_TIMEOUT = float(os.environ.get("KIOSK_RELEASE_HEALTH_TIMEOUT", 120))
-SETTLE = float(os.environ.get("KIOSK_RELEASE_SETTLE", 5))
+# Seconds, overridable from the environment; read when used (never at import: `kiosk status`
+# imports this module and must not die on a typo in a variable it does not use).
+DEFAULTS = {"KIOSK_RELEASE_IDLE_TIMEOUT": 1800.0, "KIOSK_RELEASE_HEALTH_TIMEOUT": 120.0,
+            "KIOSK_RELEASE_SETTLE": 5.0}
 POLL = 0.5
 
 EXIT_OK, EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_BUSY = 0, 1, 3, 4
@@ -117,6 +118,23 @@ class ReleaseError(RuntimeError):
     pass
 
 
+def seconds(name: str) -> float:
+    """``name`` from the environment in seconds, or its default (with a message when it is not a number)."""
+    default = DEFAULTS[name]
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < float("inf")):
+        print(f"kiosk release: {name}={raw!r} is not a number of seconds >= 0; using {default:.0f}",
+              file=sys.stderr)
+        return default
+    return value
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -192,8 +210,10 @@ def health(version: str, restarts_before: int, base: Path = BASE, read=runstate.
     return True, f"active, pid {pid}, state {state.get('state')}"
 
 
-def wait_healthy(version: str, restarts_before: int, timeout: float = HEALTH_TIMEOUT,
-                 settle: float = SETTLE, base: Path = BASE) -> tuple[bool, str]:
+def wait_healthy(version: str, restarts_before: int, timeout: float | None = None,
+                 settle: float | None = None, base: Path = BASE) -> tuple[bool, str]:
+    timeout = seconds("KIOSK_RELEASE_HEALTH_TIMEOUT") if timeout is None else timeout
+    settle = seconds("KIOSK_RELEASE_SETTLE") if settle is None else settle
     deadline = time.monotonic() + timeout
     healthy_since = None
     why = "not checked"
@@ -220,9 +240,10 @@ def _journal(event: str, message: str, priority: int, **fields) -> None:
 
 
 # --- the switch ------------------------------------------------------------------------------------
-def activate(version: str, releases: Releases | None = None, idle_timeout: float = IDLE_TIMEOUT,
-             health_timeout: float = HEALTH_TIMEOUT, settle: float = SETTLE) -> int:
+def activate(version: str, releases: Releases | None = None, idle_timeout: float | None = None,
+             health_timeout: float | None = None, settle: float | None = None) -> int:
     from kiosk import journal
+    idle_timeout = seconds("KIOSK_RELEASE_IDLE_TIMEOUT") if idle_timeout is None else idle_timeout
     rel = releases or Releases()
     if not (rel.dir(version) / ".complete").exists():
         print(f"kiosk release: {version} is not installed in {rel.dir(version)}", file=sys.stderr)
@@ -263,8 +284,8 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
     return rollback(rel, version, old, why, health_timeout, settle)
 
 
-def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float = HEALTH_TIMEOUT,
-             settle: float = SETTLE) -> int:
+def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float | None = None,
+             settle: float | None = None) -> int:
     from kiosk import journal
     rel.link(good)
     rel.mark(".rolled-back", {"version": bad, "to": good, "reason": why, "time": time.time()})
@@ -301,8 +322,9 @@ def register(sub) -> None:
     st.set_defaults(func=cmd_status)
     ac = rs.add_parser("activate", help="switch when idle, restart, health gate, roll back if unhealthy")
     ac.add_argument("version")
-    ac.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT)
-    ac.add_argument("--health-timeout", type=float, default=HEALTH_TIMEOUT)
+    ac.add_argument("--idle-timeout", type=float, help="seconds (default $KIOSK_RELEASE_IDLE_TIMEOUT or 1800)")
+    ac.add_argument("--health-timeout", type=float,
+                    help="seconds (default $KIOSK_RELEASE_HEALTH_TIMEOUT or 120)")
     ac.set_defaults(func=cmd_activate)
     ln = rs.add_parser("link", help="only point current at VERSION (no restart: a chroot, an image build)")
     ln.add_argument("version")

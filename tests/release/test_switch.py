@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,20 @@ def test_release_scripts_pass_shellcheck():
     scripts += sorted((ROOT / "deploy/release/debian").iterdir()) + sorted((ROOT / "deploy/mender").iterdir())
     result = subprocess.run([exe, "--severity=style", *map(str, scripts)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
+
+
+def test_a_bad_timeout_in_the_environment_does_not_break_importing_and_falls_back(monkeypatch, capsys):
+    env = dict(os.environ, KIOSK_RELEASE_IDLE_TIMEOUT="x", KIOSK_RELEASE_SETTLE="nan")
+    out = subprocess.run([sys.executable, "-c",
+                          "import kiosk.cli, kiosk.appliance.status, kiosk.appliance.release"],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    monkeypatch.setenv("KIOSK_RELEASE_IDLE_TIMEOUT", "x")
+    assert release.seconds("KIOSK_RELEASE_IDLE_TIMEOUT") == 1800
+    assert "KIOSK_RELEASE_IDLE_TIMEOUT='x' is not a number of seconds" in capsys.readouterr().err
+    monkeypatch.setenv("KIOSK_RELEASE_IDLE_TIMEOUT", "-5")
+    assert release.seconds("KIOSK_RELEASE_IDLE_TIMEOUT") == 1800
+    monkeypatch.setenv("KIOSK_RELEASE_IDLE_TIMEOUT", " 3 ")
+    assert release.seconds("KIOSK_RELEASE_IDLE_TIMEOUT") == 3
+    monkeypatch.delenv("KIOSK_RELEASE_IDLE_TIMEOUT")
+    assert release.seconds("KIOSK_RELEASE_IDLE_TIMEOUT") == 1800
