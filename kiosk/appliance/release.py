@@ -6,8 +6,9 @@ to them and /opt/kiosk/venv points through ``current``, so the unit never
 changes.  A switch is a rename of a fresh symlink over ``current`` (atomic: a
 power cut leaves the old or the new link, never none).
 
-``activate(version)``: wait until no resident session is active (the kiosk's
-state file says ready or booting), switch, restart kiosk.service, and wait for
+``activate(version)``: wait until no resident session is active (kiosk.service
+has no process, or the state file written by its MainPID says ready or booting;
+a missing, stale or unreadable state counts as busy), switch, check idle again, restart kiosk.service, and wait for
 it to report healthy: active after READY=1, its main process running the new
 release, its state file written by that process, no config error, and still so
 after a short settle time.  Otherwise switch back, restart the old release and
@@ -98,6 +99,16 @@ class Releases:
         os.symlink("current/venv", tmp)
         os.replace(tmp, venv)
 
+    def restore(self, current: str | None, previous: str | None, switching: dict | None) -> None:
+        """Put the links and the ``.switching`` marker back as they were (a switch called off)."""
+        for name, version in (("current", current), ("previous", previous)):
+            if version:
+                self._point(name, version)
+            else:
+                (self.base / name).unlink(missing_ok=True)
+        self.mark(".switching", switching)
+        fsync_dir(self.base)
+
     # The switch in progress (for a re-run) and the last rollback (for kiosk status).
     def mark(self, name: str, data: dict | None) -> None:
         path = self.base / "releases" / name
@@ -175,18 +186,50 @@ def release_of_pid(pid: int, base: Path = BASE) -> str | None:
     return None
 
 
-def idle(state: dict | None) -> bool:
-    """No resident session: the kiosk is not running, or it shows the attract screen (or boots)."""
-    return not state or not state.get("running") or state.get("state") in IDLE_STATES
+# ActiveStates in which kiosk.service has no process, hence no resident at the kiosk.  Any other
+# state (active, activating, reloading, deactivating) or none at all (systemctl timed out) needs the
+# kiosk's own word that it is idle: fail closed.
+NO_PROCESS = frozenset({"inactive", "failed"})
 
 
-def wait_idle(timeout: float, read=runstate.read_state, clock=time.monotonic) -> bool:
+def idle(state: dict | None, main_pid: int) -> bool:
+    """The kiosk process ``main_pid`` itself says it shows the attract screen (or boots).
+
+    A missing, unreadable or stale file (written by another, earlier process) is not idle.
+    """
+    return (isinstance(state, dict) and main_pid > 0 and state.get("pid") == main_pid
+            and bool(state.get("running")) and state.get("state") in IDLE_STATES)
+
+
+def kiosk_idle(read=runstate.read_state) -> tuple[bool, str]:
+    """(True, why) when a restart now interrupts no resident; (False, why) otherwise."""
+    u = unit("ActiveState", "SubState", "MainPID")
+    active, sub = u.get("ActiveState"), u.get("SubState")
+    try:
+        pid = int(u.get("MainPID") or 0)
+    except ValueError:
+        pid = 0
+    if active in NO_PROCESS or (active == "activating" and sub == "auto-restart" and pid == 0):
+        return True, f"kiosk.service {active}/{sub}: no kiosk process"
+    if not active:
+        return False, "the state of kiosk.service cannot be read"
+    state = read()
+    if idle(state, pid):
+        return True, f"kiosk pid {pid} is {state['state']}"
+    if not isinstance(state, dict):
+        return False, f"kiosk.service {active}, pid {pid}: no readable state file"
+    if state.get("pid") != pid:
+        return False, f"kiosk.service {active}, pid {pid}: the state file is from pid {state.get('pid')}"
+    return False, f"kiosk.service {active}, pid {pid}: state {state.get('state')!r}"
+
+
+def wait_idle(timeout: float, check=kiosk_idle, clock=time.monotonic) -> tuple[bool, str]:
     deadline = clock() + timeout
-    while not idle(read()):
-        if clock() > deadline:
-            return False
+    while True:
+        ok, why = check()
+        if ok or clock() > deadline:
+            return ok, why
         time.sleep(POLL)                    # polling the kiosk's published state, with a deadline
-    return True
 
 
 def health(version: str, restarts_before: int, base: Path = BASE, read=runstate.read_state) -> tuple[bool | None, str]:
@@ -252,14 +295,15 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
     old = pending["from"] if pending and pending.get("to") == version else rel.current()
     if old == version:
         old = rel.previous()
-    u = unit("ActiveState", "UnitFileState", "NRestarts") if systemd_running() else {}
-    managed = u.get("ActiveState") in ("active", "activating", "reloading", "failed") \
-        or u.get("UnitFileState") in ("enabled", "enabled-runtime")
-    if u.get("ActiveState") == "active" and not wait_idle(idle_timeout):
-        _journal("release_deferred", f"release {version}: a resident session stayed active for "
-                 f"{idle_timeout:.0f} s; not switched (run it again)", journal.WARNING,
-                 RELEASE=version, RELEASE_FROM=old or "")
-        return EXIT_BUSY
+    if systemd_running():
+        ok, why = wait_idle(idle_timeout)
+        if not ok:
+            return _deferred(version, old, idle_timeout, why)
+    u = unit("ActiveState", "UnitFileState") if systemd_running() else {}
+    managed = (systemd_running() and not u.get("ActiveState")) \
+        or u.get("ActiveState") in ("active", "activating", "reloading", "deactivating", "failed") \
+        or u.get("UnitFileState") in ("enabled", "enabled-runtime")     # unreadable: restart, to be safe
+    before = (rel.current(), rel.previous(), pending)
     rel.mark(".switching", {"from": old, "to": version})
     rel.link(version)
     if not managed:
@@ -268,6 +312,10 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
         return EXIT_OK
     systemctl("reset-failed", UNIT)             # also zeroes NRestarts: read it after
     restarts = int(unit("NRestarts").get("NRestarts") or 0)
+    ok, why = kiosk_idle()                      # a resident may have come while we switched
+    if not ok:
+        rel.restore(*before)
+        return _deferred(version, old, idle_timeout, why)
     systemctl("restart", "--no-block", UNIT)
     ok, why = wait_healthy(version, restarts, health_timeout, settle, rel.base)
     if ok:
@@ -282,6 +330,13 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
                  "release to roll back to", journal.ERR, RELEASE=version, REASON=why)
         return EXIT_ROLLED_BACK
     return rollback(rel, version, old, why, health_timeout, settle)
+
+
+def _deferred(version: str, old: str | None, idle_timeout: float, why: str) -> int:
+    from kiosk import journal
+    _journal("release_deferred", f"release {version}: the kiosk was not idle within {idle_timeout:.0f} s "
+             f"({why}); not switched (run it again)", journal.WARNING, RELEASE=version, RELEASE_FROM=old or "")
+    return EXIT_BUSY
 
 
 def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float | None = None,
@@ -361,6 +416,11 @@ def cmd_rollback(args) -> int:
     if not prev:
         print("kiosk release: no previous release to roll back to", file=sys.stderr)
         return EXIT_ERROR
+    idle_timeout = seconds("KIOSK_RELEASE_IDLE_TIMEOUT")
+    if systemd_running():
+        ok, why = wait_idle(idle_timeout)
+        if not ok:
+            return _deferred(prev, cur, idle_timeout, why)
     return rollback(rel, cur or "?", prev, "rollback requested")
 
 

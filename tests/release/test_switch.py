@@ -56,24 +56,86 @@ def test_a_venv_from_before_releases_is_kept_aside(tmp_path):
     assert (tmp_path / "venv.pre-release" / "bin").is_dir() and (tmp_path / "venv").is_symlink()
 
 
+R = {"running": True, "pid": 20}
+
+
 @pytest.mark.parametrize("state, is_idle", [
-    (None, True), ({"running": False, "state": "working"}, True), ({"running": True, "state": "ready"}, True),
-    ({"running": True, "state": "booting"}, True), ({"running": True, "state": "working"}, False),
-    ({"running": True, "state": "waiting_pin"}, False), ({"running": True, "state": "card_left"}, False),
-    ({"running": True, "state": "success"}, False), ({"running": True, "state": "resident_error"}, False),
+    (None, False), ({}, False), ({"running": False, "pid": 20, "state": "ready"}, False),   # missing / dead
+    ({"running": True, "pid": 10, "state": "ready"}, False),                               # stale: old pid
+    ({"running": True, "state": "ready"}, False),
+    (dict(R, state="ready"), True), (dict(R, state="booting"), True), (dict(R, state="working"), False),
+    (dict(R, state="waiting_pin"), False), (dict(R, state="card_left"), False),
+    (dict(R, state="success"), False), (dict(R, state="resident_error"), False),
 ])
-def test_idle_only_without_a_resident(state, is_idle):
-    assert release.idle(state) is is_idle
+def test_idle_only_when_the_main_process_itself_says_so(state, is_idle):
+    assert release.idle(state, 20) is is_idle
+
+
+@pytest.mark.parametrize("props, state, is_idle", [
+    ({}, dict(R, state="ready"), False),                                   # systemctl show timed out
+    ({"ActiveState": "active", "MainPID": "20"}, None, False),             # no state file
+    ({"ActiveState": "active", "MainPID": "20"}, dict(R, pid=10, state="ready"), False),
+    ({"ActiveState": "active", "MainPID": "20"}, dict(R, state="waiting_pin"), False),
+    ({"ActiveState": "activating", "SubState": "start", "MainPID": "20"}, dict(R, state="working"), False),
+    ({"ActiveState": "reloading", "MainPID": "20"}, dict(R, state="working"), False),
+    ({"ActiveState": "deactivating", "MainPID": "20"}, None, False),
+    ({"ActiveState": "active", "MainPID": "20"}, dict(R, state="ready"), True),
+    ({"ActiveState": "activating", "SubState": "start", "MainPID": "20"}, dict(R, state="booting"), True),
+    ({"ActiveState": "inactive", "MainPID": "0"}, None, True),
+    ({"ActiveState": "failed", "MainPID": "0"}, None, True),
+    ({"ActiveState": "activating", "SubState": "auto-restart", "MainPID": "0"}, None, True),  # crash loop
+])
+def test_kiosk_idle_fails_closed(monkeypatch, props, state, is_idle):
+    monkeypatch.setattr(release, "unit", lambda *p: props)
+    ok, why = release.kiosk_idle(read=lambda: state)
+    assert ok is is_idle, why
 
 
 def test_wait_idle_waits_for_the_resident_then_gives_up_at_its_deadline(monkeypatch):
     monkeypatch.setattr(release, "POLL", 0)
-    states = iter([{"running": True, "state": "waiting_pin"}, {"running": True, "state": "card_left"},
-                   {"running": True, "state": "ready"}])
-    assert release.wait_idle(60, read=lambda: next(states)) is True
+    answers = iter([(False, "waiting_pin"), (False, "card_left"), (True, "ready")])
+    assert release.wait_idle(60, check=lambda: next(answers)) == (True, "ready")
     now = iter(range(0, 1000, 10))
-    busy = {"running": True, "state": "working"}
-    assert release.wait_idle(30, read=lambda: busy, clock=lambda: next(now)) is False
+    assert release.wait_idle(30, check=lambda: (False, "working"), clock=lambda: next(now)) == (False, "working")
+
+
+class FakeSystemd:
+    """systemctl as activate() sees it: ``show`` answers from ``props``, other calls are recorded."""
+
+    def __init__(self, monkeypatch, props: dict, idle_answers: list[tuple[bool, str]]):
+        self.calls: list[tuple[str, ...]] = []
+        self.props = props
+        self.answers = iter(idle_answers)
+        monkeypatch.setattr(release, "systemd_running", lambda: True)
+        monkeypatch.setattr(release, "POLL", 0)
+        monkeypatch.setattr(release, "unit", lambda *p: {k: v for k, v in self.props.items() if k in p})
+        monkeypatch.setattr(release, "kiosk_idle", lambda: next(self.answers))
+        monkeypatch.setattr(release, "systemctl", lambda *a: self.calls.append(a) or 0)
+        monkeypatch.setattr(release, "_journal", lambda event, msg, prio, **f: self.calls.append(("journal", event)))
+
+
+def test_a_busy_or_unreadable_kiosk_defers_the_switch(tmp_path, monkeypatch):
+    rel = installed(tmp_path, "1.0.1", "1.0.2")
+    rel.link("1.0.1")
+    monkeypatch.setattr(release, "unit", lambda *p: {})                  # systemctl show timed out
+    monkeypatch.setattr(release, "systemd_running", lambda: True)
+    monkeypatch.setattr(release, "_journal", lambda *a, **f: None)
+    monkeypatch.setattr(release.runstate, "read_state", lambda: {"running": True, "pid": 1, "state": "ready"})
+    assert release.activate("1.0.2", rel, idle_timeout=0) == release.EXIT_BUSY
+    assert rel.current() == "1.0.1" and rel.marker(".switching") is None
+
+
+def test_idle_is_checked_again_right_before_the_restart(tmp_path, monkeypatch):
+    rel = installed(tmp_path, "1.0.0", "1.0.1", "1.0.2")
+    rel.link("1.0.0")
+    rel.link("1.0.1")
+    fake = FakeSystemd(monkeypatch, {"ActiveState": "active", "UnitFileState": "enabled", "NRestarts": "0"},
+                       [(True, "ready"), (False, "kiosk pid 20: state 'waiting_pin'")])
+    assert release.activate("1.0.2", rel, idle_timeout=0) == release.EXIT_BUSY
+    assert ("restart", "--no-block", release.UNIT) not in fake.calls
+    assert ("journal", "release_deferred") in fake.calls
+    assert (rel.current(), rel.previous()) == ("1.0.1", "1.0.0")        # the links are as before
+    assert rel.marker(".switching") is None
 
 
 def test_activate_without_systemd_only_switches(tmp_path, monkeypatch):
@@ -180,3 +242,29 @@ def test_a_bad_timeout_in_the_environment_does_not_break_importing_and_falls_bac
     assert release.seconds("KIOSK_RELEASE_IDLE_TIMEOUT") == 3
     monkeypatch.delenv("KIOSK_RELEASE_IDLE_TIMEOUT")
     assert release.seconds("KIOSK_RELEASE_IDLE_TIMEOUT") == 1800
+
+
+def test_a_failed_state_write_leaves_no_stale_ready(tmp_path, monkeypatch):
+    from kiosk import journal
+    from kiosk.appliance import runstate
+    from kiosk.signals import Bus
+    path = tmp_path / "state.json"
+    rs = runstate.RuntimeState(Bus(), path)
+    rs.write()
+    assert runstate.read_state(path)["state"] == "booting"
+    records = []
+    journal.add_sink(records.append)
+    try:
+        def full(*a, **k):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(runstate.tempfile, "mkstemp", full)
+        rs.state = "waiting_pin"
+        rs.write()
+        rs.write()
+    finally:
+        journal.remove_sink(records.append)
+    assert runstate.read_state(path) is None                  # gone, so the switcher waits
+    assert [r["WHERE"] for r in records if r.get("EVENT") == "error_swallowed"] == ["runstate.write"]
+    monkeypatch.undo()
+    rs.write()
+    assert runstate.read_state(path)["state"] == "waiting_pin"
