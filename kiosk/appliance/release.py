@@ -388,7 +388,8 @@ def register(sub) -> None:
     rr.set_defaults(func=lambda a: activate(Releases().current() or "-"))
     rb = rs.add_parser("rollback", help="switch back to the previous release (with the health gate)")
     rb.set_defaults(func=cmd_rollback)
-    ck = rs.add_parser("check", help="exit 0 when the current release runs and is healthy")
+    ck = rs.add_parser("check", help="exit 0 only when the current release runs and is healthy "
+                       "(1 when it is not, or when it cannot be checked)")
     ck.set_defaults(func=cmd_check)
 
 
@@ -428,9 +429,11 @@ def cmd_check(args) -> int:
     rel = Releases()
     cur = rel.current()
     if not cur:
+        print(f"kiosk release check: no current release in {rel.base}", file=sys.stderr)
         return EXIT_ERROR
-    if not systemd_running():
-        return EXIT_OK
+    if not systemd_running():               # cannot check is not healthy: Mender must not commit on it
+        print(f"kiosk release check: {cur}: cannot check, systemd is not running", file=sys.stderr)
+        return EXIT_ERROR
     ok, why = health(cur, int(unit("NRestarts").get("NRestarts") or 0), rel.base)
     print(f"{cur}: {'healthy' if ok else 'NOT healthy'}: {why}")
     return EXIT_OK if ok else EXIT_ERROR

@@ -268,3 +268,38 @@ def test_a_failed_state_write_leaves_no_stale_ready(tmp_path, monkeypatch):
     monkeypatch.undo()
     rs.write()
     assert runstate.read_state(path)["state"] == "waiting_pin"
+
+
+def test_check_is_an_error_when_it_cannot_check(tmp_path, monkeypatch, capsys):
+    rel = installed(tmp_path, "1.0.1")
+    monkeypatch.setattr(release, "BASE", tmp_path)
+    monkeypatch.setattr(release.Releases.__init__, "__defaults__", (tmp_path,))      # Releases() is under tmp
+    assert release.cmd_check(None) == release.EXIT_ERROR                 # no current release
+    rel.link("1.0.1")
+    monkeypatch.setattr(release, "systemd_running", lambda: False)
+    assert release.cmd_check(None) == release.EXIT_ERROR
+    assert "cannot check, systemd is not running" in capsys.readouterr().err
+
+
+MENDER_MODULE = ROOT / "deploy" / "mender" / "kiosk-release"
+
+
+def mender_commit(base: Path, python: str) -> subprocess.CompletedProcess:
+    """The module's ArtifactCommit with ``python`` as the current release's interpreter."""
+    exe = base / "releases" / "1.0.1" / "venv" / "bin" / "python"
+    exe.write_text("#!/bin/sh\n" + python + "\n")
+    exe.chmod(0o755)
+    env = dict(os.environ, KIOSK_RELEASES_BASE=str(base), PYTHONPATH=str(ROOT))
+    return subprocess.run(["sh", str(MENDER_MODULE), "ArtifactCommit", str(base / "files")],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_mender_commits_only_on_a_healthy_check(tmp_path):
+    rel = installed(tmp_path, "1.0.1")
+    assert mender_commit(tmp_path, "exit 0").returncode != 0             # no current release at all
+    rel.link("1.0.1")
+    assert mender_commit(tmp_path, "exit 0").returncode == 0
+    assert mender_commit(tmp_path, "exit 1").returncode != 0
+    if not release.systemd_running():            # as in CI: the real check cannot check -> no commit
+        real = mender_commit(tmp_path, f'exec "{sys.executable}" "$@"')
+        assert real.returncode != 0 and "cannot check" in real.stderr, real.stdout + real.stderr
