@@ -136,6 +136,7 @@ def test_idle_is_checked_again_right_before_the_restart(tmp_path, monkeypatch):
     assert ("journal", "release_deferred") in fake.calls
     assert (rel.current(), rel.previous()) == ("1.0.1", "1.0.0")        # the links are as before
     assert rel.marker(".switching") is None
+    assert next(fake.answers, None) is None                             # asked twice: before and after
 
 
 def test_activate_without_systemd_only_switches(tmp_path, monkeypatch):
