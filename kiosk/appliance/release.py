@@ -119,10 +119,12 @@ class Releases:
             path.write_text(json.dumps(data) + "\n")
 
     def marker(self, name: str) -> dict | None:
+        """The marker's fields, or None; its fields may be missing (a partial or hand-edited file)."""
         try:
-            return json.loads((self.base / "releases" / name).read_text())
+            data = json.loads((self.base / "releases" / name).read_text())
         except (OSError, ValueError):
             return None
+        return data if isinstance(data, dict) else None
 
 
 class ReleaseError(RuntimeError):
@@ -168,8 +170,26 @@ def unit(*props: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+class SystemctlError(RuntimeError):
+    """systemctl did not answer (timed out) or could not run: the switch stops where it is."""
+
+
 def systemctl(*args: str) -> int:
-    return subprocess.run(["systemctl", "--no-ask-password", *args], timeout=120).returncode
+    try:
+        return subprocess.run(["systemctl", "--no-ask-password", *args], timeout=120).returncode
+    except subprocess.TimeoutExpired as exc:
+        raise SystemctlError(f"systemctl {' '.join(args)} did not answer within {exc.timeout:.0f} s") from exc
+    except OSError as exc:
+        raise SystemctlError(f"systemctl {' '.join(args)}: {exc.strerror or exc}") from exc
+
+
+def _stopped(version: str, exc: SystemctlError) -> int:
+    """activate/rollback cut short by systemctl: keep ``.switching`` so a re-run finishes the switch."""
+    from kiosk import journal
+    journal.log_swallowed("release.systemctl", exc, journal.ERR)
+    print(f"kiosk release: {version}: {exc}; the switch is unfinished (.switching kept): run it again",
+          file=sys.stderr, flush=True)
+    return EXIT_ERROR
 
 
 def release_of_pid(pid: int, base: Path = BASE) -> str | None:
@@ -285,6 +305,15 @@ def _journal(event: str, message: str, priority: int, **fields) -> None:
 # --- the switch ------------------------------------------------------------------------------------
 def activate(version: str, releases: Releases | None = None, idle_timeout: float | None = None,
              health_timeout: float | None = None, settle: float | None = None) -> int:
+    """Switch to ``version`` when idle, restart, health gate; roll back when unhealthy (module docstring)."""
+    try:
+        return _activate(version, releases, idle_timeout, health_timeout, settle)
+    except SystemctlError as exc:
+        return _stopped(version, exc)
+
+
+def _activate(version: str, releases: Releases | None, idle_timeout: float | None,
+              health_timeout: float | None, settle: float | None) -> int:
     from kiosk import journal
     idle_timeout = seconds("KIOSK_RELEASE_IDLE_TIMEOUT") if idle_timeout is None else idle_timeout
     rel = releases or Releases()
@@ -341,7 +370,16 @@ def _deferred(version: str, old: str | None, idle_timeout: float, why: str) -> i
 
 def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float | None = None,
              settle: float | None = None) -> int:
+    try:
+        return _rollback(rel, bad, good, why, health_timeout, settle)
+    except SystemctlError as exc:
+        return _stopped(good, exc)
+
+
+def _rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float | None,
+              settle: float | None) -> int:
     from kiosk import journal
+    rel.mark(".switching", {"from": bad, "to": good, "rollback": True})   # a re-run finishes it
     rel.link(good)
     rel.mark(".rolled-back", {"version": bad, "to": good, "reason": why, "time": time.time()})
     systemctl("reset-failed", UNIT)             # also zeroes NRestarts: read it after
@@ -403,7 +441,7 @@ def cmd_status(args) -> int:
         print(f"installed: {' '.join(info['installed']) or '-'}")
         if "rolled_back" in info:
             r = info["rolled_back"]
-            print(f"rolled back: {r['version']} -> {r['to']}: {r['reason']}")
+            print(f"rolled back: {r.get('version', '?')} -> {r.get('to', '?')}: {r.get('reason', '?')}")
     return EXIT_OK
 
 
@@ -413,6 +451,10 @@ def cmd_activate(args) -> int:
 
 def cmd_rollback(args) -> int:
     rel = Releases()
+    pending = rel.marker(".switching")
+    if pending and pending.get("rollback") and pending.get("to") and pending.get("from"):
+        print(f"kiosk release: finishing the interrupted rollback {pending['from']} -> {pending['to']}")
+        return rollback(rel, pending["from"], pending["to"], "finishing an interrupted rollback")
     cur, prev = rel.current(), rel.previous()
     if not prev:
         print("kiosk release: no previous release to roll back to", file=sys.stderr)

@@ -304,3 +304,58 @@ def test_mender_commits_only_on_a_healthy_check(tmp_path):
     if not release.systemd_running():            # as in CI: the real check cannot check -> no commit
         real = mender_commit(tmp_path, f'exec "{sys.executable}" "$@"')
         assert real.returncode != 0 and "cannot check" in real.stderr, real.stdout + real.stderr
+
+
+@pytest.mark.parametrize("marker", ['{"version": "1.0.3"}', '{}', '["1.0.3"]', '"x"'])
+def test_a_partial_rolled_back_marker_does_not_break_status(tmp_path, monkeypatch, capsys, marker):
+    from kiosk.appliance import status
+    rel = installed(tmp_path, "1.0.1")
+    rel.link("1.0.1")
+    (tmp_path / "releases" / ".rolled-back").write_text(marker)
+    monkeypatch.setattr(release.Releases.__init__, "__defaults__", (tmp_path,))
+    monkeypatch.setattr(release, "systemd_running", lambda: False)
+    assert release.cmd_status(type("A", (), {"json": False})()) == release.EXIT_OK
+    text = capsys.readouterr().out
+    if marker.startswith("{"):
+        assert "rolled back: " in text
+    report = {"kiosk_id": "k", "version": "1", "service": {"active": "active"},
+              "kiosk": {"running": True, "state": "ready", "service_needed": []},
+              "config": {"valid": True, "path": "/etc/kiosk/kiosk.toml", "exists": True},
+              "readers": {"configured": "x", "usb": []}, "printer": {"backend": "none"},
+              "leds": {"enabled": False}, "power": {"undervoltage": {"now": False, "available": False},
+                                                     "throttled": {}, "temperature_c": None},
+              "storage": {"ext4_errors": {}, "overlayroot": False}, "last_errors": [], "ok": True,
+              "release": {"current": "1.0.2", "previous": "1.0.1", "rolled_back": {"version": "1.0.3"}}}
+    assert "rolled back 1.0.3 -> ?: ?" in status.render(report)
+    report["release"]["rolled_back"] = ["1.0.3"]
+    assert "rolled back ? -> ?: ?" in status.render(report)
+
+
+def test_a_systemctl_timeout_stops_the_switch_and_a_rerun_finishes_it(tmp_path, monkeypatch):
+    rel = installed(tmp_path, "1.0.1", "1.0.2")
+    rel.link("1.0.1")
+    fake = FakeSystemd(monkeypatch, {"ActiveState": "active", "UnitFileState": "enabled", "NRestarts": "0"},
+                       [(True, "ready")] * 4)
+
+    def hangs(argv, timeout):
+        raise subprocess.TimeoutExpired(argv, timeout)
+    monkeypatch.setattr(release.subprocess, "run", lambda argv, timeout: hangs(argv, timeout))
+    monkeypatch.setattr(release, "systemctl", SYSTEMCTL)
+    assert release.activate("1.0.2", rel, idle_timeout=0) == release.EXIT_ERROR
+    assert rel.marker(".switching") == {"from": "1.0.1", "to": "1.0.2"}          # kept for the re-run
+    monkeypatch.setattr(release, "systemctl", lambda *a: fake.calls.append(a) or 0)
+    monkeypatch.setattr(release, "wait_healthy", lambda *a: (True, "active"))
+    assert release.activate("1.0.2", rel, idle_timeout=0) == release.EXIT_OK
+    assert ("restart", "--no-block", release.UNIT) in fake.calls
+    assert rel.marker(".switching") is None and (rel.current(), rel.previous()) == ("1.0.2", "1.0.1")
+    # The same in a rollback: it stops with EXIT_ERROR, and `kiosk release rollback` finishes it.
+    monkeypatch.setattr(release, "systemctl", SYSTEMCTL)
+    assert release.rollback(rel, "1.0.2", "1.0.1", "test") == release.EXIT_ERROR
+    assert rel.marker(".switching") == {"from": "1.0.2", "to": "1.0.1", "rollback": True}
+    monkeypatch.setattr(release, "systemctl", lambda *a: fake.calls.append(a) or 0)
+    monkeypatch.setattr(release.Releases.__init__, "__defaults__", (tmp_path,))
+    assert release.cmd_rollback(None) == release.EXIT_ROLLED_BACK
+    assert rel.current() == "1.0.1" and rel.marker(".switching") is None
+
+
+SYSTEMCTL = release.systemctl               # the real one (FakeSystemd replaces it per test)
