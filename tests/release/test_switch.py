@@ -359,3 +359,22 @@ def test_a_systemctl_timeout_stops_the_switch_and_a_rerun_finishes_it(tmp_path, 
 
 
 SYSTEMCTL = release.systemctl               # the real one (FakeSystemd replaces it per test)
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("1", pytest.fail.Exception),
+                                         ("", pytest.skip.Exception), ("false", pytest.skip.Exception)])
+def test_a_missing_container_tool_fails_in_ci_and_says_so_when_skipped(monkeypatch, ci, outcome):
+    from tests.release import conftest
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(conftest, "unavailable", lambda: "systemd-nspawn is not installed")
+    with pytest.raises((pytest.fail.Exception, pytest.skip.Exception)) as info:    # a skip must not skip this
+        conftest.need_containers()
+    assert info.type is outcome
+    assert "systemd-nspawn is not installed" in str(info.value)
+    assert ("CI is set" if outcome is pytest.fail.Exception else "with CI set this test fails") in str(info.value)
+    monkeypatch.setattr(conftest.shutil, "which", lambda tool: None)
+    with pytest.raises((pytest.fail.Exception, pytest.skip.Exception)) as info:
+        conftest.need_tool("mender-artifact", "mender-artifact")
+    assert info.type is outcome
+    monkeypatch.setattr(conftest, "unavailable", lambda: None)
+    conftest.need_containers()                      # available: neither
