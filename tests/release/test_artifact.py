@@ -5,12 +5,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
-
-import pytest
 
 from tests.release.conftest import ARCH, GOOD, ROOT, need_tool
 

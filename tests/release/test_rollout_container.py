@@ -13,7 +13,8 @@ import json
 
 import pytest
 
-from tests.release.conftest import container, BROKEN, GOOD, NEXT, ROOT, UNIT, current, need_containers, prepare_kiosk, push, running
+from tests.release.conftest import (BROKEN, GOOD, NEXT, ROOT, UNIT, container, current, need_containers, prepare_kiosk,
+                                    push, running)
 
 pytestmark = [pytest.mark.systemd, pytest.mark.timeout(1200)]
 
