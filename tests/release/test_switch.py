@@ -153,17 +153,22 @@ def test_release_of_pid_reads_the_interpreter_path(tmp_path):
     assert release.release_of_pid(999_999_999, tmp_path) is None
 
 
+def status_report(release_info: dict) -> dict:
+    """A kiosk status report (kiosk.appliance.status.collect's shape) with ``release_info``."""
+    return {"kiosk_id": "k", "version": "1", "service": {"active": "active"},
+            "kiosk": {"running": True, "state": "ready", "service_needed": []},
+            "config": {"valid": True, "path": "/etc/kiosk/kiosk.toml", "exists": True},
+            "readers": {"configured": "x", "usb": []}, "printer": {"backend": "none"},
+            "leds": {"enabled": False}, "power": {"undervoltage": {"now": False, "available": False},
+                                                   "throttled": {}, "temperature_c": None},
+            "storage": {"ext4_errors": {}, "overlayroot": False}, "last_errors": [], "ok": True,
+            "release": release_info}
+
+
 def test_status_shows_running_and_previous_release():
     from kiosk.appliance import status
-    report = {"kiosk_id": "k", "version": "1", "service": {"active": "active"},
-              "kiosk": {"running": True, "state": "ready", "service_needed": []},
-              "config": {"valid": True, "path": "/etc/kiosk/kiosk.toml", "exists": True},
-              "readers": {"configured": "x", "usb": []}, "printer": {"backend": "none"},
-              "leds": {"enabled": False}, "power": {"undervoltage": {"now": False, "available": False},
-                                                     "throttled": {}, "temperature_c": None},
-              "storage": {"ext4_errors": {}, "overlayroot": False}, "last_errors": [], "ok": True,
-              "release": {"current": "1.0.2", "running": "1.0.2", "previous": "1.0.1",
-                          "rolled_back": {"version": "1.0.3", "to": "1.0.2", "reason": "restarts=1"}}}
+    report = status_report({"current": "1.0.2", "running": "1.0.2", "previous": "1.0.1",
+                            "rolled_back": {"version": "1.0.3", "to": "1.0.2", "reason": "restarts=1"}})
     text = status.render(report)
     assert "release:      1.0.2 (previous 1.0.1)" in text
     assert "rolled back 1.0.3 -> 1.0.2: restarts=1" in text
@@ -318,14 +323,7 @@ def test_a_partial_rolled_back_marker_does_not_break_status(tmp_path, monkeypatc
     text = capsys.readouterr().out
     if marker.startswith("{"):
         assert "rolled back: " in text
-    report = {"kiosk_id": "k", "version": "1", "service": {"active": "active"},
-              "kiosk": {"running": True, "state": "ready", "service_needed": []},
-              "config": {"valid": True, "path": "/etc/kiosk/kiosk.toml", "exists": True},
-              "readers": {"configured": "x", "usb": []}, "printer": {"backend": "none"},
-              "leds": {"enabled": False}, "power": {"undervoltage": {"now": False, "available": False},
-                                                     "throttled": {}, "temperature_c": None},
-              "storage": {"ext4_errors": {}, "overlayroot": False}, "last_errors": [], "ok": True,
-              "release": {"current": "1.0.2", "previous": "1.0.1", "rolled_back": {"version": "1.0.3"}}}
+    report = status_report({"current": "1.0.2", "previous": "1.0.1", "rolled_back": {"version": "1.0.3"}})
     assert "rolled back 1.0.3 -> ?: ?" in status.render(report)
     report["release"]["rolled_back"] = ["1.0.3"]
     assert "rolled back ? -> ?: ?" in status.render(report)
