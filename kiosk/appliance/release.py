@@ -186,6 +186,8 @@ def systemctl(*args: str) -> int:
 def _stopped(version: str, exc: SystemctlError) -> int:
     """activate/rollback cut short by systemctl: keep ``.switching`` so a re-run finishes the switch."""
     from kiosk import journal
+    if systemd_running():
+        journal.configure("journal")
     journal.log_swallowed("release.systemctl", exc, journal.ERR)
     print(f"kiosk release: {version}: {exc}; the switch is unfinished (.switching kept): run it again",
           file=sys.stderr, flush=True)
