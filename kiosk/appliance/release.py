@@ -6,8 +6,9 @@ to them and /opt/kiosk/venv points through ``current``, so the unit never
 changes.  A switch is a rename of a fresh symlink over ``current`` (atomic: a
 power cut leaves the old or the new link, never none).
 
-``activate(version)``: wait until no resident session is active (the kiosk's
-state file says ready or booting), switch, restart kiosk.service, and wait for
+``activate(version)``: wait until no resident session is active (kiosk.service
+has no process, or the state file written by its MainPID says ready or booting;
+a missing, stale or unreadable state counts as busy), switch, check idle again, restart kiosk.service, and wait for
 it to report healthy: active after READY=1, its main process running the new
 release, its state file written by that process, no config error, and still so
 after a short settle time.  Otherwise switch back, restart the old release and
@@ -34,9 +35,10 @@ BASE = Path(os.environ.get("KIOSK_RELEASES_BASE", "/opt/kiosk"))
 UNIT = "kiosk.service"
 # States with no resident at the kiosk: the attract screen, or still starting.
 IDLE_STATES = frozenset({"ready", "booting"})
-IDLE_TIMEOUT = float(os.environ.get("KIOSK_RELEASE_IDLE_TIMEOUT", 1800))
-HEALTH_TIMEOUT = float(os.environ.get("KIOSK_RELEASE_HEALTH_TIMEOUT", 120))
-SETTLE = float(os.environ.get("KIOSK_RELEASE_SETTLE", 5))
+# Seconds, overridable from the environment; read when used (never at import: `kiosk status`
+# imports this module and must not die on a typo in a variable it does not use).
+DEFAULTS = {"KIOSK_RELEASE_IDLE_TIMEOUT": 1800.0, "KIOSK_RELEASE_HEALTH_TIMEOUT": 120.0,
+            "KIOSK_RELEASE_SETTLE": 5.0}
 POLL = 0.5
 
 EXIT_OK, EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_BUSY = 0, 1, 3, 4
@@ -97,6 +99,16 @@ class Releases:
         os.symlink("current/venv", tmp)
         os.replace(tmp, venv)
 
+    def restore(self, current: str | None, previous: str | None, switching: dict | None) -> None:
+        """Put the links and the ``.switching`` marker back as they were (a switch called off)."""
+        for name, version in (("current", current), ("previous", previous)):
+            if version:
+                self._point(name, version)
+            else:
+                (self.base / name).unlink(missing_ok=True)
+        self.mark(".switching", switching)
+        fsync_dir(self.base)
+
     # The switch in progress (for a re-run) and the last rollback (for kiosk status).
     def mark(self, name: str, data: dict | None) -> None:
         path = self.base / "releases" / name
@@ -107,14 +119,33 @@ class Releases:
             path.write_text(json.dumps(data) + "\n")
 
     def marker(self, name: str) -> dict | None:
+        """The marker's fields, or None; its fields may be missing (a partial or hand-edited file)."""
         try:
-            return json.loads((self.base / "releases" / name).read_text())
+            data = json.loads((self.base / "releases" / name).read_text())
         except (OSError, ValueError):
             return None
+        return data if isinstance(data, dict) else None
 
 
 class ReleaseError(RuntimeError):
     pass
+
+
+def seconds(name: str) -> float:
+    """``name`` from the environment in seconds, or its default (with a message when it is not a number)."""
+    default = DEFAULTS[name]
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < float("inf")):
+        print(f"kiosk release: {name}={raw!r} is not a number of seconds >= 0; using {default:.0f}",
+              file=sys.stderr)
+        return default
+    return value
 
 
 def fsync_dir(path: Path) -> None:
@@ -139,8 +170,28 @@ def unit(*props: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+class SystemctlError(RuntimeError):
+    """systemctl did not answer (timed out) or could not run: the switch stops where it is."""
+
+
 def systemctl(*args: str) -> int:
-    return subprocess.run(["systemctl", "--no-ask-password", *args], timeout=120).returncode
+    try:
+        return subprocess.run(["systemctl", "--no-ask-password", *args], timeout=120).returncode
+    except subprocess.TimeoutExpired as exc:
+        raise SystemctlError(f"systemctl {' '.join(args)} did not answer within {exc.timeout:.0f} s") from exc
+    except OSError as exc:
+        raise SystemctlError(f"systemctl {' '.join(args)}: {exc.strerror or exc}") from exc
+
+
+def _stopped(version: str, exc: SystemctlError) -> int:
+    """activate/rollback cut short by systemctl: keep ``.switching`` so a re-run finishes the switch."""
+    from kiosk import journal
+    if systemd_running():
+        journal.configure("journal")
+    journal.log_swallowed("release.systemctl", exc, journal.ERR)
+    print(f"kiosk release: {version}: {exc}; the switch is unfinished (.switching kept): run it again",
+          file=sys.stderr, flush=True)
+    return EXIT_ERROR
 
 
 def release_of_pid(pid: int, base: Path = BASE) -> str | None:
@@ -157,18 +208,50 @@ def release_of_pid(pid: int, base: Path = BASE) -> str | None:
     return None
 
 
-def idle(state: dict | None) -> bool:
-    """No resident session: the kiosk is not running, or it shows the attract screen (or boots)."""
-    return not state or not state.get("running") or state.get("state") in IDLE_STATES
+# ActiveStates in which kiosk.service has no process, hence no resident at the kiosk.  Any other
+# state (active, activating, reloading, deactivating) or none at all (systemctl timed out) needs the
+# kiosk's own word that it is idle: fail closed.
+NO_PROCESS = frozenset({"inactive", "failed"})
 
 
-def wait_idle(timeout: float, read=runstate.read_state, clock=time.monotonic) -> bool:
+def idle(state: dict | None, main_pid: int) -> bool:
+    """The kiosk process ``main_pid`` itself says it shows the attract screen (or boots).
+
+    A missing, unreadable or stale file (written by another, earlier process) is not idle.
+    """
+    return (isinstance(state, dict) and main_pid > 0 and state.get("pid") == main_pid
+            and bool(state.get("running")) and state.get("state") in IDLE_STATES)
+
+
+def kiosk_idle(read=runstate.read_state) -> tuple[bool, str]:
+    """(True, why) when a restart now interrupts no resident; (False, why) otherwise."""
+    u = unit("ActiveState", "SubState", "MainPID")
+    active, sub = u.get("ActiveState"), u.get("SubState")
+    try:
+        pid = int(u.get("MainPID") or 0)
+    except ValueError:
+        pid = 0
+    if active in NO_PROCESS or (active == "activating" and sub == "auto-restart" and pid == 0):
+        return True, f"kiosk.service {active}/{sub}: no kiosk process"
+    if not active:
+        return False, "the state of kiosk.service cannot be read"
+    state = read()
+    if idle(state, pid):
+        return True, f"kiosk pid {pid} is {state['state']}"
+    if not isinstance(state, dict):
+        return False, f"kiosk.service {active}, pid {pid}: no readable state file"
+    if state.get("pid") != pid:
+        return False, f"kiosk.service {active}, pid {pid}: the state file is from pid {state.get('pid')}"
+    return False, f"kiosk.service {active}, pid {pid}: state {state.get('state')!r}"
+
+
+def wait_idle(timeout: float, check=None, clock=time.monotonic) -> tuple[bool, str]:
     deadline = clock() + timeout
-    while not idle(read()):
-        if clock() > deadline:
-            return False
+    while True:
+        ok, why = (check or kiosk_idle)()
+        if ok or clock() > deadline:
+            return ok, why
         time.sleep(POLL)                    # polling the kiosk's published state, with a deadline
-    return True
 
 
 def health(version: str, restarts_before: int, base: Path = BASE, read=runstate.read_state) -> tuple[bool | None, str]:
@@ -192,8 +275,10 @@ def health(version: str, restarts_before: int, base: Path = BASE, read=runstate.
     return True, f"active, pid {pid}, state {state.get('state')}"
 
 
-def wait_healthy(version: str, restarts_before: int, timeout: float = HEALTH_TIMEOUT,
-                 settle: float = SETTLE, base: Path = BASE) -> tuple[bool, str]:
+def wait_healthy(version: str, restarts_before: int, timeout: float | None = None,
+                 settle: float | None = None, base: Path = BASE) -> tuple[bool, str]:
+    timeout = seconds("KIOSK_RELEASE_HEALTH_TIMEOUT") if timeout is None else timeout
+    settle = seconds("KIOSK_RELEASE_SETTLE") if settle is None else settle
     deadline = time.monotonic() + timeout
     healthy_since = None
     why = "not checked"
@@ -220,9 +305,19 @@ def _journal(event: str, message: str, priority: int, **fields) -> None:
 
 
 # --- the switch ------------------------------------------------------------------------------------
-def activate(version: str, releases: Releases | None = None, idle_timeout: float = IDLE_TIMEOUT,
-             health_timeout: float = HEALTH_TIMEOUT, settle: float = SETTLE) -> int:
+def activate(version: str, releases: Releases | None = None, idle_timeout: float | None = None,
+             health_timeout: float | None = None, settle: float | None = None) -> int:
+    """Switch to ``version`` when idle, restart, health gate; roll back when unhealthy (module docstring)."""
+    try:
+        return _activate(version, releases, idle_timeout, health_timeout, settle)
+    except SystemctlError as exc:
+        return _stopped(version, exc)
+
+
+def _activate(version: str, releases: Releases | None, idle_timeout: float | None,
+              health_timeout: float | None, settle: float | None) -> int:
     from kiosk import journal
+    idle_timeout = seconds("KIOSK_RELEASE_IDLE_TIMEOUT") if idle_timeout is None else idle_timeout
     rel = releases or Releases()
     if not (rel.dir(version) / ".complete").exists():
         print(f"kiosk release: {version} is not installed in {rel.dir(version)}", file=sys.stderr)
@@ -231,14 +326,15 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
     old = pending["from"] if pending and pending.get("to") == version else rel.current()
     if old == version:
         old = rel.previous()
-    u = unit("ActiveState", "UnitFileState", "NRestarts") if systemd_running() else {}
-    managed = u.get("ActiveState") in ("active", "activating", "reloading", "failed") \
-        or u.get("UnitFileState") in ("enabled", "enabled-runtime")
-    if u.get("ActiveState") == "active" and not wait_idle(idle_timeout):
-        _journal("release_deferred", f"release {version}: a resident session stayed active for "
-                 f"{idle_timeout:.0f} s; not switched (run it again)", journal.WARNING,
-                 RELEASE=version, RELEASE_FROM=old or "")
-        return EXIT_BUSY
+    if systemd_running():
+        ok, why = wait_idle(idle_timeout)
+        if not ok:
+            return _deferred(version, old, idle_timeout, why)
+    u = unit("ActiveState", "UnitFileState") if systemd_running() else {}
+    managed = (systemd_running() and not u.get("ActiveState")) \
+        or u.get("ActiveState") in ("active", "activating", "reloading", "deactivating", "failed") \
+        or u.get("UnitFileState") in ("enabled", "enabled-runtime")     # unreadable: restart, to be safe
+    before = (rel.current(), rel.previous(), pending)
     rel.mark(".switching", {"from": old, "to": version})
     rel.link(version)
     if not managed:
@@ -247,6 +343,10 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
         return EXIT_OK
     systemctl("reset-failed", UNIT)             # also zeroes NRestarts: read it after
     restarts = int(unit("NRestarts").get("NRestarts") or 0)
+    ok, why = kiosk_idle()                      # a resident may have come while we switched
+    if not ok:
+        rel.restore(*before)
+        return _deferred(version, old, idle_timeout, why)
     systemctl("restart", "--no-block", UNIT)
     ok, why = wait_healthy(version, restarts, health_timeout, settle, rel.base)
     if ok:
@@ -263,9 +363,25 @@ def activate(version: str, releases: Releases | None = None, idle_timeout: float
     return rollback(rel, version, old, why, health_timeout, settle)
 
 
-def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float = HEALTH_TIMEOUT,
-             settle: float = SETTLE) -> int:
+def _deferred(version: str, old: str | None, idle_timeout: float, why: str) -> int:
     from kiosk import journal
+    _journal("release_deferred", f"release {version}: the kiosk was not idle within {idle_timeout:.0f} s "
+             f"({why}); not switched (run it again)", journal.WARNING, RELEASE=version, RELEASE_FROM=old or "")
+    return EXIT_BUSY
+
+
+def rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float | None = None,
+             settle: float | None = None) -> int:
+    try:
+        return _rollback(rel, bad, good, why, health_timeout, settle)
+    except SystemctlError as exc:
+        return _stopped(good, exc)
+
+
+def _rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: float | None,
+              settle: float | None) -> int:
+    from kiosk import journal
+    rel.mark(".switching", {"from": bad, "to": good, "rollback": True})   # a re-run finishes it
     rel.link(good)
     rel.mark(".rolled-back", {"version": bad, "to": good, "reason": why, "time": time.time()})
     systemctl("reset-failed", UNIT)             # also zeroes NRestarts: read it after
@@ -301,8 +417,9 @@ def register(sub) -> None:
     st.set_defaults(func=cmd_status)
     ac = rs.add_parser("activate", help="switch when idle, restart, health gate, roll back if unhealthy")
     ac.add_argument("version")
-    ac.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT)
-    ac.add_argument("--health-timeout", type=float, default=HEALTH_TIMEOUT)
+    ac.add_argument("--idle-timeout", type=float, help="seconds (default $KIOSK_RELEASE_IDLE_TIMEOUT or 1800)")
+    ac.add_argument("--health-timeout", type=float,
+                    help="seconds (default $KIOSK_RELEASE_HEALTH_TIMEOUT or 120)")
     ac.set_defaults(func=cmd_activate)
     ln = rs.add_parser("link", help="only point current at VERSION (no restart: a chroot, an image build)")
     ln.add_argument("version")
@@ -311,7 +428,8 @@ def register(sub) -> None:
     rr.set_defaults(func=lambda a: activate(Releases().current() or "-"))
     rb = rs.add_parser("rollback", help="switch back to the previous release (with the health gate)")
     rb.set_defaults(func=cmd_rollback)
-    ck = rs.add_parser("check", help="exit 0 when the current release runs and is healthy")
+    ck = rs.add_parser("check", help="exit 0 only when the current release runs and is healthy "
+                       "(1 when it is not, or when it cannot be checked)")
     ck.set_defaults(func=cmd_check)
 
 
@@ -325,7 +443,7 @@ def cmd_status(args) -> int:
         print(f"installed: {' '.join(info['installed']) or '-'}")
         if "rolled_back" in info:
             r = info["rolled_back"]
-            print(f"rolled back: {r['version']} -> {r['to']}: {r['reason']}")
+            print(f"rolled back: {r.get('version', '?')} -> {r.get('to', '?')}: {r.get('reason', '?')}")
     return EXIT_OK
 
 
@@ -335,10 +453,19 @@ def cmd_activate(args) -> int:
 
 def cmd_rollback(args) -> int:
     rel = Releases()
+    pending = rel.marker(".switching")
+    if pending and pending.get("rollback") and pending.get("to") and pending.get("from"):
+        print(f"kiosk release: finishing the interrupted rollback {pending['from']} -> {pending['to']}")
+        return rollback(rel, pending["from"], pending["to"], "finishing an interrupted rollback")
     cur, prev = rel.current(), rel.previous()
     if not prev:
         print("kiosk release: no previous release to roll back to", file=sys.stderr)
         return EXIT_ERROR
+    idle_timeout = seconds("KIOSK_RELEASE_IDLE_TIMEOUT")
+    if systemd_running():
+        ok, why = wait_idle(idle_timeout)
+        if not ok:
+            return _deferred(prev, cur, idle_timeout, why)
     return rollback(rel, cur or "?", prev, "rollback requested")
 
 
@@ -346,9 +473,11 @@ def cmd_check(args) -> int:
     rel = Releases()
     cur = rel.current()
     if not cur:
+        print(f"kiosk release check: no current release in {rel.base}", file=sys.stderr)
         return EXIT_ERROR
-    if not systemd_running():
-        return EXIT_OK
+    if not systemd_running():               # cannot check is not healthy: Mender must not commit on it
+        print(f"kiosk release check: {cur}: cannot check, systemd is not running", file=sys.stderr)
+        return EXIT_ERROR
     ok, why = health(cur, int(unit("NRestarts").get("NRestarts") or 0), rel.base)
     print(f"{cur}: {'healthy' if ok else 'NOT healthy'}: {why}")
     return EXIT_OK if ok else EXIT_ERROR

@@ -34,6 +34,7 @@ class BusTracker:
         self._lock = threading.Lock()
         self.state = "booting"
         self.conditions: dict[str, str] = {}     # condition -> detail
+        self._failing = False                    # the last write failed (journalled once)
 
     def attach(self):
         self.bus.subscribe("state", self._on_state)
@@ -76,6 +77,11 @@ class RuntimeState(BusTracker):
                     "details": dict(self.conditions), "pid": os.getpid(), "updated": self._clock()}
 
     def write(self) -> None:
+        """Publish the snapshot; when that fails, publish nothing rather than an old state.
+
+        The release switcher restarts the kiosk only when this file says idle, so a stale
+        "ready" left behind by a failed write mid-session would let it cut a resident off.
+        """
         # Snapshot and rename under one lock: two threads (UI, clock watch) publishing at once
         # must not let the older snapshot win the rename (the bench caught that).
         with self._write_lock:
@@ -83,6 +89,7 @@ class RuntimeState(BusTracker):
 
     def _write(self) -> None:
         data = json.dumps(self.snapshot(), ensure_ascii=False)
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
@@ -90,8 +97,24 @@ class RuntimeState(BusTracker):
                 f.write(data)
             os.chmod(tmp, 0o644)
             os.replace(tmp, self.path)
-        except OSError:
-            pass                                # status is best effort; the kiosk goes on
+        except OSError as exc:                  # status is best effort; the kiosk goes on
+            self._write_failed(exc, tmp)
+        else:
+            self._failing = False
+
+    def _write_failed(self, exc: OSError, tmp: str | None) -> None:
+        from kiosk import journal
+        for stale in ([Path(tmp)] if tmp else []) + [self.path]:
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError:
+                try:                            # cannot remove it: at least stop it saying idle
+                    stale.write_text(json.dumps({"state": "unknown", "pid": os.getpid()}), encoding="utf-8")
+                except OSError:
+                    pass
+        if not self._failing:    # once per failing streak, not per state change
+            self._failing = True
+            journal.log_swallowed("runstate.write", exc)
 
 
 def read_state(path: str | os.PathLike = DEFAULT_PATH) -> dict | None:

@@ -272,6 +272,7 @@ def render(report: dict) -> str:
     if rel.get("current"):
         out.append(_line("release", f"{rel.get('running') or rel['current']} (previous {rel.get('previous') or '-'})"))
     if rel.get("rolled_back"):
-        out.append(_line("", "rolled back {version} -> {to}: {reason}".format(**rel["rolled_back"])))
+        rb = rel["rolled_back"] if isinstance(rel["rolled_back"], dict) else {}
+        out.append(_line("", f"rolled back {rb.get('version', '?')} -> {rb.get('to', '?')}: {rb.get('reason', '?')}"))
     out.append(_line("overall", "OK" if report["ok"] else "SERVICE NEEDED"))
     return "\n".join(out)

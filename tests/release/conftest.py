@@ -23,6 +23,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -81,8 +82,7 @@ def build(out: Path, version: str, source: Path = ROOT) -> None:
 
 @pytest.fixture(scope="session")
 def releases(tmp_path_factory) -> Built:
-    if shutil.which("dpkg-deb") is None:
-        pytest.skip("dpkg-deb missing")
+    need_tool("dpkg-deb", "dpkg")
     reuse = os.environ.get("KIOSK_TEST_RELEASES")       # a directory of earlier builds (debugging)
     if reuse and Built(Path(reuse)).deb(BROKEN).exists():
         return Built(Path(reuse))
@@ -165,10 +165,27 @@ def prepare_kiosk(c: Container | Path) -> None:
             c.write(path, text)
 
 
+def in_ci() -> bool:
+    """CI sets CI=true; there a missing tool from deploy/apt-dev.txt is a broken CI, not a skip."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing(reason: str) -> NoReturn:
+    """Fail in CI, skip elsewhere: a test that needs a tool deploy/apt-dev.txt lists never passes by skipping."""
+    if in_ci():
+        pytest.fail(f"{reason}; deploy/apt-dev.txt lists it and CI is set, so this test must run", pytrace=False)
+    pytest.skip(f"{reason} (deploy/apt-dev.txt lists it: install it; with CI set this test fails instead)")
+
+
+def need_tool(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        missing(f"{tool} is not installed ({package})")
+
+
 def need_containers() -> None:
     reason = unavailable()
     if reason:
-        pytest.skip(f"no systemd-nspawn here: {reason}")
+        missing(f"no systemd-nspawn here: {reason}")
 
 
 def current(c: Container) -> str:

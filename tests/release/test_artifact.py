@@ -5,14 +5,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
 
-import pytest
-
-from tests.release.conftest import ARCH, GOOD, ROOT
+from tests.release.conftest import ARCH, GOOD, ROOT, need_tool
 
 spec = importlib.util.spec_from_file_location("release_build", ROOT / "deploy/release/build.py")
 build = importlib.util.module_from_spec(spec)
@@ -85,8 +82,7 @@ def test_a_tampered_wheel_fails_the_release_check(releases, tmp_path):
 
 
 def test_mender_artifact_wraps_the_deb_for_the_kiosk_release_module(releases, tmp_path):
-    if shutil.which("mender-artifact") is None:
-        pytest.skip("mender-artifact not installed (deploy/apt-dev.txt)")
+    need_tool("mender-artifact", "mender-artifact")
     art = releases.mender(GOOD)
     info = subprocess.run(["mender-artifact", "read", str(art)], capture_output=True, text=True, check=True).stdout
     assert f"myna-kiosk-{GOOD}" in info and "kiosk-release" in info and "myna-kiosk-test" in info

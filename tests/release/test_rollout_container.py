@@ -14,7 +14,7 @@ import json
 import pytest
 
 from tests.release.conftest import (BROKEN, GOOD, NEXT, ROOT, UNIT, container, current, need_containers, prepare_kiosk,
-                                   push, running)
+                                    push, running)
 
 pytestmark = [pytest.mark.systemd, pytest.mark.timeout(1200)]
 
