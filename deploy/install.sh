@@ -218,13 +218,19 @@ step_venv() {
 # --- 3b. spoken guidance: the Japanese HTS voice and the pre-rendered prompts (docs/voice.md) ---
 step_voice() {
     [ -z "$ROOT" ] || return 0          # rendered on the Pi itself, not into an image root
+    # A release installs with no network and brings no voice download: the voice stays off
+    # (voice.enabled defaults to false) until a technician runs `kiosk speak --fetch-voice`.
+    [ -z "$RELEASE" ] || { log "voice: skipped for a release install (docs/voice.md)"; return 0; }
     local kiosk=/opt/kiosk/venv/bin/kiosk hash
     hash=$(source_hash)
     if [ ! -e /var/lib/kiosk/voice/mei_normal.htsvoice ]; then
-        run "$kiosk" speak --fetch-voice /var/lib/kiosk/voice
+        # Needs PyPI; without it the kiosk still runs, silent (voice is optional).
+        run "$kiosk" speak --fetch-voice /var/lib/kiosk/voice ||
+            { log "WARNING: the Japanese voice could not be fetched; voice stays silent"; return 0; }
     fi
     if [ "$(cat /var/cache/kiosk/voice/.source-hash 2>/dev/null)" != "$hash" ]; then
-        run "$kiosk" speak --config /etc/kiosk/kiosk.toml --build-cache --dir /var/cache/kiosk/voice
+        run "$kiosk" speak --config /etc/kiosk/kiosk.toml --build-cache --dir /var/cache/kiosk/voice ||
+            { log "WARNING: the voice cache could not be built"; return 0; }
         [ "$DRY_RUN" = 1 ] || printf '%s\n' "$hash" > /var/cache/kiosk/voice/.source-hash
     fi
 }
