@@ -37,5 +37,8 @@ def audio_check(enabled: bool, timeout: float = 5.0) -> tuple[str, str]:
         pygame.time.wait(20)                 # the tone is playing (bounded by the deadline)
     import os
     driver = os.environ.get("SDL_AUDIODRIVER") or "default"
-    freq, _, channels = pygame.mixer.get_init()
+    mixer = pygame.mixer.get_init()
+    if mixer is None:                        # Sounds opened it; someone closed it since
+        raise RuntimeError("pygame.mixer closed during the audio check")
+    freq, _, channels = mixer
     return "pass", f"played {name} ({freq} Hz, {channels} ch, SDL audio driver {driver})"

@@ -83,7 +83,7 @@ def storage(sysroot: Path = Path("/")) -> dict:
         if len(parts) >= 4 and parts[1] == "/":
             root_options = parts[3]
             overlay = overlay or parts[2] == "overlay"
-    out = {"ext4_errors": errors, "root_read_only": None, "overlayroot": overlay}
+    out: dict[str, object] = {"ext4_errors": errors, "root_read_only": None, "overlayroot": overlay}
     if root_options is not None:
         out["root_read_only"] = "ro" in root_options.split(",")
     try:

@@ -39,11 +39,11 @@ def resolve(host: str) -> list[str]:
         infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return []
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})   # an IP sockaddr's host is a str
 
 
 def nameservers(resolv_conf: str = "/etc/resolv.conf") -> list[str]:
-    out = []
+    out: list[str] = []
     try:
         lines = open(resolv_conf, encoding="utf-8").read().splitlines()
     except OSError:

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from kiosk import __version__
 from kiosk.appliance import hardware, release, runstate
@@ -97,11 +98,12 @@ def last_errors(lines: int = 10) -> list[dict] | None:
 def config_report(path: str | None) -> tuple[Config, dict]:
     p = config_path(path)
     cfg, error = load_config_safely(path)
-    report = {"path": str(p), "exists": p.exists(), "valid": error is None}
+    report: dict[str, object] = {"path": str(p), "exists": p.exists(), "valid": error is None}
     if error is not None:
-        report["error"] = {"key": error.details.get("key", ""), "message": error.message}
+        problem = {"key": error.details.get("key", ""), "message": error.message}
         if "accepted" in error.details:
-            report["error"]["accepted"] = error.details["accepted"]
+            problem["accepted"] = error.details["accepted"]
+        report["error"] = problem
     return cfg, report
 
 
@@ -183,7 +185,7 @@ def gather(config: str | None = None, sysroot: Path = Path("/"),
         kiosk = {"running": True, "state": f"unknown (no {state_path})", "service_needed": needed}
     else:
         kiosk = {"running": False, "service_needed": needed}
-    report = {
+    report: dict[str, Any] = {
         "version": __version__,
         "kiosk_id": cfg.kiosk.id,
         "service": service,

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -22,7 +23,7 @@ import pygame  # noqa: E402
 
 from kiosk.appliance.health import HEALTH  # noqa: E402
 from kiosk.display.render import Frame, Renderer  # noqa: E402
-from kiosk.display.screens import build_view  # noqa: E402
+from kiosk.display.screens import View, build_view  # noqa: E402
 
 WAKE = pygame.event.custom_type()
 INPUT_POLL = 0.05          # seconds between input polls while idle
@@ -125,11 +126,11 @@ class KioskApp:
         self.renderer = Renderer(surface)
         self.tray = tray                    # a SimReader, when the card tray is enabled
         self.frame = Frame()
-        self.view = None
+        self.view: View | None = None
         self.running = True
         self._pressed: str | None = None
         self.frames = 0
-        self.on_first_frame = None
+        self.on_first_frame: Callable[[], None] | None = None
         self._wake = threading.Event()
 
     def wake(self) -> None:

@@ -6,6 +6,10 @@ import json
 import os
 import select
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.display.app import KioskApp
 
 
 def register(sub) -> None:
@@ -132,7 +136,7 @@ def _run_kiosk(args, cfg, error, size) -> int:
     if metrics is not None:
         metrics.start()
     stop = StopRequest()
-    app_box = {}
+    app_box: dict[str, KioskApp] = {}
 
     def on_signal(signum, _frame) -> None:
         # SIGTERM from systemd: flags only.  The handler runs on the main thread between
@@ -145,8 +149,10 @@ def _run_kiosk(args, cfg, error, size) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        display = wait_for_display(lambda: open_display(size, driver, fullscreen), bus, status, stop,
-                                   driver=driver or "")
+        # wait_for_display types ``stop`` as threading.Event but calls only .wait(), which
+        # StopRequest has (a lock-free stand-in for the signal handler).
+        display = wait_for_display(lambda: open_display(size, driver, fullscreen), bus, status,
+                                   stop, driver=driver or "")  # type: ignore[arg-type]
         if display is None:
             return 0
         return _serve(args, cfg, error, parts, bus, status, display.surface, driver, app_box, stop)

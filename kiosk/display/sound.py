@@ -49,7 +49,10 @@ class Sounds:
             import pygame
             if not pygame.mixer.get_init():
                 pygame.mixer.init(RATE, -16, 1, 512)
-            freq, _, channels = pygame.mixer.get_init()
+            mixer = pygame.mixer.get_init()
+            if mixer is None:                # did not open: the except below keeps us silent
+                raise pygame.error("pygame.mixer did not initialise")
+            freq, _, channels = mixer
             for name, pcm in self.buffers.items():
                 data = pcm
                 if channels == 2:            # duplicate mono samples into both channels

@@ -167,6 +167,7 @@ class CardWorker:
 
     def _require_reader(self) -> None:
         """The real backends report "no card" while their reader is gone: tell the two apart."""
+        assert self.reader is not None, "called only while the loop holds a reader"
         if not self.reader.is_available():
             raise ReaderError("the reader went away", reader=getattr(self.reader, "name", ""))
 
@@ -185,6 +186,7 @@ class CardWorker:
     def _start_card(self) -> None:
         self.gen += 1
         inserted = Message("inserted", self.gen, {"reader": getattr(self.reader, "name", "")})
+        assert self.reader is not None, "called only while the loop holds a reader"
         try:
             conn = self.reader.connect()
         except NoCardError:
@@ -324,6 +326,7 @@ class CardWorker:
     def _read_licence(self, cmd: Command) -> None:
         pin = cmd.args[0] if cmd.args else None
         try:
+            assert self.card is not None, "_execute runs commands only with a card"
             lic = self.card.read_licence(pin)
         except PinWrongError as exc:
             self._answer(Message("pin_wrong", cmd.gen, {"pin_id": exc.pin_id, "tries_left": exc.tries_left}))
@@ -350,6 +353,7 @@ class CardWorker:
         try:
             if self.engine is not None:
                 self.engine.wipe()
+            assert self.card is not None, "_execute runs commands only with a card"
             self.engine = self._linkage_factory(self.card, self.card.status)
             pre = self.engine.preflight()
         except CardRemovedError:

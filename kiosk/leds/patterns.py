@@ -74,6 +74,6 @@ def with_service(pattern: Pattern, service: bool, intro: bool = True) -> tuple[t
     if any(f.seconds is None for f in base):
         base = tuple(replace(f, seconds=SERVICE_GAP_SECONDS) for f in base if f.seconds is None)[:1]
     else:
-        period = sum(f.seconds for f in base)
+        period = sum(f.seconds for f in base if f.seconds is not None)   # all of them (checked above)
         base = base * max(1, -int(-SERVICE_GAP_SECONDS // period))
     return first, PATTERNS[SERVICE_NEEDED].loop + base

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from asn1crypto import algos, cms  # type: ignore[import-untyped]
+from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm

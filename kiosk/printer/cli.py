@@ -82,8 +82,12 @@ def print_test_receipt(cfg: Config, bus=None):
     svc = ReceiptService.from_config(cfg, bus)
     done = threading.Event()
     results: list = []
-    svc.submit(build_receipt("test", cfg.kiosk.default_language, cfg),
-               lambda r: (results.append(r), done.set()))
+
+    def finished(result: PrintResult) -> None:
+        results.append(result)
+        done.set()
+
+    svc.submit(build_receipt("test", cfg.kiosk.default_language, cfg), finished)
     try:
         if not done.wait(svc.io_budget + SELFTEST_WAIT):
             return PrintResult(False, "timeout")
@@ -95,10 +99,10 @@ def print_test_receipt(cfg: Config, bus=None):
 def cmd_print_test(args) -> int:
     from kiosk.appliance import sandbox
     if sandbox.should_wrap():               # test what kiosk.service can reach, not what root can
-        code = sandbox.rerun(["print-test", *(["--config", args.config] if args.config else []),
-                              *(["--json"] if args.json else [])])
-        if code >= 0:
-            return code
+        rc = sandbox.rerun(["print-test", *(["--config", args.config] if args.config else []),
+                            *(["--json"] if args.json else [])])
+        if rc >= 0:
+            return rc
     cfg = load_config(args.config)
     if cfg.printer.backend == "none":
         result_ok, text = False, "no printer configured (printer.backend = none)"

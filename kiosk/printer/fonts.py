@@ -62,7 +62,8 @@ def candidates() -> list[str]:
 
 def _ink(font: ImageFont.FreeTypeFont, text: str) -> Image.Image:
     left, top, right, bottom = font.getbbox(text)
-    img = Image.new("L", (max(1, right - left + 2), max(1, bottom - top + 2)), 0)
+    # FreeType boxes are whole pixels (Pillow types them float): int() only tells mypy so
+    img = Image.new("L", (max(1, int(right - left) + 2), max(1, int(bottom - top) + 2)), 0)
     ImageDraw.Draw(img).text((-left + 1, -top + 1), text, font=font, fill=255)
     return img
 
@@ -111,7 +112,7 @@ def face_index(path: str, lang: str) -> int:
             family = ImageFont.truetype(path, 12, index=index).getname()[0]
         except OSError:
             break
-        if family.endswith(f"CJK {want}") and "Mono" not in family:
+        if family is not None and family.endswith(f"CJK {want}") and "Mono" not in family:
             return index
     return 0
 

@@ -24,12 +24,15 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from kiosk import journal
 from kiosk.config import Config, PrinterSection
 from kiosk.printer import backend
 from kiosk.signals import Bus, ServiceCondition
+
+if TYPE_CHECKING:
+    from escpos.escpos import Escpos
 
 CODES = ("paper_out", "offline", "timeout", "error", "cancelled")
 CONDITIONS = {"paper_out": ServiceCondition.PRINTER_PAPER_OUT,
@@ -77,7 +80,7 @@ _STOP = object()
 
 class ReceiptService:
     def __init__(self, printer_cfg: PrinterSection, bus: Bus | None = None, *,
-                 open_printer: Callable[[], object] | None = None,
+                 open_printer: Callable[[], Escpos] | None = None,
                  poll_seconds: float = 30.0, io_budget: float | None = None):
         self.cfg = printer_cfg
         self.bus = bus

@@ -366,14 +366,16 @@ class Container:
         deadline = time.monotonic() + timeout
         buf = b""
         try:
+            out = proc.stdout
+            assert out is not None, "stdout=PIPE"
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise ContainerError(f"no journal record matching {match} within {timeout} s")
-                ready, _, _ = select.select([proc.stdout], [], [], left)
+                ready, _, _ = select.select([out], [], [], left)
                 if not ready:
                     continue
-                chunk = os.read(proc.stdout.fileno(), 65536)
+                chunk = os.read(out.fileno(), 65536)
                 if not chunk:
                     raise ContainerError("journalctl -f ended")
                 buf += chunk

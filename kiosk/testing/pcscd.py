@@ -266,6 +266,7 @@ class PcscBench:
         return self
 
     def _pump_log(self, proc: subprocess.Popen, ready: threading.Event) -> None:
+        assert proc.stdout is not None, "started with stdout=PIPE"
         with open(self.log_path, "ab") as log:
             for line in proc.stdout:
                 log.write(line)

@@ -57,6 +57,8 @@ DEFAULT_APP_DATA = bytes.fromhex("E1F35E11")
 DEFAULT_PROTO = bytes.fromhex("778183")   # 106 kbit/s, FSCI 8 / ISO 14443-4, FWI 8 (77 ms)
 WTXM = 10
 
+Address = tuple[str, int]             # the reader's UDP address (IPv4)
+
 
 def sensb_fields(atr: bytes) -> tuple[bytes, bytes]:
     """(application data, protocol info) from a PC/SC Part 3 Type B ATR (3B 88 80 01 ...)."""
@@ -97,7 +99,7 @@ class NfcUdpCardServer(CardSlot):
     def _reset_link(self) -> None:
         self.active = False               # ATTRIB done, ISO-DEP running
         self.ready = False                # answered SENSB_REQ
-        self.peer = None
+        self.peer: Address | None = None
         self._bn = 1                      # the PICC's block number (ISO 14443-4 rule C)
         self._rx_chain = bytearray()
         self._tx_rest = b""
@@ -116,18 +118,19 @@ class NfcUdpCardServer(CardSlot):
             self._send_raw(b"RFOFF", peer)
 
     # -- datagrams -------------------------------------------------------------------
-    def _send_raw(self, payload: bytes, addr) -> None:
+    def _send_raw(self, payload: bytes, addr: Address) -> None:
         try:
             self.sock.sendto(payload, addr)
         except OSError:
             pass
 
-    def _send(self, frame: bytes, addr) -> None:
+    def _send(self, frame: bytes, addr: Address) -> None:
         self._send_raw(BRTY + b" " + frame.hex().encode(), addr)
 
-    def _recv(self, timeout: float | None):
+    def _recv(self, timeout: float | None) -> tuple[bytes, bytes | None, Address] | None:
         """One datagram as (brty, frame | None, addr); None on timeout or shutdown."""
-        ready, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
+        watched: list[socket.socket | int] = [self.sock, self._wake_r]
+        ready, _, _ = select.select(watched, [], [], timeout)
         if self._wake_r in ready or not ready:
             return None
         data, addr = self.sock.recvfrom(4096)
@@ -156,7 +159,7 @@ class NfcUdpCardServer(CardSlot):
                 return
 
     # -- the tag ----------------------------------------------------------------------
-    def _handle(self, brty: bytes, frame: bytes | None, addr) -> None:
+    def _handle(self, brty: bytes, frame: bytes | None, addr: Address) -> None:
         card = self.card
         if brty == b"RFOFF":
             with self._state_lock:
@@ -199,9 +202,9 @@ class NfcUdpCardServer(CardSlot):
 
     def fwt(self, card: SimulatedCard) -> float:
         """The frame waiting time the reader learns from SENSB_RES (ISO 14443-3: 256*16/fc*2^FWI)."""
-        return 4096 / 13.56e6 * 2 ** (self._sensb(card)[1][2] >> 4)
+        return 4096 / 13.56e6 * 2.0 ** (self._sensb(card)[1][2] >> 4)
 
-    def _iso_dep(self, card: SimulatedCard, frame: bytes, addr) -> None:
+    def _iso_dep(self, card: SimulatedCard, frame: bytes, addr: Address) -> None:
         pcb = frame[0]
         bn = pcb & 0x01
         if pcb & 0xE2 == 0x02:                      # I-block
@@ -230,7 +233,7 @@ class NfcUdpCardServer(CardSlot):
                 self._reset_link()
             card.power_off()
 
-    def _send_next(self, addr) -> None:
+    def _send_next(self, addr: Address) -> None:
         chunk, self._tx_rest = self._tx_rest[:MAX_INF], self._tx_rest[MAX_INF:]
         pcb = (0x12 if self._tx_rest else 0x02) | self._bn
         self._send(bytes((pcb,)) + chunk, addr)
@@ -240,12 +243,12 @@ class NfcUdpCardServer(CardSlot):
             time.sleep(self.card_delay)             # a slow card (bench setting), not synchronisation
         return card.process(apdu)
 
-    def _wake_done(self, _future) -> None:
+    def _wake_done(self, _future: concurrent.futures.Future[bytes]) -> None:
         with self._fd_lock:
             if not self._stopping:
                 os.write(self._done_w, b"d")
 
-    def _run(self, card: SimulatedCard, apdu: bytes, addr) -> bytes | None:
+    def _run(self, card: SimulatedCard, apdu: bytes, addr: Address) -> bytes | None:
         """Process one APDU; ask for waiting time (S(WTX)) while it runs.
 
         ``owed``: the reader's last frame is unanswered.  Any frame other than
@@ -261,7 +264,8 @@ class NfcUdpCardServer(CardSlot):
             if owed and future.done():
                 break
             timeout = max(0.0, since + wait - time.monotonic()) if owed else None
-            ready, _, _ = select.select([self.sock, self._wake_r, self._done_r], [], [], timeout)
+            watched: list[socket.socket | int] = [self.sock, self._wake_r, self._done_r]
+            ready, _, _ = select.select(watched, [], [], timeout)
             if self._wake_r in ready:
                 return None                         # shutting down
             if self._done_r in ready:
@@ -297,7 +301,7 @@ class NfcUdpCardServer(CardSlot):
         self.flush_trace(card)
         return response
 
-    def _card_gone(self, card: SimulatedCard, addr) -> None:
+    def _card_gone(self, card: SimulatedCard, addr: Address) -> None:
         with self._state_lock:
             self.peer = addr
         self.card_left(card)
