@@ -89,6 +89,14 @@ def test_status_reports_the_running_kiosk(sysroot, pi_config, tmp_path, monkeypa
     assert report["ok"] is True
     assert oct(state_file.stat().st_mode & 0o777) == "0o644"
 
+    # An unsynchronised clock is reported but is no reason for the health gate to fail.
+    bus.service(ServiceCondition.CLOCK_UNSYNCED, True, "no NTP")
+    report = status.gather(str(pi_config), sysroot, state_file, with_journal=False)
+    assert report["kiosk"]["service_needed"] == ["clock_unsynchronized"] and report["ok"] is True
+    bus.service(ServiceCondition.PRINTER_PAPER_OUT, True, "paper end")
+    report = status.gather(str(pi_config), sysroot, state_file, with_journal=False)
+    assert report["ok"] is False
+
 
 def test_status_reports_a_bad_config_as_service_needed(tmp_path, capsys, records, monkeypatch):
     monkeypatch.setattr(status, "systemd_running", lambda: False)
