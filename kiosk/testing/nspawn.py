@@ -66,6 +66,8 @@ from typing import Any, Callable, Iterable
 
 # Host services that must not start inside the bench (they would duplicate the host's
 # daemons, bind its ports on the shared network, or just slow the boot down).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]      # the checkout the bench installs from
+
 DEFAULT_MASK = (
     "postgresql.service", "postgresql@.service", "prometheus-node-exporter.service",
     "prometheus-node-exporter-apt.timer", "prometheus-node-exporter-ipmitool-sensor.timer",
@@ -196,6 +198,10 @@ class Container:
                 "--kill-signal=SIGRTMIN+3"]
         if self.private_network:
             argv.append("--private-network")
+        # The project is seen through the overlay of /, except where nspawn's own tmpfs hides
+        # it: a checkout under /tmp (as a CI clone may be) is bound in at the same path.
+        if PROJECT_ROOT.is_relative_to("/tmp"):
+            argv += ["--bind", str(PROJECT_ROOT)]
         for b in self.binds:
             argv += ["--bind", b]
         argv += list(self.nspawn_args)
