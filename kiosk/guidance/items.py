@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiosk.nfc.model import PinCounter
+
 # heading: a topic or sub-topic title; statement: a fact about this card or the rules;
 # step: one thing to do, in order; warning: what goes wrong if it is not done;
 # contact: where to go or call; link: a page (printed as a QR code on the slip).
@@ -14,7 +16,7 @@ COUNTER_TONES = ("ok", "few", "last", "locked")
 TONES = ("", "ok", "warn", "danger", "few", "last", "locked")
 
 
-def counter_tone(c) -> str:
+def counter_tone(c: PinCounter | None) -> str:
     """The tone of a PIN counter (screens colour it): ok (full), few, last (one try), locked; "" if unknown."""
     if c is None:
         return ""

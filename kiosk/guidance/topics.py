@@ -14,7 +14,8 @@ import datetime as dt
 from kiosk.config import Config
 from kiosk.guidance.items import Item, counter_tone
 from kiosk.i18n import catalog
-from kiosk.nfc.model import IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER, CardStatus, LicenceData, months_before
+from kiosk.nfc.model import (IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER, CardStatus, LicenceData, PinCounter,
+                             months_before)
 
 # Which office unlocks which counter (leaflet: licence PIN at 試験場・警察署等; J-LIS: card PINs
 # at the municipality).
@@ -45,8 +46,8 @@ class Guide:
         self.t = catalog("ui", lang)
 
     # -- building blocks ---------------------------------------------------------
-    def item(self, kind: str, key: str, tone: str = "", url: str = "", with_previous: bool = False,
-             **values) -> Item:
+    def item(self, kind: str, key: str, tone: str = "", *, url: str = "", with_previous: bool = False,
+             **values: str | int) -> Item:
         return Item(kind, key, self.t(key, **values), url, tone, with_previous)
 
     def date(self, d: dt.date | None) -> str:
@@ -64,7 +65,7 @@ class Guide:
         """The name with what the PIN is for, so the two 4-digit PINs cannot be confused."""
         return self.t("pin.label", pin_title=self.pin_name(pin_id), use=self.t(f"pin.use.{pin_id}"))
 
-    def tries(self, c) -> str:
+    def tries(self, c: PinCounter | None) -> str:
         if c is None:
             return self.t("fmt.unknown")
         if c.locked:
@@ -98,8 +99,8 @@ class Guide:
     def card_dates(self, st: CardStatus) -> list[Item]:
         """Certificate and card expiry, and (with a trusted date) what follows from them."""
         out: list[Item] = []
-        dated = [("cert", st.auth_cert_not_after), ("card", st.card_expiry)]
-        dated = [(what, day) for what, day in dated if day is not None]
+        dated = [(what, day) for what, day in (("cert", st.auth_cert_not_after), ("card", st.card_expiry))
+                 if day is not None]
         if st.card_type == IC_LICENCE or not dated:
             return out
         act = False
@@ -175,7 +176,7 @@ class Guide:
         out = [self.item("heading", "guide.licence.heading")]
         out.append(self.item("statement", "guide.licence.expiry", date=self.date(lic.expiry)))
         w = lic.renewal_window
-        if w:
+        if w and lic.expiry is not None:
             out.append(self.item("statement", "guide.licence.window", start=self.date(w[0]), end=self.date(w[1])))
             if self.today is None:
                 out.append(self.clock_unknown())
@@ -254,10 +255,10 @@ class Guide:
                self.item("statement", "guide.ready.no_try", "ok")]
         problems = 0
 
-        def bad(key: str, where: str | None, tone: str = "danger", **values) -> None:
+        def bad(key: str, where: str | None, tone: str = "danger", **values: str | int) -> None:
             nonlocal problems
             problems += 1
-            out.append(self.item("warning", key, tone, **values))
+            out.append(Item("warning", key, self.t(key, **values), tone=tone))
             if where:
                 out.append(self.contact(where))
 

@@ -182,7 +182,7 @@ class GatewayClient:
             except httpx.TransportError as exc:
                 if _tls_failure(exc):
                     raise self._fail(GatewayProtocolError("the gateway's TLS certificate is not the pinned CA's",
-                                                          refusal="untrusted_gateway"), route, attempts)
+                                                          refusal="untrusted_gateway"), route, attempts) from exc
                 last = GatewayUnreachableError("the gateway cannot be reached")
                 continue
             if resp.status_code in RETRY_STATUS:
