@@ -29,7 +29,7 @@ from kiosk.nfc.apdu import (AID_COMMON, AID_IC_DF1, AID_JPKI, AID_LICENCE, AID_T
                             ApduChannel, TraceHook)
 from kiosk.nfc.jis import JISError, ascii_date
 from kiosk.nfc.model import (IC_LICENCE, MYNA, MYNA_LICENCE, UNSUPPORTED, CardStatus,
-                             LicenceData, PinCounter)
+                             LicenceData, PinCheck, PinCounter)
 from kiosk.nfc.pins import PIN_SPECS, Pin
 from kiosk.nfc.reader import Connection
 from kiosk.nfc.tlv import (TLVError, decode_licence_stream, decode_simple_tlv, der_header,
@@ -294,8 +294,11 @@ class CardSession:
 
     def _auth_cert_not_after(self) -> dt.date | None:
         """Only the certificate's first bytes, up to the validity field."""
+        return self._cert_prefix_not_after(SFI_AUTH_CERT)
+
+    def _cert_prefix_not_after(self, sfi: int | None) -> dt.date | None:
+        """notAfter from the first bytes of the current EF (or of EF ``sfi``)."""
         data = bytearray()
-        sfi: int | None = SFI_AUTH_CERT
         for _ in range(4):
             chunk, eof = self.apdu.read_chunk(len(data), sfi)
             data += chunk
@@ -387,6 +390,43 @@ class CardSession:
         if counter.locked or counter.tries_left is None:
             raise PinLockedError("PIN is now locked", pin_id=pin_id)
         raise PinWrongError("wrong PIN", pin_id=pin_id, tries_left=counter.tries_left)
+
+    # -- the resident's optional PIN check (issue 12) -------------------------
+    CHECKABLE_PINS = ("jpki_auth", "jpki_sign")
+
+    @_bounded
+    def check_pin(self, pin_id: str, pin: Pin) -> PinCheck:
+        """Does the resident know this JPKI PIN?  One VERIFY, on their explicit confirmation.
+
+        Every rule of ``_verify`` applies (fresh counter first, never to a locked
+        counter, one VERIFY, no retry, buffer wiped).  A right signature password
+        also reads the signature certificate's notAfter, which only this verified
+        state allows; nothing is signed and the PIN is kept nowhere.  The verified
+        state itself ends when the card is unpowered at the end of the session
+        (card-protocol.md §2.3: only a power-down clears it); every later signature
+        needs its own VERIFY (``jpki_key``), so it is never used.
+        """
+        try:
+            if pin_id not in self.CHECKABLE_PINS:
+                raise ForbiddenOperation("only the two JPKI PINs can be checked", pin_id=pin_id)
+            self._select(AID_JPKI)
+            try:
+                counter = self._verify(pin_id, pin)
+            except PinWrongError as exc:
+                return PinCheck(pin_id, ok=False, tries_left=exc.tries_left, locked=False)
+            except PinLockedError:
+                return PinCheck(pin_id, ok=False, tries_left=0, locked=True)
+        finally:
+            if isinstance(pin, Pin):
+                pin.wipe()
+        not_after: dt.date | None = None
+        if pin_id == "jpki_sign":
+            self._select(AID_JPKI)
+            self.apdu.select_ef(EF_SIGN_CERT)
+            not_after = self._cert_prefix_not_after(None)
+        return PinCheck(pin_id, ok=True, tries_left=counter.tries_left, locked=False,
+                        signature_not_after=None if not_after == NO_EXPIRY else not_after,
+                        signature_no_expiry=not_after == NO_EXPIRY)
 
     # -- licence -------------------------------------------------------------
     @_bounded

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import calendar
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
+
+from kiosk.nfc.pins import PIN_SPECS
 
 # Card types, as `kiosk card status` reports them.
 MYNA_LICENCE = "myna_licence"     # My Number Card carrying licence data (マイナ免許証)
@@ -44,6 +47,29 @@ class PinCounter:
                 "locked": self.locked}
 
 
+@dataclass(frozen=True)
+class PinCheck:
+    """The answer to the resident's optional PIN check (CardSession.check_pin).
+
+    A wrong or locked PIN is a result, not an error.  ``signature_not_after``
+    is the signature certificate's expiry, read in the verified state of a
+    right signature password; None when not read, unknown or "no expiry"
+    (``signature_no_expiry`` tells the last apart).
+    """
+
+    pin_id: str
+    ok: bool
+    tries_left: int | None
+    locked: bool
+    signature_not_after: dt.date | None = None
+    signature_no_expiry: bool = False
+
+    def to_json(self) -> dict:
+        return {"pin_id": self.pin_id, "ok": self.ok, "tries_left": self.tries_left, "locked": self.locked,
+                "signature_not_after": _iso(self.signature_not_after),
+                "signature_no_expiry": self.signature_no_expiry}
+
+
 @dataclass
 class CardStatus:
     card_type: str
@@ -54,6 +80,11 @@ class CardStatus:
     auth_cert_not_after: dt.date | None = None
     auth_cert_no_expiry: bool = False          # RFC 5280 99991231235959Z: never expires
     sign_cert_present: bool | None = None
+    # The signature certificate (JPKI EF 0001) is readable only after the signature
+    # password's VERIFY, so a status read never knows its expiry: None until a
+    # PIN check the resident confirmed read it (CardStatus.with_pin_check).
+    sign_cert_not_after: dt.date | None = None
+    sign_cert_no_expiry: bool = False
     card_expiry: dt.date | None = None
     ic_issue_date: dt.date | None = None
     ic_expiry: dt.date | None = None
@@ -75,6 +106,20 @@ class CardStatus:
             return None if today is None else False
         return self.auth_cert_not_after < today
 
+    def with_pin_check(self, check: PinCheck) -> "CardStatus":
+        """A copy that knows what a PIN check learned: the counter, and the signature
+        certificate's expiry if the check read it (the original is left as it was)."""
+        pins = dict(self.pins)
+        old = pins.get(check.pin_id)
+        max_tries = old.max_tries if old else PIN_SPECS[check.pin_id].max_tries
+        pins[check.pin_id] = PinCounter(check.pin_id, 0 if check.locked else check.tries_left, max_tries,
+                                        locked=check.locked)
+        out = dataclasses.replace(self, pins=pins)
+        if check.ok and check.pin_id == "jpki_sign" and (check.signature_not_after or check.signature_no_expiry):
+            out = dataclasses.replace(out, sign_cert_present=True, sign_cert_not_after=check.signature_not_after,
+                                      sign_cert_no_expiry=check.signature_no_expiry)
+        return out
+
     def to_json(self) -> dict:
         out = {
             "card_type": self.card_type,
@@ -84,6 +129,8 @@ class CardStatus:
             "auth_cert_not_after": _iso(self.auth_cert_not_after),
             "auth_cert_no_expiry": self.auth_cert_no_expiry,
             "sign_cert_present": self.sign_cert_present,
+            "sign_cert_not_after": _iso(self.sign_cert_not_after),
+            "sign_cert_no_expiry": self.sign_cert_no_expiry,
             "card_expiry": _iso(self.card_expiry),
         }
         if self.card_type == IC_LICENCE:
