@@ -282,7 +282,10 @@ class Guide:
                 bad("guide.ready.cert_expired", "municipality", date=self.date(day))
             else:
                 out.append(self.item("statement", "guide.ready.cert_until", "ok", date=self.date(day)))
-        out.append(self.item("statement", "guide.ready.sign_cert_expiry_unread"))
+        if st.sign_cert_present:
+            found = self.sign_cert_expiry(st)
+            problems += sum(1 for i in found if i.kind == "warning" and i.tone == "danger")
+            out += found
         for pin_id in JPKI_PINS:
             c = st.pins.get(pin_id)
             if c is None:
@@ -308,6 +311,23 @@ class Guide:
                 self.item("statement", "guide.ready.q_pins_no", "warn"),
                 self.item("statement", "guide.ready.q_both_licences")]
         return out
+
+    def sign_cert_expiry(self, st: CardStatus) -> list[Item]:
+        """The signature certificate's expiry: known only after a signature-password check the
+        resident confirmed (JPKI EF 0001 is unreadable before it); until then, said conditionally."""
+        day = st.sign_cert_not_after
+        if st.sign_cert_no_expiry:
+            return [self.item("statement", "guide.sign_cert.no_expiry", "ok")]
+        if day is None:
+            return [self.item("statement", "guide.sign_cert.unknown", "warn")]
+        if self.today is None:              # the clock warning once, after the auth certificate's date if shown
+            said = st.auth_cert_not_after is not None
+            return [self.item("statement", "guide.sign_cert.until", date=self.date(day))] + \
+                ([] if said else [self.clock_unknown()])
+        if day < self.today:
+            return [self.item("warning", "guide.sign_cert.expired", "danger", date=self.date(day)),
+                    self.contact("municipality")]
+        return [self.item("statement", "guide.sign_cert.until", "ok", date=self.date(day))]
 
     def handoff(self, st: CardStatus | None) -> list[Item]:
         """The official linkage on the resident's phone: the nine steps of the leaflet's back page."""
