@@ -33,8 +33,10 @@ def run(gateway, profile: str, stdin: str, *extra: str) -> tuple[int, dict, str]
     return out.returncode, doc, text
 
 
-def test_success(gateway):
-    rc, doc, _ = run(gateway, "resident", "2468\nyes\nkiosk2025\n")
+@pytest.mark.parametrize("profile", ["resident", "jpki-distinct-cn"])
+def test_success(gateway, profile):
+    """Also for a card whose two certificates carry different subject CNs: nothing pairs them by name."""
+    rc, doc, _ = run(gateway, profile, "2468\nyes\nkiosk2025\n")
     assert rc == 0, doc
     assert doc["result"] == "complete" and doc["step"] == 9 and doc["reference"].startswith("DEMO-")
     assert gateway.stats()["references"] == 1
