@@ -43,9 +43,9 @@ def test_steps_out_of_order_are_refused(at_step4):
     with pytest.raises(LinkageStateError):
         engine.accept_terms()
     with pytest.raises(LinkageStateError):
-        engine.terms
+        _ = engine.terms
     with pytest.raises(LinkageStateError):
-        engine.reference
+        _ = engine.reference
     assert engine.step == 4 and not engine.finished
 
 
@@ -68,7 +68,7 @@ def test_wipe_after_completion_drops_the_reference(at_step4):
     engine.wipe()
     assert engine.outcome == "complete"
     with pytest.raises(LinkageStateError):
-        engine.reference
+        _ = engine.reference
 
 
 def test_step_names_cover_every_step():
@@ -99,7 +99,8 @@ def status(**overrides):
      [("no_sign_cert", "municipality"), ("cert_expired", "municipality"), ("no_licence", "police")], []),
 ])
 def test_preflight_from_status(changes, problems, warnings):
-    clock = lambda: 1795600000.0          # 2026-11-25 (JST)
+    def clock() -> float:
+        return 1795600000.0               # 2026-11-25 (JST)
     engine = LinkageEngine(None, status(**changes), None, "kiosk-1", clock=clock)
     pre = engine.preflight()
     assert [(p.code, p.where) for p in pre.problems] == problems
