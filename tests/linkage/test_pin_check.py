@@ -159,3 +159,34 @@ def test_the_status_learns_the_check_without_changing_the_original():
     wrong = status.with_pin_check(PinCheck("jpki_auth", ok=False, tries_left=2, locked=False))
     assert wrong.pins["jpki_auth"].tries_left == 2 and wrong.sign_cert_not_after is None
     assert learned.to_json()["sign_cert_not_after"] == "2029-05-02"
+
+
+def test_the_date_comes_from_the_signature_certificate_not_the_auth_one(tmp_path):
+    """A signature certificate issued after a move: its own notAfter, not the auth certificate's."""
+    from kiosk.nfc.sim import pki
+    der = pki.card_certificate("sign", "resident", dt.date(2026, 6, 1), dt.date(2031, 3, 15), {"name": "試験"})[1]
+    reader = SimReader()
+    card = reader.insert(load_profile(str(profile_with(tmp_path, "sign", der))))
+    session = CardSession(reader.connect())
+    status = session.read_status()
+    assert status.auth_cert_not_after == dt.date(2029, 5, 2)
+    check = session.check_pin("jpki_sign", Pin("jpki_sign", RIGHT["jpki_sign"]))
+    assert check.signature_not_after == dt.date(2031, 3, 15) and len(with_data(card)) == 1
+
+
+def test_a_signature_certificate_without_expiry_is_not_a_made_up_date(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    from kiosk.nfc.sim import pki
+    key = pki.key("card-resident-sign")
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sign")])
+    der = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+           .serial_number(7).not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+           .not_valid_after(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    reader = SimReader()
+    reader.insert(load_profile(str(profile_with(tmp_path, "sign", der))))
+    check = CardSession(reader.connect()).check_pin("jpki_sign", Pin("jpki_sign", RIGHT["jpki_sign"]))
+    assert check.ok and check.signature_not_after is None and check.signature_no_expiry
