@@ -129,10 +129,11 @@ class CardStatus:
             "auth_cert_not_after": _iso(self.auth_cert_not_after),
             "auth_cert_no_expiry": self.auth_cert_no_expiry,
             "sign_cert_present": self.sign_cert_present,
-            "sign_cert_not_after": _iso(self.sign_cert_not_after),
-            "sign_cert_no_expiry": self.sign_cert_no_expiry,
             "card_expiry": _iso(self.card_expiry),
         }
+        if self.sign_cert_not_after is not None or self.sign_cert_no_expiry:   # only after a PIN check
+            out["sign_cert_not_after"] = _iso(self.sign_cert_not_after)
+            out["sign_cert_no_expiry"] = self.sign_cert_no_expiry
         if self.card_type == IC_LICENCE:
             out["ic_issue_date"] = _iso(self.ic_issue_date)
             out["ic_expiry"] = _iso(self.ic_expiry)
