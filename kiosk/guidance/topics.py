@@ -123,6 +123,8 @@ class Guide:
             out.append(self.item("statement", "guide.dates.no_sign_cert", "warn"))
         elif st.sign_cert_present:
             out.append(self.item("statement", "guide.dates.sign_cert"))
+            if st.sign_cert_not_after is not None or st.sign_cert_no_expiry:    # known after a PIN check
+                out += [i for i in self.sign_cert_expiry(st) if i.key != "guide.clock_unknown"]
         return out
 
     # -- topics ---------------------------------------------------------------------------

@@ -108,3 +108,14 @@ def test_the_status_itself_is_not_changed_by_a_check():
     before = dataclasses.asdict(status)
     signed(status, dt.date(2029, 5, 2))
     assert dataclasses.asdict(status) == before
+
+
+@pytest.mark.parametrize("topic", ["renewal", "pin_status"])
+def test_renewal_and_pin_status_share_the_date_once_it_is_known(topic):
+    status, _ = card("resident")
+    assert not [i for i in topic_items(topic, Config(), "en", TODAY, status=status)
+                if i.key.startswith("guide.sign_cert.")]
+    expired = topic_items(topic, Config(), "en", TODAY, status=signed(status, dt.date(2026, 1, 1)))
+    assert [i.key for i in expired if i.key.startswith("guide.sign_cert.")] == ["guide.sign_cert.expired"]
+    untrusted = topic_items(topic, Config(), "en", None, status=signed(status, dt.date(2026, 1, 1)))
+    assert keys(untrusted).count("guide.clock_unknown") == 1 and problems(untrusted) == []
