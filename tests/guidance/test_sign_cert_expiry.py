@@ -43,7 +43,10 @@ def test_before_a_check_the_expiry_is_unknown_and_said_conditionally(lang):
     assert "guide.sign_cert.unknown" in keys(items) and "guide.sign_cert.until" not in keys(items)
     unknown = next(i for i in items if i.key == "guide.sign_cert.unknown")
     assert unknown.kind == "statement" and problems(items) == []
-    assert {"ja": "市区町村", "en": "city office", "zh": "市区町村", "ko": "시구정촌"}[lang] in unknown.text
+    # Where to go if it lapsed after a move or name change: the question that follows says so.
+    moved = keys(items).index("guide.ready.q_moved_yes")
+    assert moved > keys(items).index("guide.sign_cert.unknown")
+    assert {"ja": "市区町村", "en": "city office", "zh": "市区町村", "ko": "시구정촌"}[lang] in items[moved].text
 
 
 def test_no_signature_certificate_is_a_problem_and_has_no_expiry_line():
