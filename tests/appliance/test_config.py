@@ -47,7 +47,7 @@ def test_docs_config_documents_every_key():
     ('[printer]\nbackend = "usbb"\n', "printer.backend", ["none", "dummy", "usb", "serial", "network", "file"]),
     ('[display]\ndriver = "fbcon"\n', "display.driver", ["auto", "kmsdrm", "x11", "wayland", "dummy"]),
     ('[printer]\nwidth_dots = 500\n', "printer.width_dots", ["384", "576"]),
-    ('[kiosk]\ndefault_language = "fr"\n', "kiosk.default_language", ["ja", "en", "zh", "ko"]),
+    ('[kiosk]\ndefault_language = "fr"\n', "kiosk.default_language", ["ja", "en", "zh", "ko", "vi", "ne", "pt_BR", "fil", "ja@easy"]),
     ('[timeouts]\npin_seconds = 1\n', "timeouts.pin_seconds", None),
     ('[timeouts]\npin_seconds = "30"\n', "timeouts.pin_seconds", None),
     ('[leds]\nenabled = 1\n', "leds.enabled", None),
