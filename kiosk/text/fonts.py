@@ -127,12 +127,38 @@ def runs(text: str, lang: str) -> list[tuple[FaceSpec, str]]:
         script = script or current
         if lang in CJK_LANGS and script == "latin":
             script = "cjk"
+        if script != "cjk" and not ch.isspace() and not covers(face(lang, script), ch):
+            script = "cjk"                   # ☎ ① ※ ▶: symbols only the CJK face has
         if out and out[-1][0] == script:
             out[-1][1].append(ch)
         else:
             out.append((script, [ch]))
         current = script
     return [(face(lang, script), "".join(chars)) for script, chars in out]
+
+
+NOT_A_CHARACTER = "\U0010FFFD"            # private use: every font draws it as .notdef
+
+
+@functools.lru_cache(maxsize=4096)
+def covers(spec: FaceSpec, ch: str) -> bool:
+    """True when ``spec``'s face has a glyph for ``ch`` (its drawing is not the .notdef box)."""
+    from PIL import Image
+
+    font = _probe_font(spec)
+    mask = font.getmask(ch)
+    if mask.getbbox() is None:
+        return unicodedata.category(ch) in ("Mn", "Me", "Cf", "Zs")      # marks and joiners draw nothing
+    notdef = font.getmask(NOT_A_CHARACTER)
+    blank = Image.new("L", (1, 1))
+    return not (mask.size == notdef.size and blank._new(mask).tobytes() == blank._new(notdef).tobytes())
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_font(spec: FaceSpec):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(spec.path, 16, index=spec.index)
 
 
 def primary(lang: str) -> FaceSpec:

@@ -132,3 +132,17 @@ def test_mixed_line_uses_one_face_per_script():
     assert [s.script for s, _ in runs("暗証番号 PIN", "ja")] == ["cjk"]      # ja/en/zh/ko: one CJK face
     slip = SlipFont("ne", 28)
     assert slip.getlength(text) == pytest.approx(sum(SlipFont("ne", 28)._face(s).getlength(p) for s, p in runs(text, "ne")))
+
+
+@pytest.mark.parametrize("lang", ["vi", "ne", "pt_BR", "fil"])
+def test_every_catalogue_character_has_a_glyph_in_the_face_that_draws_it(lang):
+    """Lines in the new languages carry Japanese terms and symbols (☎ ① ※ ▶): none is tofu."""
+    from kiosk.i18n import catalog, languages
+    from kiosk.text.fonts import covers
+
+    chars = {ch for code in languages("ui") for text in catalog("ui", code).messages.values() for ch in text}
+    chars |= set("ăâđêôơưệờẫỹ" "क्षत्रियप्रमाणपत्र" "ãçéõú" "ñ")
+    missing = [ch for ch in sorted(chars) if not ch.isspace() and ch != "\n"
+               for spec, part in runs(ch, lang) if not covers(spec, ch)]
+    assert missing == []
+    assert [s.script for s, _ in runs("☎ 0120", lang)] == ["cjk"]
