@@ -131,7 +131,8 @@ def test_mixed_line_uses_one_face_per_script():
     assert "".join(part for _, part in runs(text, "ne")) == text
     assert [s.script for s, _ in runs("暗証番号 PIN", "ja")] == ["cjk"]      # ja/en/zh/ko: one CJK face
     slip = SlipFont("ne", 28)
-    assert slip.getlength(text) == pytest.approx(sum(SlipFont("ne", 28)._face(s).getlength(p) for s, p in runs(text, "ne")))
+    each = sum(SlipFont("ne", 28)._face(s).getlength(p) for s, p in runs(text, "ne"))
+    assert slip.getlength(text) == pytest.approx(each)
 
 
 @pytest.mark.parametrize("lang", ["vi", "ne", "pt_BR", "fil"])
