@@ -1,6 +1,7 @@
 """Catalogue maintenance: compile PO -> MO, and check that every key the code uses exists.
 
 ``python -m kiosk.i18n compile``   every locale/*/LC_MESSAGES/*.po -> .mo (Babel; fuzzy skipped)
+``python -m kiosk.i18n template``  locale/<domain>.pot from en.po + ja.po (then ``pybabel update``)
 ``python -m kiosk.i18n extract``   key literals in kiosk/**/*.py that no catalogue has (exit 1)
 ``python -m kiosk.i18n convert``   TOML -> PO (kiosk/i18n/convert.py)
 """
@@ -36,6 +37,30 @@ def compile_catalogs(root: Path = LOCALE_DIR) -> list[Path]:
             write_mo(f, cat, use_fuzzy=False)
         written.append(mo)
     return written
+
+
+def write_templates(check: bool = False) -> list[Path]:
+    """locale/<domain>.pot from en.po (keys, English msgids) and ja.po (the ``#. ja:`` comments):
+    what ``pybabel update`` then merges into every language.  Returns the files that changed
+    (with ``check``, that would change; nothing is written)."""
+    from babel.messages.pofile import read_po
+
+    from kiosk.i18n import SOURCE, po_path
+    from kiosk.i18n.convert import _po_bytes, _write, template
+
+    changed: list[Path] = []
+    for domain in DOMAINS:
+        if not po_path(domain, SOURCE).is_file():
+            continue
+        with po_path(domain, SOURCE).open("rb") as f:
+            en = [m for m in read_po(f) if m.context]
+        with po_path(domain, FALLBACK).open("rb") as f:
+            ja = {m.context: (m.string[-1] if isinstance(m.string, (list, tuple)) else m.string)
+                  for m in read_po(f) if m.context}
+        source = {m.context: ({"one": m.id[0], "other": m.id[1]} if isinstance(m.id, (list, tuple)) else m.id)
+                  for m in en}
+        _write(LOCALE_DIR / f"{domain}.pot", _po_bytes(template(domain, source, ja)), check, changed)
+    return changed
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m kiosk.i18n", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("compile", help="compile every PO to MO")
+    sub.add_parser("template", help="write locale/<domain>.pot from en.po and ja.po")
     sub.add_parser("extract", help="list key literals in the code that no catalogue has")
     sub.add_parser("convert", help="TOML catalogues -> PO (see kiosk/i18n/convert.py)").add_argument(
         "--check", action="store_true")
@@ -113,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "compile":
         written = compile_catalogs()
         print(f"compiled {len(written)} catalogue(s)")
+        return 0
+    if args.cmd == "template":
+        changed = write_templates()
+        print(f"{len(changed)} template(s) changed")
         return 0
     if args.cmd == "convert":
         from kiosk.i18n.convert import main as convert_main

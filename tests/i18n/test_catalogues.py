@@ -64,6 +64,10 @@ def test_the_po_files_are_up_to_date_with_the_toml_catalogues():
     assert conv.convert(check=True) == []
 
 
+def test_the_template_agrees_with_the_english_and_japanese_catalogues():
+    assert tools.write_templates(check=True) == []
+
+
 def test_convert_is_idempotent_and_keeps_po_only_entries(tmp_path, monkeypatch):
     root = tmp_path / "i18n"
     shutil.copytree(LOCALE_DIR.parent, root, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
