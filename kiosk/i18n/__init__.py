@@ -150,32 +150,46 @@ def po_path(domain: str, lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
-def _load_gettext(domain: str, lang: str) -> tuple[dict, dict, Callable[[int], int]] | None:
-    """Messages from the compiled .mo (when not older than the .po) or the .po itself."""
-    from babel.messages import mofile, pofile
+def _load_mo(mo: Path) -> tuple[dict, dict, Callable[[int], int]]:
+    """A compiled catalogue, read with the standard library (what a release ships and reads)."""
+    with mo.open("rb") as f:
+        translations = gettext.GNUTranslations(f)
+    messages: dict[str, str] = {}
+    forms: dict[str, dict[int, str]] = {}
+    for key, value in translations._catalog.items():          # type: ignore[attr-defined]
+        if isinstance(key, tuple):                            # (ctxt\x04msgid, form index)
+            msgid, index = key
+            if "\x04" in msgid:
+                forms.setdefault(msgid.split("\x04", 1)[0], {})[index] = value
+        elif "\x04" in key and value:
+            messages[key.split("\x04", 1)[0]] = value
+    plurals = {ctx: tuple(by_index[i] for i in sorted(by_index)) for ctx, by_index in forms.items()
+               if all(by_index.values())}          # Babel compiles a partly translated plural too
+    messages.update({ctx: f[-1] for ctx, f in plurals.items()})
+    return messages, plurals, translations.plural                # type: ignore[attr-defined]
 
+
+def _load_gettext(domain: str, lang: str) -> tuple[dict, dict, Callable[[int], int]] | None:
+    """Messages from the compiled .mo (when not older than the .po) or the .po itself (Babel)."""
     po = po_path(domain, lang)
     mo = po.with_suffix(".mo")
     if mo.is_file() and (not po.is_file() or mo.stat().st_mtime >= po.stat().st_mtime):
-        with mo.open("rb") as f:
-            cat = mofile.read_mo(f)
-    elif po.is_file():
-        with po.open("rb") as f:
-            cat = pofile.read_po(f, locale=cldr_locale(lang), domain=domain)
-    else:
+        return _load_mo(mo)
+    if not po.is_file():
         return None
+    from babel.messages import pofile
+
+    with po.open("rb") as f:
+        cat = pofile.read_po(f, locale=cldr_locale(lang), domain=domain)
     messages: dict[str, str] = {}
     plurals: dict[str, tuple[str, ...]] = {}
     for message in cat:
-        if not message.id or not message.context:
-            continue
-        if message.fuzzy:
+        if not message.id or not message.context or message.fuzzy:
             continue
         if isinstance(message.string, (list, tuple)):
-            forms = tuple(s for s in message.string)
-            if not any(forms):
-                continue
-            forms = tuple(s or forms[-1] for s in forms)
+            forms = tuple(message.string)
+            if not all(forms):
+                continue                       # as compiled: a partly translated plural is not used
             plurals[message.context] = forms
             messages[message.context] = forms[-1]
         elif message.string:
