@@ -47,6 +47,23 @@ LANGUAGE_NAMES = {
 CLDR = {"zh": "zh_Hans", "ja@easy": "ja"}
 
 
+# Spellings of a locale id that legacy TOML file names may use (BCP 47 hyphens).
+ALIASES = {"ja-easy": "ja@easy", "ja_easy": "ja@easy", "pt-BR": "pt_BR", "pt_br": "pt_BR", "pt": "pt_BR"}
+
+
+def locale_id(name: str) -> str:
+    """The gettext/Babel id for a file name or config spelling (``ja-easy`` -> ``ja@easy``)."""
+    return ALIASES.get(name, name)
+
+
+def toml_path(domain: str, lang: str) -> Path | None:
+    """The legacy TOML catalogue of ``lang`` (any spelling of its id), if there is one."""
+    for path in sorted((ROOT / domain).glob("*.toml")):
+        if locale_id(path.stem) == lang:
+            return path
+    return None
+
+
 def cldr_locale(lang: str) -> str:
     """The Babel locale id for ``lang`` (``ja@easy`` uses Japanese data)."""
     return CLDR.get(lang, lang)
@@ -210,8 +227,8 @@ def plural_function(lang: str) -> Callable[[int], int]:
 
 
 def _load_toml(domain: str, lang: str) -> tuple[dict, dict, Callable[[int], int]] | None:
-    path = ROOT / domain / f"{lang}.toml"
-    if not path.is_file():
+    path = toml_path(domain, lang)
+    if path is None:
         return None
     flat = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
     messages: dict[str, str] = {}
@@ -255,5 +272,5 @@ def catalog(domain: str, lang: str) -> Catalog:
 def languages(domain: str) -> list[str]:
     """Every language with a catalogue for ``domain`` (PO or legacy TOML)."""
     found = {p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{domain}.po")}
-    found |= {p.stem for p in (ROOT / domain).glob("*.toml")}
+    found |= {locale_id(p.stem) for p in (ROOT / domain).glob("*.toml")}
     return sorted(found)

@@ -25,22 +25,23 @@ from pathlib import Path
 from babel.messages.catalog import Catalog as PoCatalog
 from babel.messages.pofile import read_po, write_po
 
-from kiosk.i18n import (DOMAINS, FALLBACK, LOCALE_DIR, ROOT, SOURCE, _flatten, cldr_locale, placeholders,
-                        plural_tags, po_path)
+from kiosk.i18n import (DOMAINS, FALLBACK, LOCALE_DIR, ROOT, SOURCE, _flatten, cldr_locale, locale_id,
+                        placeholders, plural_tags, po_path, toml_path)
 
 PROJECT = "myna-kiosk"
 DATE_LINES = (b'"POT-Creation-Date:', b'"PO-Revision-Date:')
 
 
 def toml_messages(domain: str, lang: str) -> dict[str, str | dict[str, str]]:
-    path = ROOT / domain / f"{lang}.toml"
-    if not path.is_file():
+    path = toml_path(domain, lang)
+    if path is None:
         return {}
     return _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
 
 
 def toml_languages(domain: str) -> list[str]:
-    return sorted(p.stem for p in (ROOT / domain).glob("*.toml"))
+    """Locale ids of the TOML files (``ja-easy.toml`` is ``ja@easy``, ``pt-BR.toml`` ``pt_BR``)."""
+    return sorted({locale_id(p.stem) for p in (ROOT / domain).glob("*.toml")})
 
 
 def _source_id(value: str | dict[str, str] | None, key: str) -> str | tuple[str, str]:

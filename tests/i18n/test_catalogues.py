@@ -76,6 +76,7 @@ def test_convert_is_idempotent_and_keeps_po_only_entries(tmp_path, monkeypatch):
     monkeypatch.setattr(conv, "ROOT", root)
     monkeypatch.setattr(conv, "LOCALE_DIR", root / "locale")
     monkeypatch.setattr(i18n, "LOCALE_DIR", root / "locale")
+    monkeypatch.setattr(i18n, "ROOT", root)
     assert conv.convert() == []                       # nothing changed: nothing written
     toml = root / "ui" / "en.toml"
     toml.write_text(toml.read_text(encoding="utf-8") + '\n[zz_test]\nhello = "Hello {name}"\n', encoding="utf-8")
@@ -92,6 +93,12 @@ def test_convert_is_idempotent_and_keeps_po_only_entries(tmp_path, monkeypatch):
     conv.convert()
     assert next(m for m in _read(path) if m.context == "zz_test.hello").string == "안녕 {name}"
     assert conv.convert() == []
+    # a TOML file named with BCP 47 hyphens becomes the gettext id's PO
+    (root / "ui" / "ja-easy.toml").write_text('[zz_test]\nhello = "こんにちは {name}"\n', encoding="utf-8")
+    conv.convert()
+    easy = _read(root / "locale" / "ja@easy" / "LC_MESSAGES" / "ui.po")
+    assert next(m for m in easy if m.context == "zz_test.hello").string == "こんにちは {name}"
+    assert "ja@easy" in i18n.languages("ui")
 
 
 def test_every_key_the_code_uses_exists():
