@@ -138,7 +138,7 @@ class Catalog:
         template = self.template(key, values)
         try:
             return FORMATTER.format(template, **values)
-        except (KeyError, IndexError, ValueError, AttributeError):
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError):
             return template
 
     __call__ = text

@@ -87,3 +87,10 @@ def test_korean_catalogue_uses_the_particle_not_a_fixed_one():
 def test_last_try_prompt_names_the_button_the_pad_shows(lang):
     t = catalog("ui", lang)
     assert t.text("pad.ok") in t.text("pin.confirm_last")
+
+
+def test_a_bad_value_never_raises():
+    t = catalog("ui", "en")
+    assert t.text("slip.format.time", hour=None, minute="x")          # the template, not an exception
+    assert t.text("no.such.key") == "no.such.key"
+    assert t.text("summary.locked")                                   # no count: the "other" form
