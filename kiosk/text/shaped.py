@@ -34,9 +34,14 @@ class ScreenFace:
             pygame.font.init()
         key = (spec, self.px)
         font = self._fonts.get(key)
-        if font is None:
-            font = pygame.font.Font(spec.path, self.px)
-            self._fonts[key] = font
+        if font is not None:
+            try:
+                font.set_script(HB_SCRIPT[spec.script])
+                return font
+            except pygame.error:            # "font module quit since font created": open it again
+                pass
+        font = pygame.font.Font(spec.path, self.px)
+        self._fonts[key] = font
         font.set_script(HB_SCRIPT[spec.script])
         return font
 

@@ -147,3 +147,15 @@ def test_every_catalogue_character_has_a_glyph_in_the_face_that_draws_it(lang):
                for spec, part in runs(ch, lang) if not covers(spec, ch)]
     assert missing == []
     assert [s.script for s, _ in runs("☎ 0120", lang)] == ["cjk"]
+
+
+def test_screen_face_survives_a_font_module_restart():
+    """The scenario runner and the app quit and re-init pygame; cached fonts are reopened."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    pygame.font.init()
+    before = ScreenFace("ne", PX, 1.25).width("क्षत्रिय")
+    pygame.font.quit()
+    pygame.font.init()
+    assert ScreenFace("ne", PX, 1.25).width("क्षत्रिय") == before
