@@ -13,7 +13,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # file so deploy/install.sh and CI agree on it.
 APT_PACKAGES := $(shell grep -v '^\s*\#' deploy/apt-dev.txt | tr '\n' ' ')
 
-.PHONY: all setup run test lint fuzz mutation bench clean apt venv pi-bench release lock
+.PHONY: all setup catalogs run test lint fuzz mutation bench clean apt venv pi-bench release lock
 
 all: test
 
@@ -43,9 +43,16 @@ $(STAMPS)/voice: $(STAMPS)/venv
 	$(PY) -m kiosk speak --fetch-voice .cache/voice
 	@touch $@
 
+# gettext catalogues (docs/i18n.md): the PO files are the source, the .mo files are built.
+I18N_PO := $(wildcard kiosk/i18n/locale/*/LC_MESSAGES/*.po)
+$(STAMPS)/catalogs: $(I18N_PO) $(STAMPS)/venv
+	$(PY) -m kiosk.i18n compile
+	@touch $@
+
 apt: $(STAMPS)/apt
 venv: $(STAMPS)/venv
-setup: $(STAMPS)/venv $(STAMPS)/voice
+catalogs: $(STAMPS)/catalogs
+setup: $(STAMPS)/venv $(STAMPS)/voice $(STAMPS)/catalogs
 
 # With no hardware configured the kiosk opens a desktop window, uses the
 # simulated card (F1-F8 insert profiles, F9 removes) and the loopback

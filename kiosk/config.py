@@ -21,7 +21,10 @@ from kiosk.errors import ConfigError
 from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
-LANGUAGES = ("ja", "en", "zh", "ko")
+# Every language the kiosk supports (gettext/Babel locale ids, kiosk/i18n, docs/i18n.md); a city
+# offers some of them, in its order, with kiosk.languages.  The default offers the first four.
+LANGUAGES = ("ja", "en", "zh", "ko", "vi", "ne", "pt_BR", "fil", "ja@easy")
+DEFAULT_LANGUAGES = ("ja", "en", "zh", "ko")
 
 
 @dataclass
@@ -29,7 +32,7 @@ class KioskSection:
     id: str = "kiosk-01"
     name: str = "マイナンバーカード案内端末"
     place: str = ""
-    languages: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     default_language: str = "ja"
 
 

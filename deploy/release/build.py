@@ -185,6 +185,11 @@ def stage_source(source: Path, dest: Path, version: str | None) -> str:
     return version or current
 
 
+def compile_catalogs(src: Path) -> None:
+    """The staged tree's PO catalogues -> .mo (Babel), so the wheel ships them compiled (docs/i18n.md)."""
+    run([sys.executable, "-m", "kiosk.i18n", "compile"], cwd=src, stdout=subprocess.DEVNULL)
+
+
 def project_wheel(src: Path, out: Path) -> Path:
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, src],
         stdout=subprocess.DEVNULL)
@@ -285,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         version = stage_source(args.source.resolve(), src, args.version)
+        compile_catalogs(src)
         kiosk_whl = project_wheel(src, Path(tmp) / "wheel")
         shutil.rmtree(src / "build", ignore_errors=True)
         for egg in src.glob("*.egg-info"):

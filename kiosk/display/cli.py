@@ -20,7 +20,8 @@ def register(sub) -> None:
     p.add_argument("--scenario", metavar="FILE.toml", help="play a scripted session and exit (docs/ui.md)")
     p.add_argument("--screenshots", metavar="DIR", help="where scenario screenshots go")
     p.add_argument("--size", metavar="WxH", help="window / screen size, e.g. 800x480")
-    p.add_argument("--lang", choices=("ja", "en", "zh", "ko"), help="starting language")
+    from kiosk.config import LANGUAGES
+    p.add_argument("--lang", choices=LANGUAGES, help="starting language (a locale id: docs/i18n.md)")
     p.add_argument("--record", metavar="OUT.jsonl",
                    help="with --scenario: after every step, write the screen and every widget's layout")
     p.add_argument("--tray-cmd", metavar="CMD",

@@ -143,7 +143,13 @@ class Renderer:
         return max(8, int(size * self.surface.get_height() + 0.5))      # half up: 66.5 px is 67
 
     def font(self, px: int, lang: str = "ja", line: float = LINE) -> Face:
-        """The face for ``lang`` at ``px``; Chinese and Korean use their own faces of the CJK collection."""
+        """The face for ``lang`` at ``px``; Chinese and Korean use their own faces of the CJK collection.
+        Languages beyond ja/en/zh/ko get a face that shapes each script run with HarfBuzz
+        (Devanagari, Vietnamese: kiosk/text/shaped.py)."""
+        from kiosk.text.fonts import CJK_LANGS
+        if lang not in CJK_LANGS:
+            from kiosk.text.shaped import ScreenFace
+            return ScreenFace(lang, int(px), line)  # type: ignore[return-value]  # same interface as Face
         import pygame.freetype as freetype
         if not freetype.get_init():
             freetype.init()

@@ -119,5 +119,11 @@ def face_index(path: str, lang: str) -> int:
 
 @functools.lru_cache(maxsize=64)
 def load(lang: str, size: int) -> ImageFont.FreeTypeFont:
+    """The slip font; languages beyond ja/en/zh/ko draw each script run with its Noto face,
+    shaped by libraqm (Devanagari, Vietnamese: kiosk/text/shaped.py)."""
+    from kiosk.text.fonts import CJK_LANGS
+    if lang not in CJK_LANGS:
+        from kiosk.text.shaped import SlipFont
+        return SlipFont(lang, size)
     path = font_file()
     return ImageFont.truetype(path, size, index=face_index(path, lang))

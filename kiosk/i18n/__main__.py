@@ -1,0 +1,3 @@
+from kiosk.i18n.tools import main
+
+raise SystemExit(main())
