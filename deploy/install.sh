@@ -313,6 +313,31 @@ ExecStart=/usr/bin/prometheus-node-exporter \$ARGS --collector.textfile.director
     fi
 }
 
+# --- 4c. journal upload (issue 15): HTTPS with this kiosk's client certificate ([logging] upload_*)
+step_journal_upload() {
+    local gen=$SRC/kiosk/appliance/journalupload.py tmpl=$SRC/deploy/journal-upload/50-kiosk.conf.in
+    local conf=/etc/systemd/journal-upload.conf.d/50-kiosk.conf
+    local dropin=/etc/systemd/system/systemd-journal-upload.service.d/50-kiosk-credentials.conf
+    local wants=/etc/systemd/system/multi-user.target.wants/systemd-journal-upload.service
+    local text creds
+    if ! text=$(python3 "$gen" "$ROOT/etc/kiosk/kiosk.toml" "$tmpl" conf 2>&1); then
+        log "WARNING: journal upload left off: $text"
+        text=""
+    fi
+    if [ -z "$text" ]; then
+        remove_file "$conf"; remove_file "$dropin"; remove_file "$wants"
+        return 0
+    fi
+    creds=$(python3 "$gen" "$ROOT/etc/kiosk/kiosk.toml" "$tmpl" dropin)
+    install_text "$conf" 0644 "$text"$'\n'
+    install_text "$dropin" 0644 "$creds"$'\n'
+    if [ -e "$ROOT/lib/systemd/system/systemd-journal-upload.service" ]; then
+        link /lib/systemd/system/systemd-journal-upload.service "$wants"
+    else
+        log "note: journal upload configured, but systemd-journal-remote (journal-upload) is not installed"
+    fi
+}
+
 # --- 5. services: enabled kiosk, pcscd socket, no getty on tty1 -------------------------------
 step_services() {
     link /etc/systemd/system/kiosk.service /etc/systemd/system/multi-user.target.wants/kiosk.service
@@ -429,6 +454,7 @@ main() {
     step_venv
     step_files
     step_clock_metrics
+    step_journal_upload
     step_voice
     step_services
     step_boot

@@ -164,6 +164,13 @@ class LinkageSection:
 class LoggingSection:
     journal: str = "auto"            # auto | journal | stderr
     rate_limit_per_minute: int = 30
+    # Journal upload to the city's log host (install.sh configures systemd-journal-upload;
+    # kiosk/appliance/journalupload.py): https URL, this kiosk's client key and certificate
+    # (PEM), and the CA that signed the log host.  Empty URL: no upload.
+    upload_url: str = ""
+    upload_key: str = ""
+    upload_cert: str = ""
+    upload_ca: str = ""
 
 
 @dataclass

@@ -61,6 +61,7 @@ EVENTS: dict[str, str] = {
     "clock_unsynchronized": "6f1d2c0a8f4b4b0e9a3c1d5e7f901503",
     "clock_synchronized": "6f1d2c0a8f4b4b0e9a3c1d5e7f901504",
     "kiosk_stopping": "6f1d2c0a8f4b4b0e9a3c1d5e7f901505",
+    "restart_backoff": "6f1d2c0a8f4b4b0e9a3c1d5e7f901506",
     # releases: switch, rollback, deferred switch (issue 14; kiosk/appliance/release.py)
     "release_switched": "6f1d2c0a8f4b4b0e9a3c1d5e7f901401",
     "release_rolled_back": "6f1d2c0a8f4b4b0e9a3c1d5e7f901402",

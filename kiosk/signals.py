@@ -34,6 +34,19 @@ class ServiceCondition(str, Enum):
 
 
 Listener = Callable[[str, dict], None]
+_reporting = threading.local()
+
+
+def _listener_failed(topic: str, exc: Exception) -> None:
+    """Journal a listener's fault once; a journal sink that publishes again cannot recurse."""
+    if getattr(_reporting, "active", False):
+        return
+    _reporting.active = True
+    try:
+        from kiosk import journal       # lazily: the journal's sinks may themselves use the bus
+        journal.log_swallowed(f"bus.{topic}", exc)
+    finally:
+        _reporting.active = False
 
 
 class Bus:
@@ -53,8 +66,8 @@ class Bus:
         for listener in listeners:
             try:
                 listener(topic, payload)
-            except Exception:        # one broken listener never stops the kiosk
-                pass
+            except Exception as exc:     # noqa: BLE001 - one broken listener never stops the kiosk; journaled
+                _listener_failed(topic, exc)
 
     def state(self, state: KioskState) -> None:
         self.publish("state", state=KioskState(state))

@@ -132,7 +132,7 @@ def wheelhouse(arch: str, cache: Path) -> Path:
                 run(pip + ["wheel", "-q", "--no-deps", "-w", house, sdist])
     for whl in house.glob("*.whl"):
         tag = whl.name.rsplit("-", 3)[-3:]
-        if tag[2] != "any.whl" and not (arch in tag[2]):
+        if tag[2] != "any.whl" and arch not in tag[2]:
             raise SystemExit(f"{whl.name}: not a wheel for {arch}")
     stamp.write_text(sha256(lock_path(arch)))
     return house

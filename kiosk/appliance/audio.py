@@ -2,14 +2,18 @@
 
 Sound needs an ALSA device the kiosk may open: the unit grants the ``audio``
 group and ``DeviceAllow=char-alsa``.  The check opens pygame's mixer the way
-the kiosk does (kiosk/display/sound.py), plays the card chime and waits for
-it to finish; "fail" names what is missing (runbook: docs/operations.md).
+the kiosk does (kiosk/display/sound.py), plays the "success" tone and waits
+for it to finish; "fail" names what is missing (runbook: docs/operations.md).
+tests/appliance/test_audio_alsa.py plays it through the real alsa-lib into a
+WAV capture (ALSA's file plugin) and checks the tone is there.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+TEST_TONE = "success"
 
 
 def alsa_cards(proc: Path = Path("/proc/asound/cards")) -> list[str]:
@@ -30,7 +34,8 @@ def audio_check(enabled: bool, timeout: float = 5.0) -> tuple[str, str]:
             "cannot open the sound device (audio group, DeviceAllow=char-alsa?)"
         return "fail", why
     import pygame
-    name = "chime" if "chime" in sounds._sounds else next(iter(sounds._sounds))
+    # "success": two tones, a quarter second, long enough to hear (and to find in a capture).
+    name = TEST_TONE if TEST_TONE in sounds._sounds else next(iter(sounds._sounds))
     channel = sounds._sounds[name].play()
     deadline = time.monotonic() + timeout
     while channel is not None and channel.get_busy() and time.monotonic() < deadline:
@@ -41,4 +46,5 @@ def audio_check(enabled: bool, timeout: float = 5.0) -> tuple[str, str]:
     if mixer is None:                        # Sounds opened it; someone closed it since
         raise RuntimeError("pygame.mixer closed during the audio check")
     freq, _, channels = mixer
+    pygame.mixer.quit()                      # the device is free again for the next check or the kiosk
     return "pass", f"played {name} ({freq} Hz, {channels} ch, SDL audio driver {driver})"

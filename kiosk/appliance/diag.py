@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from kiosk import __version__
+from kiosk import __version__, journal
 from kiosk.appliance import hardware, status
 from kiosk.appliance.redact import journal_record, redact
 from kiosk.config import config_path
@@ -176,7 +176,7 @@ def versions() -> str:
     try:
         import pygame
         lines.append(f"pygame-ce {pygame.version.ver} SDL {'.'.join(map(str, pygame.get_sdl_version()))}")
-    except Exception as exc:
+    except (ImportError, AttributeError, RuntimeError) as exc:     # not installed / pygame.error
         lines.append(f"pygame: {exc.__class__.__name__}")
     dpkg = status._run(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", "pcscd", "libpcsclite1",
                         "systemd", "libsdl2-2.0-0"], timeout=10)
@@ -229,8 +229,9 @@ def build_bundle(out: str | os.PathLike, config: str | None = None, sysroot: Pat
         for name, collect in sources.items():
             try:
                 text = collect()
-            except Exception as exc:          # one broken probe never loses the rest
-                errors.append(f"{name}: {exc.__class__.__name__}")
+            except Exception as exc:          # noqa: BLE001 - one broken probe never loses the rest;
+                errors.append(f"{name}: {exc.__class__.__name__}")     # named in the bundle and journaled
+                journal.log_swallowed(f"diag.{name}", exc)
                 continue
             data = redact(text, hostname).encode("utf-8")
             info = tarfile.TarInfo(f"{prefix}/{name}")

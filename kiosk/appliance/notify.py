@@ -139,8 +139,8 @@ class Watchdog:
         while not self._stop.is_set():
             try:
                 self.check()
-            except Exception:                 # never let the watchdog thread die silently
-                pass
+            except Exception as exc:          # noqa: BLE001 - the watchdog thread must not die; journaled
+                journal.log_swallowed("watchdog.check", exc)
             self._stop.wait(self.period)
 
     def start(self) -> "Watchdog":

@@ -77,7 +77,7 @@ EVENT_FIELDS = ("EVENT", "ERROR_CODE", "SW", "PIN_ID", "PIN_IDS", "TRIES_LEFT", 
                 "WIDTH", "KEY", "CONFIG", "TIMEOUT", "REASON", "CONDITION", "ENDPOINT", "ATTEMPTS",
                 "ATTEMPT", "HTTP_STATUS", "REFUSAL", "CLOCK_SOURCE", "WAITED_SEC", "SIGNAL", "SUPPRESSED",
                 "REDACTED", "DETAIL", "COUNT", "EXCEPTION", "WHERE", "OPERATION", "DEADLINE_SEC",
-                "RELEASE", "RELEASE_FROM", "RELEASE_TO", "GATEWAY", "CERTIFICATE", "SINK_ERROR",
+                "DELAY_SEC", "HOTPLUG", "RELEASE", "RELEASE_FROM", "RELEASE_TO", "GATEWAY", "CERTIFICATE", "SINK_ERROR",
                 "PROMPT", "LANG")       # voice_error: a prompt key and a language code, never a value
 # Fields the kiosk logs but a bundle never carries (none today; a field named like personal
 # data never gets this far: kiosk/journal.py writes it as [redacted]).

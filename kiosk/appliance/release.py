@@ -398,7 +398,8 @@ def _rollback(rel: Releases, bad: str, good: str, why: str, health_timeout: floa
 def summary(rel: Releases | None = None) -> dict:
     """The running and previous release (and the last rollback), for ``kiosk status``."""
     rel = rel or Releases()
-    out = {"current": rel.current(), "previous": rel.previous(), "installed": rel.installed()}
+    out: dict[str, object] = {"current": rel.current(), "previous": rel.previous(),
+                              "installed": rel.installed()}
     pid = int(unit("MainPID").get("MainPID") or 0) if systemd_running() else 0
     out["running"] = release_of_pid(pid, rel.base) if pid else None
     if (rolled := rel.marker(".rolled-back")) is not None:

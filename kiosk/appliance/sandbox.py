@@ -72,6 +72,6 @@ def rerun(args: list[str], run=subprocess.run) -> int:
     props = unit_properties()
     if props is None:
         return -1
-    print(f"kiosk: running in {UNIT}'s sandbox (systemd-run as {dict(p.split('=', 1) for p in props).get('User', '?')})",
-          file=sys.stderr)
+    user = dict(p.split("=", 1) for p in props).get("User", "?")
+    print(f"kiosk: running in {UNIT}'s sandbox (systemd-run as {user})", file=sys.stderr)
     return run(command(args, props)).returncode

@@ -116,8 +116,9 @@ class ClockWatch:
         while True:
             try:
                 self.check()
-            except Exception:
-                pass
+            except Exception as exc:      # noqa: BLE001 - the clock thread must not die; journaled
+                from kiosk import journal
+                journal.log_swallowed("clock.check", exc)
             if self._stop.wait(max(self.recheck, 0.5)):
                 return
 
@@ -147,8 +148,8 @@ class ClockWatch:
             if self.on_change is not None:
                 try:
                     self.on_change(state.synchronized)
-                except Exception:
-                    pass
+                except Exception as exc:  # noqa: BLE001 - a listener's fault is not the clock's; journaled
+                    journal.log_swallowed("clock.on_change", exc)
         return state.synchronized
 
     def today(self) -> dt.date | None:

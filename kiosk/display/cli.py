@@ -94,6 +94,10 @@ class StopRequest:
     def is_set(self) -> bool:
         return bool(self.signal)
 
+    def fileno(self) -> int:
+        """The pipe ``set`` writes to, so other waits (the display hotplug watch) wake on a stop."""
+        return self._read
+
     def wait(self, timeout: float | None = None) -> bool:
         if not self.is_set():
             try:

@@ -113,15 +113,19 @@ def build_clock(bus: Bus, **kwargs):
 
 
 def wait_for_display(open_once: Callable, bus: Bus, status, stop: threading.Event, *,
-                     retry: float = 2.0, driver: str = "", monotonic=time.monotonic):
+                     retry: float = 2.0, driver: str = "", monotonic=time.monotonic,
+                     hotplug: Callable | None = None, safety_retry: float = 60.0):
     """The DisplayResult once a screen opens, or None when ``stop`` is set first.
 
     No display is not a crash: the kiosk tells systemd it is up (READY=1, so
     no start timeout, no restart loop, no start-limit reboot) with a STATUS
     that says what it waits for, journals ``display_missing`` once per reason,
     lights the service LED pattern, keeps the watchdog fed from this loop and
-    tries again every ``retry`` seconds (a monitor switched on, a cable
-    plugged in, plymouth letting go of the screen).
+    tries again when a DRM device appears (a monitor switched on, a cable
+    plugged in: a uevent, kiosk.appliance.hotplug) and every ``safety_retry``
+    seconds (plymouth letting go of the screen sends none).  Without a uevent
+    monitor, or for a device that exists but does not open, it polls every
+    ``retry`` seconds.  ``hotplug``: the watch factory (tests pass their own).
     """
     from kiosk.appliance import notify
     from kiosk.appliance.health import HEALTH
@@ -136,6 +140,9 @@ def wait_for_display(open_once: Callable, bus: Bus, status, stop: threading.Even
     started = monotonic()
     watchdog = None
     reason = None
+    from kiosk.appliance.hotplug import HotplugWatch
+    watch = (hotplug or HotplugWatch)()
+    tried = monotonic()
     try:
         while not result.ok:
             if result.problem != reason:
@@ -143,7 +150,7 @@ def wait_for_display(open_once: Callable, bus: Bus, status, stop: threading.Even
                 code = getattr(reason, "value", str(reason))
                 journal.log_event("display_missing", f"no display ({code}); waiting for one, no restart",
                                   journal.ERR, ERROR_CODE=code, DRIVER=driver or "default",
-                                  DETAIL=result.detail)
+                                  DETAIL=result.detail, HOTPLUG=watch.mode)
                 _note(f"no display: {code} ({result.detail}); waiting")
                 bus.service(ServiceCondition.NO_DISPLAY, True, code)
                 status.set_override(f"waiting for a display: {code}")
@@ -152,8 +159,15 @@ def wait_for_display(open_once: Callable, bus: Bus, status, stop: threading.Even
                     HEALTH.register("ui")
                     watchdog = notify.start_watchdog(components=("ui",))
             HEALTH.beat("ui")
-            if stop.wait(retry):
+            if watch.live and getattr(reason, "value", reason) == "no_display_device":
+                plugged = watch.wait(retry, stop)          # a uevent, or time to beat again
+                if stop.is_set():
+                    return None
+                if not plugged and monotonic() - tried < safety_retry:
+                    continue
+            elif stop.wait(retry):
                 return None
+            tried = monotonic()
             result = open_once()
         journal.log_event("display_found", "display opened", journal.NOTICE, DRIVER=driver or "default",
                           WAITED_SEC=f"{monotonic() - started:.0f}")
@@ -161,5 +175,6 @@ def wait_for_display(open_once: Callable, bus: Bus, status, stop: threading.Even
         status.set_override(None)
         return result
     finally:
+        watch.close()
         if watchdog is not None:
             watchdog.stop()

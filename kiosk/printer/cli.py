@@ -138,7 +138,7 @@ def _check(report: Report, item: str, func) -> None:
         result, detail = func()
     except KioskError as exc:
         result, detail = "fail", f"{exc.code}: {exc.message}"
-    except Exception as exc:
+    except Exception as exc:      # noqa: BLE001 - reported as this item's failure, the others still run
         result, detail = "fail", f"{type(exc).__name__}: {exc}"
     report.add(item, result, detail)
 

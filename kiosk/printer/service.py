@@ -70,8 +70,8 @@ class _Job:
         if self.on_done is not None:
             try:
                 self.on_done(result)
-            except Exception:
-                pass
+            except Exception as exc:      # noqa: BLE001 - the caller's callback must not kill the worker
+                journal.log_swallowed("printer.on_done", exc)
         return True
 
 
@@ -168,7 +168,7 @@ class ReceiptService:
             try:
                 data = backend.encode(job.receipt.render(self.cfg.width_dots), self.cfg.profile,
                                       self.cfg.width_dots)
-            except Exception as exc:
+            except Exception as exc:      # noqa: BLE001 - any render fault is a failed slip, journaled
                 self._fault("error", kind, type(exc).__name__)
                 job.finish(PrintResult(False, "error"))
                 return
@@ -203,14 +203,14 @@ class ReceiptService:
                 printer._raw(data[start:start + WRITE_CHUNK])
             after = backend.read_status(printer)     # a paper end during the job: not confirmed
             return after.code if after.code == "paper_out" else None
-        except Exception as exc:
+        except Exception as exc:          # noqa: BLE001 - classified into a code the caller journals
             return _classify(exc)
         finally:
             if printer is not None:
                 try:
                     printer.close()
-                except Exception:
-                    pass
+                except Exception as exc:  # noqa: BLE001 - escpos/usb/serial close faults vary; journaled
+                    journal.log_swallowed("printer.close", exc, journal.INFO)
 
     def _expire(self, job: _Job, kind: str) -> None:
         self._stuck = True

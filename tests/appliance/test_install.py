@@ -198,3 +198,28 @@ def test_dry_run_on_this_machine_changes_nothing(fake_tools, tmp_path):
     assert "/etc/systemd/system/kiosk.service" in planned or Path("/etc/systemd/system/kiosk.service").exists()
     # Had the dry run written anything, the second plan would be shorter.
     assert dry_run() == first
+
+
+def test_journal_upload_is_configured_from_the_kiosk_config(target, fake_tools, tmp_path):
+    conf = "etc/systemd/journal-upload.conf.d/50-kiosk.conf"
+    dropin = "etc/systemd/system/systemd-journal-upload.service.d/50-kiosk-credentials.conf"
+    install(target, fake_tools)
+    assert not (target / conf).exists()                 # no upload_url: no upload
+    managed = tmp_path / "managed.toml"
+    managed.write_text('[logging]\nupload_url = "https://logs-01.city.lan:19532"\n'
+                       'upload_key = "/etc/kiosk/tls/upload.key"\nupload_cert = "/etc/kiosk/tls/upload.crt"\n'
+                       'upload_ca = "/etc/kiosk/tls/log-ca.crt"\n')
+    install(target, fake_tools, "--config", str(managed))
+    upload = (target / conf).read_text()
+    assert "URL=https://logs-01.city.lan:19532\n" in upload
+    assert "ServerKeyFile=/run/credentials/systemd-journal-upload.service/key\n" in upload
+    assert "TrustedCertificateFile=/run/credentials/systemd-journal-upload.service/ca\n" in upload
+    assert "@" not in upload.replace("@URL@", "")
+    creds = (target / dropin).read_text()
+    assert "LoadCredential=key:/etc/kiosk/tls/upload.key\n" in creds
+    assert "LoadCredential=ca:/etc/kiosk/tls/log-ca.crt\n" in creds
+    # Plain http (anyone on the segment could inject records) is refused, and the upload switched off.
+    managed.write_text('[logging]\nupload_url = "http://logs-01.city.lan:19532"\n')
+    out = install(target, fake_tools, "--config", str(managed))
+    assert "WARNING: journal upload left off" in out and "https" in out
+    assert not (target / conf).exists() and not (target / dropin).exists()

@@ -162,7 +162,8 @@ def test_diag_bundle_is_redacted(tmp_path, sysroot, monkeypatch, capsys):
     monkeypatch.setattr(status, "journal_available", lambda: True)
     monkeypatch.setattr(status, "systemd_running", lambda: True)
     monkeypatch.setattr("socket.gethostname", lambda: SECRETS["hostname"])
-    key = write(tmp_path / "client.key", f"-----BEGIN PRIVATE KEY-----\n{SECRETS['key_file']}\n-----END PRIVATE KEY-----\n")
+    key = write(tmp_path / "client.key",
+                f"-----BEGIN PRIVATE KEY-----\n{SECRETS['key_file']}\n-----END PRIVATE KEY-----\n")
     cfg = write(tmp_path / "kiosk.toml",
                 f'[kiosk]\nplace = "contact {SECRETS["email"]}"\n'
                 f'[printer]\nbackend = "network"\nnetwork = "{SECRETS["ipv4"]}:9100"\n'

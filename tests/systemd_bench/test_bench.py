@@ -16,6 +16,10 @@ from kiosk.printer import backend
 
 from tests.systemd_bench.conftest import BENCH_CONFIG, DUMMY_DISPLAY, UNIT
 
+# The first test also pays for booting the container and running install.sh (minutes on a
+# loaded 2-core machine); `-m "not systemd"` leaves the bench out.
+pytestmark = [pytest.mark.systemd, pytest.mark.timeout(900)]
+
 
 def test_ready_after_the_first_frame(bench):
     cursor = bench.restart()
@@ -80,6 +84,9 @@ def test_no_display_waits_without_restarting(bench):
     event = bench.c.wait_journal({"EVENT": "display_missing"}, after=cursor)
     assert event["ERROR_CODE"] == "no_display_device" and event["DRIVER"] == "kmsdrm"
     assert event["PRIORITY"] == "3"
+    # The uevent monitor opens inside the sandbox (AF_NETLINK allowed, pyudev installed):
+    # no udevd in the container, so it listens to the kernel's uevents.
+    assert event["HOTPLUG"] in ("udev", "kernel"), event["HOTPLUG"]
     # The waiting loop feeds the watchdog: pings keep coming for several WatchdogSec.
     first = int(bench.c.show(UNIT, "WatchdogTimestampMonotonic")["WatchdogTimestampMonotonic"])
     bench.c.wait_property(UNIT, "WatchdogTimestampMonotonic", lambda v: int(v) > first + 9_000_000, timeout=30)
@@ -173,4 +180,57 @@ def test_print_test_runs_in_the_services_sandbox_and_the_printer_is_allowed_at_s
     finally:
         printer.shutdown()
         printer.server_close()
+        bench.restart()
+
+
+# A kiosk that crashes at once, every start (a broken release), with the back-off scaled
+# down (1, 2, 4, 4 s) and the start-limit reboot disabled for the bench.
+CRASH_LOOP = """\
+[Unit]
+StartLimitAction=none
+StartLimitBurst=50
+[Service]
+Environment=KIOSK_BACKOFF_BASE_SEC=1 KIOSK_BACKOFF_CAP_SEC=4
+RestartSec=1s
+ExecStart=
+ExecStart=/bin/sh -c 'exit 3'
+"""
+BACKOFF_STATE = "/var/lib/kiosk/restart-backoff.json"
+
+
+def test_restarts_back_off_exponentially_and_capped(bench):
+    state = bench.c.host_path(BACKOFF_STATE)
+    state.unlink(missing_ok=True)
+    cursor = bench.restart(dropin=CRASH_LOOP, wait_active=False)
+    try:
+        bench.c.wait_property(UNIT, "NRestarts", lambda v: int(v or 0) >= 5, timeout=120)
+        bench.c.systemctl("stop", UNIT)
+        records = bench.c.journal(f"--after-cursor={cursor}")
+    finally:
+        state.unlink(missing_ok=True)
+        bench.restart()
+    waits = [r for r in records if r.get("EVENT") == "restart_backoff"]
+    assert [(w["COUNT"], w["DELAY_SEC"]) for w in waits[:4]] == [("1", "1"), ("2", "2"), ("3", "4"), ("4", "4")]
+    assert all(w["_SYSTEMD_UNIT"] == UNIT for w in waits)
+    # Spacing of the crashes, from the journal's monotonic clock: RestartSec + the back-off.
+    exits = [int(r["__MONOTONIC_TIMESTAMP"]) / 1e6 for r in records
+             if r.get("UNIT") == UNIT and "Main process exited" in str(r.get("MESSAGE"))]
+    assert len(exits) >= 5
+    gaps = [b - a for a, b in zip(exits, exits[1:])][:4]
+    for gap, delay in zip(gaps, (1, 2, 4, 4)):
+        assert 1 + delay <= gap < 1 + delay + 5, gaps
+    assert gaps[2] > gaps[0] + 2        # it grows
+
+
+def test_a_clean_stop_resets_the_back_off(bench):
+    bench.c.write(BACKOFF_STATE, json.dumps({"failures": 7, "boot_id": bench.c.read(
+        "/proc/sys/kernel/random/boot_id").strip(), "started": 0}))
+    bench.c.run(["chown", "kiosk:kiosk", BACKOFF_STATE])
+    try:
+        bench.c.systemctl("stop", UNIT)
+        assert json.loads(bench.c.read(BACKOFF_STATE))["failures"] == 0
+        cursor = bench.restart()             # no wait: a clean stop is not a failure
+        assert not [r for r in bench.c.journal(f"--after-cursor={cursor}") if r.get("EVENT") == "restart_backoff"]
+    finally:
+        bench.c.host_path(BACKOFF_STATE).unlink(missing_ok=True)
         bench.restart()
