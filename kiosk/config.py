@@ -21,7 +21,7 @@ from kiosk.errors import ConfigError
 from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
-LANGUAGES = ("ja", "en", "zh", "ko")
+LANGUAGES = ("ja", "en", "zh", "ko", "vi", "ne", "pt_BR", "fil", "ja-easy")
 
 
 @dataclass

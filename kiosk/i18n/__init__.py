@@ -16,7 +16,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).parent
-LANGUAGE_NAMES = {"ja": "日本語", "en": "English", "zh": "中文", "ko": "한국어"}
+LANGUAGE_NAMES = {"ja": "日本語", "en": "English", "zh": "中文", "ko": "한국어",
+                  "vi": "Tiếng Việt", "ne": "नेपाली", "pt_BR": "Português", "fil": "Filipino",
+                  "ja-easy": "やさしい にほんご"}
 FALLBACK = "ja"
 
 

@@ -14,11 +14,11 @@ import pytest
 
 from kiosk.display.render import Renderer
 from kiosk.display.screens import SCREENS, build_view
-from kiosk.i18n import catalog
+from kiosk.i18n import LANGUAGE_NAMES, catalog
 
 from .helpers import FakePreflight, FakeProblem, card_data, offline_session
 
-LANGS = ("ja", "en", "zh", "ko")
+LANGS = tuple(LANGUAGE_NAMES)          # every registered language (kiosk.i18n)
 
 
 @functools.lru_cache(maxsize=None)
