@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main as kiosk_main
-from kiosk.config import Config, as_dict, load_config, load_config_safely, parse_config
+from kiosk.config import LANGUAGES, Config, as_dict, load_config, load_config_safely, parse_config
 from kiosk.errors import EXIT_CODES, ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def test_docs_config_documents_every_key():
     ('[printer]\nbackend = "usbb"\n', "printer.backend", ["none", "dummy", "usb", "serial", "network", "file"]),
     ('[display]\ndriver = "fbcon"\n', "display.driver", ["auto", "kmsdrm", "x11", "wayland", "dummy"]),
     ('[printer]\nwidth_dots = 500\n', "printer.width_dots", ["384", "576"]),
-    ('[kiosk]\ndefault_language = "fr"\n', "kiosk.default_language", ["ja", "en", "zh", "ko"]),
+    ('[kiosk]\ndefault_language = "fr"\n', "kiosk.default_language", list(LANGUAGES)),
     ('[timeouts]\npin_seconds = 1\n', "timeouts.pin_seconds", None),
     ('[timeouts]\npin_seconds = "30"\n', "timeouts.pin_seconds", None),
     ('[leds]\nenabled = 1\n', "leds.enabled", None),

@@ -392,7 +392,7 @@ def test_states_published_for_the_leds():
 
 
 def test_all_languages_configured():
-    assert set(LANGUAGES) == {"ja", "en", "zh", "ko"}
+    assert set(LANGUAGES) == {"ja", "en", "zh", "ko", "vi", "ne", "pt_BR", "fil", "ja-easy"}
 
 
 # -- the card or the reader leaves in the middle of an exchange --------------------------------------
