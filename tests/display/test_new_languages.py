@@ -10,6 +10,7 @@ catalogue falls back), clipped text and missing glyphs.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -122,3 +123,34 @@ def test_ja_easy_readings_are_shown_but_not_spoken():
         values = {"left": 2, "max": 3} if key.startswith("pin.") else {"n": 3}
         said = spoken_text(key, "ja-easy", values)
         assert "あんしょうばんごう" not in said and "めんきょ" not in said, (key, said)
+
+
+STEP_MARKS = {c: str(i) for i, c in enumerate("①②③④⑤⑥⑦⑧⑨", 1)}
+# Numbers a translation adds as plain words ("delete 1 digit", "one of the two").
+WORDED = {("vi", "pad.back"), ("ja-easy", "guide.ready.q_pins_no")}
+
+
+def numbers(text: str) -> list[str]:
+    """The figures a text states (fees, counts, sizes, hours), written the same in every language."""
+    text = re.sub(r"\{[^}]*\}", " ", "".join(STEP_MARKS.get(c, c) for c in text))
+    text = re.sub(r"(\d)[,.](\d{3})(?!\d)", r"\1\2", text)         # 1,500 / 1.500
+    text = re.sub(r"(\d),(\d)", r"\1.\2", text)                      # 2,4 cm
+    return sorted(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+@pytest.mark.parametrize("lang", NEW)
+def test_every_text_states_the_same_figures(lang):
+    """Fees, tries, hours, photo size: the same figures as the source (ja for ja-easy, en otherwise)."""
+    source = catalog("ui", "ja" if lang == "ja-easy" else "en").messages
+    own = catalog("ui", lang).messages
+    assert {"1500", "2.4", "3", "6"} <= set(numbers(own["guide.lost.keep"]))
+    differ = [(k, numbers(v), numbers(own[k])) for k, v in source.items()
+              if not k.startswith("fmt.") and (lang, k) not in WORDED and numbers(v) != numbers(own[k])]
+    assert not differ, differ
+
+
+def test_the_figure_check_can_fail(monkeypatch):
+    own = catalog("ui", "vi").messages
+    monkeypatch.setitem(own, "guide.renewal.otherwise", own["guide.renewal.otherwise"].replace("1.500", "1.600"))
+    with pytest.raises(AssertionError):
+        test_every_text_states_the_same_figures("vi")
