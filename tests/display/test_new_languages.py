@@ -154,3 +154,21 @@ def test_the_figure_check_can_fail(monkeypatch):
     monkeypatch.setitem(own, "guide.renewal.otherwise", own["guide.renewal.otherwise"].replace("1.500", "1.600"))
     with pytest.raises(AssertionError):
         test_every_text_states_the_same_figures("vi")
+
+
+@pytest.mark.parametrize("lang", ["vi", "ne", "pt_BR", "fil"])
+def test_space_separated_languages_break_only_at_spaces(lang):
+    """On screen and slip, words stay whole although a Japanese term (市区町村) sits among them."""
+    from kiosk.config import Config
+    from kiosk.printer.receipt import build_receipt
+    from kiosk.printer.sample import read_sample
+    from kiosk.text.breaks import segments
+    text = catalog("ui", lang).text("guide.unlock.card", pin_names="PIN")
+    assert re.search(r"[\u3040-\u9fff]", text)
+    assert [piece.rstrip() for piece in segments(text, lang)] == text.split()
+    status, _ = read_sample("resident")
+    slip = build_receipt("lost_card", lang, Config(), status=status)
+    slip.render(384)
+    words = set(" ".join(slip.lines).split())
+    cut = [w for line in slip.drawn for w in line.split() if w not in words]
+    assert not cut, cut
