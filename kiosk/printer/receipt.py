@@ -105,6 +105,7 @@ class _Layout:
     """Font sizes, margins and line wrapping for one paper width."""
 
     def __init__(self, lang: str, width: int):
+        self.lang = lang                # line breaks follow the slip's language, not a guess from its script
         self.width = width
         self.margin = width // 48
         body = max(20, width // 20)
@@ -154,7 +155,8 @@ class _Layout:
 
     def rows(self, block: Block) -> list[str]:
         """The printed lines of a text block."""
-        return wrap(block.text, self.fonts[block.style], self.inner - 2 * self._pad(block) - 2 * INK_INSET)
+        return wrap(block.text, self.fonts[block.style], self.inner - 2 * self._pad(block) - 2 * INK_INSET,
+                    self.lang)
 
     def _qr_matrix(self, block: Block):
         code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
@@ -167,14 +169,14 @@ class _Layout:
     def qr_rows(self, block: Block) -> list[str]:
         """The caption and URL lines printed beside a QR code."""
         _, _, col = self._qr_matrix(block)
-        return wrap(block.text, self.fonts["text"], col) + wrap(block.url, self.fonts["small"], col)
+        return wrap(block.text, self.fonts["text"], col, self.lang) + wrap(block.url, self.fonts["small"], col)
 
     def _qr(self, block: Block):
         matrix, module, col = self._qr_matrix(block)
         side = module * len(matrix)
         gap = self.margin
         cap_font, url_font = self.fonts["text"], self.fonts["small"]
-        cap_rows = wrap(block.text, cap_font, col)
+        cap_rows = wrap(block.text, cap_font, col, self.lang)
         url_rows = wrap(block.url, url_font, col)
         text_h = len(cap_rows) * self.line_height("text") + len(url_rows) * self.line_height("small")
         height = max(side, text_h) + self.margin

@@ -37,7 +37,7 @@ _KEEP = re.compile(
     r"|[（(][^（()）\n]{1,9}[）)]"                                # short asides: （全 10 回）
     r"|[●○*＊]+[0-9]*"                                             # a masked number: ●●●●, ****8901
 )
-_SPACE_LANGS = ("en", "ko")
+_SPACE_LANGS = ("en", "ko", "vi", "ne", "pt_BR", "fil")   # words are separated by spaces
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 

@@ -22,9 +22,13 @@ from kiosk.signals import Bus
 from .helpers import TODAY
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.toml"))
+# Drawn as .notdef boxes until the renderer has a Devanagari face (see test_screens.NO_FACE_YET).
+NO_FACE_YET = {"main_ne": "no Devanagari face in kiosk/display/render.py yet (fonts-noto-core; i18n branch)"}
+SHIPPED = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=NO_FACE_YET[p.stem]))
+           if p.stem in NO_FACE_YET else p for p in SCENARIOS]
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SCENARIOS])
 def test_shipped_scenarios_pass(path, tmp_path):
     r = run_scenario(path, screenshots=tmp_path, production=True)
     assert r.ok, r.errors

@@ -24,7 +24,7 @@ from kiosk.nfc.sim.profile import shipped_profiles
 from kiosk.text import kinsoku_violations
 
 from .helpers import TODAY, fake_linkage_factory
-from .test_screens import LANGS, VARIANTS, _status, render
+from .test_screens import LANG_PARAMS, VARIANTS, _status, render
 
 SIZES = ((800, 480), (1024, 600))
 PROFILES = [p for p in shipped_profiles() if p != "unknown"]     # "unknown" is the card_error screen
@@ -76,7 +76,7 @@ def surface(request):
     return pygame.Surface(request.param)
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", LANG_PARAMS)
 def test_type_scale_pages_and_line_breaks(surface, lang):
     problems = []
     for label, screen, setup in ALL:

@@ -14,11 +14,16 @@ import pytest
 
 from kiosk.display.render import Renderer
 from kiosk.display.screens import SCREENS, build_view
-from kiosk.i18n import catalog
+from kiosk.i18n import LANGUAGE_NAMES, catalog
 
 from .helpers import FakePreflight, FakeProblem, card_data, offline_session
 
-LANGS = ("ja", "en", "zh", "ko")
+LANGS = tuple(LANGUAGE_NAMES)          # every registered language (kiosk.i18n)
+# Scripts the renderer has no face for yet: the text is drawn (and measured) as .notdef boxes.
+# Strict: once the per-script font lookup (i18n branch) lands these pass, and the mark must go.
+NO_FACE_YET = {"ne": "no Devanagari face in kiosk/display/render.py yet (fonts-noto-core; i18n branch)"}
+LANG_PARAMS = [pytest.param(lang, marks=pytest.mark.xfail(strict=True, reason=NO_FACE_YET[lang]))
+               if lang in NO_FACE_YET else lang for lang in LANGS]
 
 
 @functools.lru_cache(maxsize=None)
@@ -155,7 +160,7 @@ def render(surface, lang, large, screen, setup):
     return s, view, frame
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", LANG_PARAMS)
 @pytest.mark.parametrize("large", [False, True], ids=["normal", "large"])
 def test_no_text_overflows(surface, lang, large):
     problems = []
@@ -250,7 +255,8 @@ def test_every_key_used_by_screens_exists(surface):
     assert not missing, sorted(set(missing))
 
 
-def test_no_missing_glyphs(surface):
+@pytest.mark.parametrize("lang", LANG_PARAMS)
+def test_no_missing_glyphs(surface, lang):
     """Every character on every screen exists in the face used for that language (no tofu)."""
     import pygame.freetype as freetype
 
@@ -258,16 +264,15 @@ def test_no_missing_glyphs(surface):
     freetype.init()
     path = find_font()
     missing = set()
-    for lang in LANGS:
-        face = freetype.Font(path, 20, font_index=FACE_INDEX.get(lang, 0))
-        chars = set()
-        for label, screen, setup in VARIANTS:
-            _, view, _ = render(surface, lang, False, screen, setup)
-            for text in view.texts():
-                chars |= set(text) - {"\n"}
-        for ch, m in zip(sorted(chars), face.get_metrics("".join(sorted(chars)))):
-            if m is None and not ch.isspace():
-                missing.add((lang, ch, f"U+{ord(ch):04X}"))
+    face = freetype.Font(path, 20, font_index=FACE_INDEX.get(lang, 0))
+    chars = set()
+    for label, screen, setup in VARIANTS:
+        _, view, _ = render(surface, lang, False, screen, setup)
+        for text in view.texts():
+            chars |= set(text) - {"\n"}
+    for ch, m in zip(sorted(chars), face.get_metrics("".join(sorted(chars)))):
+        if m is None and not ch.isspace():
+            missing.add((lang, ch, f"U+{ord(ch):04X}"))
     assert not missing, sorted(missing)
 
 

@@ -13,12 +13,13 @@ from kiosk.config import Config
 from kiosk.display.clock import ManualClock
 from kiosk.display.screens import build_view
 from kiosk.display.session import RECEIPT_KINDS, Session
+from kiosk.i18n import LANGUAGE_NAMES
 from kiosk.printer.receipt import build_receipt
 from kiosk.printer.sample import read_sample
 
 PROFILES = sorted(p.stem for p in (Path(__file__).parents[2] / "kiosk/nfc/sim/profiles").glob("*.toml")
                   if p.stem != "unknown")
-LANGS = ("ja", "en", "zh", "ko")
+LANGS = tuple(LANGUAGE_NAMES)          # every registered language (kiosk.i18n)
 TODAY = dt.date(2026, 11, 25)
 
 

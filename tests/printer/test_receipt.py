@@ -8,12 +8,16 @@ import re
 import pytest
 
 from kiosk.config import Config
-from kiosk.i18n import catalog
+from kiosk.i18n import LANGUAGE_NAMES, catalog
 from kiosk.printer import fonts
 from kiosk.printer.backend import encode
 from kiosk.printer.receipt import KINDS, WIDTHS, build_receipt, mask_licence_number, wrap
 
-LANGS = ("ja", "en", "zh", "ko")
+LANGS = tuple(LANGUAGE_NAMES)          # every registered language (kiosk.i18n)
+# No Devanagari face in kiosk/printer/fonts.py yet: strict, so the mark goes when the font lands.
+NO_FACE_YET = {"ne": "no Devanagari face in kiosk/printer/fonts.py yet (fonts-noto-core; i18n branch)"}
+GLYPH_LANGS = [pytest.param(lang, marks=pytest.mark.xfail(strict=True, reason=NO_FACE_YET[lang]))
+               if lang in NO_FACE_YET else lang for lang in LANGS]
 NOW = dt.datetime(2026, 11, 25, 10, 30)
 LINKAGE = {"reference": "LK-2026-0042", "steps_done": 3, "steps_total": 9}
 
@@ -42,7 +46,7 @@ def test_every_kind_and_language_stays_inside_the_printable_width(kind, lang, wi
     assert "".join(receipt.drawn[:3]).replace(" ", "").startswith(title)
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", GLYPH_LANGS)
 def test_a_known_phrase_renders_real_glyphs_not_tofu(lang):
     phrase = catalog("ui", lang).text("receipt.unavailable")
     font = fonts.load(lang, 28)
