@@ -22,9 +22,9 @@ from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 # Every language the kiosk supports (gettext/Babel locale ids, kiosk/i18n, docs/i18n.md); a city
-# offers some of them, in its order, with kiosk.languages.  The default offers the first four.
+# offers some of them, in its order, with kiosk.languages.  The default offers all of them.
 LANGUAGES = ("ja", "en", "zh", "ko", "vi", "ne", "pt_BR", "fil", "ja@easy")
-DEFAULT_LANGUAGES = ("ja", "en", "zh", "ko")
+DEFAULT_LANGUAGES = LANGUAGES
 
 
 @dataclass

@@ -97,7 +97,7 @@ def spoken_text(key: str, lang: str, values: dict[str, int] | None = None) -> st
     """The catalogue sentence, without the marks a synthesiser reads out or stumbles on."""
     text = catalog(domain(key), lang).text(key, **(values or {}))
     text = re.sub(r"[●○×…▲▼\"“”「」]", " ", text)
-    if lang == "ja-easy":           # 暗証番号（あんしょうばんごう）: the reading is for the eye, not said twice
+    if lang == "ja@easy":           # 暗証番号（あんしょうばんごう）: the reading is for the eye, not said twice
         text = re.sub(r"（[ぁ-ゖー 　]+）", "", text)
     text = text.replace("（", "、").replace("）", "、") if lang.startswith("ja") else text
     return re.sub(r"\s+", " ", text).strip(" 、")

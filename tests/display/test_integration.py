@@ -23,7 +23,7 @@ from .helpers import TODAY
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.toml"))
 # Drawn as .notdef boxes until the renderer has a Devanagari face (see test_screens.NO_FACE_YET).
-NO_FACE_YET = {"main_ne": "no Devanagari face in kiosk/display/render.py yet (fonts-noto-core; i18n branch)"}
+NO_FACE_YET: dict[str, str] = {}   # every script has a face now (kiosk/text/fonts.py)
 SHIPPED = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=NO_FACE_YET[p.stem]))
            if p.stem in NO_FACE_YET else p for p in SCENARIOS]
 

@@ -21,7 +21,7 @@ from .helpers import FakePreflight, FakeProblem, card_data, offline_session
 LANGS = tuple(LANGUAGE_NAMES)          # every registered language (kiosk.i18n)
 # Scripts the renderer has no face for yet: the text is drawn (and measured) as .notdef boxes.
 # Strict: once the per-script font lookup (i18n branch) lands these pass, and the mark must go.
-NO_FACE_YET = {"ne": "no Devanagari face in kiosk/display/render.py yet (fonts-noto-core; i18n branch)"}
+NO_FACE_YET: dict[str, str] = {}   # every script has a face now (kiosk/text/fonts.py)
 LANG_PARAMS = [pytest.param(lang, marks=pytest.mark.xfail(strict=True, reason=NO_FACE_YET[lang]))
                if lang in NO_FACE_YET else lang for lang in LANGS]
 
@@ -257,22 +257,18 @@ def test_every_key_used_by_screens_exists(surface):
 
 @pytest.mark.parametrize("lang", LANG_PARAMS)
 def test_no_missing_glyphs(surface, lang):
-    """Every character on every screen exists in the face used for that language (no tofu)."""
-    import pygame.freetype as freetype
+    """Every character on every screen exists in the face that draws it (no tofu): the renderer
+    picks a face per script run (kiosk/text/fonts.py), so check each run in its own face."""
+    from kiosk.text.fonts import covers, runs
 
-    from kiosk.display.render import FACE_INDEX, find_font
-    freetype.init()
-    path = find_font()
     missing = set()
-    face = freetype.Font(path, 20, font_index=FACE_INDEX.get(lang, 0))
-    chars = set()
     for label, screen, setup in VARIANTS:
         _, view, _ = render(surface, lang, False, screen, setup)
         for text in view.texts():
-            chars |= set(text) - {"\n"}
-    for ch, m in zip(sorted(chars), face.get_metrics("".join(sorted(chars)))):
-        if m is None and not ch.isspace():
-            missing.add((lang, ch, f"U+{ord(ch):04X}"))
+            for spec, part in runs(text.replace("\n", " "), lang):
+                for ch in set(part):
+                    if not ch.isspace() and not covers(spec, ch):
+                        missing.add((lang, ch, f"U+{ord(ch):04X}", spec.script))
     assert not missing, sorted(missing)
 
 
