@@ -30,7 +30,8 @@ export KIOSK_TIME_FACTOR=${KIOSK_TIME_FACTOR:-4}
 # Test-only packages and tools, in the bench's root only (a Pi never gets them): what the
 # suite needs (deploy/apt-dev.txt), as on CI.
 BENCH_APT=$(grep -v '^\s*#' "$SRC/deploy/apt-dev.txt" | grep -v '^\s*$' | tr '\n' ' ')
-BENCH_PIP="pytest>=8 pytest-timeout>=2.3 hypothesis>=6.100"
+# Quoted where they meet a shell: an unquoted '>=8' is a redirection (it left files named '=8').
+BENCH_PIP="'pytest>=8' 'pytest-timeout>=2.3' 'hypothesis>=6.100'"
 
 [ "$(id -u)" = 0 ] || { echo "pi-bench: run as root (sudo make pi-bench)" >&2; exit 1; }
 
@@ -101,6 +102,8 @@ copy_source() {
     (cd "$SRC" && git ls-files -z -c -o --exclude-standard \
         | tar --null -T - --ignore-failed-read -cf -) | tar -xf - -C "$ROOTFS/usr/src/myna-kiosk"
     echo "$(find "$ROOTFS/usr/src/myna-kiosk" -type f | wc -l) files"
+    # The tree this run belongs to (the release gate compares it: source_id.py --gate).
+    python3 "$SRC/deploy/pi-bench/source_id.py" "$SRC" | tee "$CACHE/source-id"
 }
 
 # install.sh exactly as on a Pi, but for the one tool that would reach past the root: sysctl
@@ -167,6 +170,7 @@ fi
 
 mkdir -p "$CACHE" "$LOGS"
 : > "$RESULTS"
+rm -f "$CACHE/source-id"
 step base-root "$SRC/deploy/pi-bench/build-root.sh" "$BASE" || { summary; exit 1; }
 # A private mount and PID namespace: the mounts and every process (pcscd, servers) end with it.
 exec unshare --mount --propagation private --pid --fork "$0" --inner
