@@ -120,3 +120,27 @@ def test_a_pin_is_taken_once():
     with pytest.raises(PinFormatError) as err:
         pin.take()
     assert err.value.details == {"pin_id": "licence"}
+
+
+# -- the status: keys and token ------------------------------------------------------------------
+def token_answer(token: bytes) -> str:
+    return (token.ljust(32, b"\x00") + bytes(128)).hex() + "9000"
+
+
+def test_each_counter_is_filed_under_its_own_pin_and_the_token_is_kept():
+    status = session_with().read_status()
+    assert sorted(status.pins) == ["jpki_auth", "jpki_sign", "juki", "kenhojo", "licence"]
+    assert all(key == counter.id for key, counter in status.pins.items())
+    assert status.token == "JPKIAPICCTOKEN2"
+
+
+@pytest.mark.parametrize("raw, token", [
+    (b"XOTHER TOKEN X", "XOTHER TOKEN X"),          # NUL padding goes, the card's own letters stay
+    (b"\xffBAD", "\ufffdBAD"),                       # not ASCII: replaced, never an exception
+    (b"", None),
+], ids=["other", "not_ascii", "empty"])
+def test_a_card_with_another_token_is_unsupported_and_its_token_reported(scripted, raw, token):
+    conn = scripted([(SELECT_JPKI, "9000"), ("00B0860000", token_answer(raw))])
+    status = CardSession(conn).read_status()
+    conn.assert_done()
+    assert (status.card_type, status.token) == ("unsupported", token)
