@@ -18,6 +18,7 @@ from kiosk.nfc.sim.profile import SimPin, load_profile
 from kiosk.nfc.sim.reader import SimReader
 
 SELECT_JPKI = "00A4040C0A" + "D392F000260100000001"
+SELECT_LICENCE = "00A4040C10A0000002310600000000000000000000"
 
 
 def session_with(licence: SimPin | None = None) -> CardSession:
@@ -144,3 +145,27 @@ def test_a_card_with_another_token_is_unsupported_and_its_token_reported(scripte
     status = CardSession(conn).read_status()
     conn.assert_done()
     assert (status.card_type, status.token) == ("unsupported", token)
+
+
+# -- which card, which error ----------------------------------------------------------------------
+@pytest.mark.parametrize("pin", [None, "1357"], ids=["no_pin", "pin"])
+def test_a_plain_my_number_card_has_no_licence_and_an_unknown_card_is_unsupported(pin):
+    from kiosk.errors import NoLicenceError, UnsupportedCardError
+    for profile, error in (("myna-plain", NoLicenceError), ("unknown", UnsupportedCardError)):
+        session = CardSession(SimReader(load_profile(profile)).connect())
+        typed = Pin("licence", pin) if pin else None
+        with pytest.raises(error) as err:
+            session.read_licence(typed)
+        assert type(err.value) is error, profile
+
+
+@pytest.mark.parametrize("wef01", ["C20101", "01C101", "C10201", "C101"])
+def test_a_malformed_pin_setting_file_is_a_protocol_error(scripted, wef01):
+    """Only C1 01 xx says whether a PIN is set; anything else is not guessed."""
+    from kiosk.errors import CardProtocolError
+    conn = scripted([(SELECT_LICENCE, "9000"), ("00B09A0000", wef01 + "9000")])
+    session = CardSession(conn)
+    session.apdu.current_df = None
+    with pytest.raises(CardProtocolError):
+        session._select(bytes.fromhex(SELECT_LICENCE[10:]))
+        session._read_licence_pin_set()
