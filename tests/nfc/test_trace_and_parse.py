@@ -86,3 +86,16 @@ def test_check_types_each_failure_by_its_status_word(sw, error):
     assert type(err.value).__name__ == error
     assert err.value.details == {"sw": f"{sw:04X}"}
     assert channel.check(Response(b"\x01", 0x9000), "READ").data == b"\x01"
+
+
+def test_cert_not_after_waits_for_the_whole_validity_and_never_guesses():
+    """Fed a certificate's first k bytes, for every k: None until notAfter is complete, then the date."""
+    import datetime as dt
+
+    from kiosk.nfc.card import cert_not_after
+    from kiosk.nfc.sim import pki
+    _key, der = pki.card_certificate("auth", "prefix", dt.date(2024, 5, 10), dt.date(2029, 5, 2))
+    answers = [cert_not_after(der[:k]) for k in range(len(der) + 1)]
+    first = answers.index(dt.date(2029, 5, 2))
+    assert all(a is None for a in answers[:first]) and all(a == dt.date(2029, 5, 2) for a in answers[first:])
+    assert 0 < first < len(der) - 100         # notAfter comes well before the key and the signature
