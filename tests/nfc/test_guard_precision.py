@@ -88,3 +88,13 @@ def test_a_missing_or_short_answer_is_traced_with_its_command(random_connection,
     [entry] = traced
     assert (entry.header, entry.response, entry.sw, entry.note) == (bytes.fromhex("00B08A00"), b"", None, note)
     assert ch.count == 1
+
+
+def test_6c00_is_resent_with_le_256_and_a_repeated_6cxx_names_its_status_word(random_connection):
+    ch, conn = channel(random_connection, df=AID_JPKI, answers=(b"\x6C\x00", b"\x01" * 256 + OK))
+    assert len(ch.send(0x00, INS_READ_BINARY, 0x8A, 0x00, b"", 256).data) == 256
+    assert conn.sent[1] == bytes.fromhex("00B08A0000")
+    ch, conn = channel(random_connection, df=AID_JPKI, answers=(b"\x6C\x10", b"\x6C\x08"))
+    with pytest.raises(CardProtocolError) as err:
+        ch.send(0x00, INS_READ_BINARY, 0x8A, 0x00, b"", 256)
+    assert err.value.details == {"sw": "6C08"}
