@@ -99,3 +99,33 @@ def test_cert_not_after_waits_for_the_whole_validity_and_never_guesses():
     first = answers.index(dt.date(2029, 5, 2))
     assert all(a is None for a in answers[:first]) and all(a == dt.date(2029, 5, 2) for a in answers[first:])
     assert 0 < first < len(der) - 100         # notAfter comes well before the key and the signature
+
+
+def test_build_apdu_bounds():
+    from kiosk.errors import CardProtocolError
+    from kiosk.nfc.apdu import build_apdu
+    assert build_apdu(0x00, 0xB0, 0x00, 0x00) == bytes.fromhex("00B00000")
+    assert len(build_apdu(0x00, 0xD6, 0x00, 0x00, bytes(255))) == 4 + 1 + 255
+    assert build_apdu(0x00, 0xB0, 0x00, 0x00, b"", 0)[-1] == 0x00
+    assert build_apdu(0x00, 0xB0, 0x00, 0x00, b"", 256)[-1] == 0x00
+    for data, le in ((bytes(256), None), (b"", 257), (b"", -1)):
+        with pytest.raises(CardProtocolError):
+            build_apdu(0x00, 0xB0, 0x00, 0x00, data, le)
+
+
+@pytest.mark.parametrize("offset, sfi, sent", [(255, 0x0A, "00B08AFF00"), (256, 0x0A, None),
+                                               (0x7FFF, None, "00B07FFF00"), (0x8000, None, None)])
+def test_read_offsets_stop_at_what_the_command_can_address(random_connection, offset, sfi, sent):
+    """A short file id addresses offsets up to 255, a plain READ BINARY up to 32767."""
+    from kiosk.errors import CardProtocolError
+    from kiosk.nfc.apdu import ApduChannel
+    conn = random_connection([b"\x01\x90\x00"])
+    ch = ApduChannel(conn)
+    ch.current_df = AID_JPKI
+    if sent is None:
+        with pytest.raises(CardProtocolError):
+            ch.read_chunk(offset, sfi)
+        assert conn.sent == []
+    else:
+        assert ch.read_chunk(offset, sfi) == (b"\x01", False)
+        assert conn.sent == [bytes.fromhex(sent)]
