@@ -98,3 +98,50 @@ def test_6c00_is_resent_with_le_256_and_a_repeated_6cxx_names_its_status_word(ra
     with pytest.raises(CardProtocolError) as err:
         ch.send(0x00, INS_READ_BINARY, 0x8A, 0x00, b"", 256)
     assert err.value.details == {"sw": "6C08"}
+
+
+# -- answers longer than asked, SELECT outcomes, the current file -------------------------------------
+@pytest.mark.parametrize("le, length, ok", [(5, 5, True), (5, 6, False), (0, 200, True), (256, 256, True),
+                                            (256, 257, False)])
+def test_an_answer_longer_than_le_is_a_protocol_error(random_connection, le, length, ok):
+    ch, _conn = channel(random_connection, df=AID_JPKI, answers=(bytes(length) + OK,))
+    if ok:
+        assert len(ch.send(0x00, INS_READ_BINARY, 0x8A, 0x00, b"", le).data) == length
+    else:
+        with pytest.raises(CardProtocolError) as err:
+            ch.send(0x00, INS_READ_BINARY, 0x8A, 0x00, b"", le)
+        assert err.value.details == {"sw": "9000"}
+
+
+@pytest.mark.parametrize("sw", [b"\x6A\x82", b"\x6A\x86", b"\x6A\x81", b"\x69\x99"])
+def test_an_optional_application_may_be_absent_but_a_required_one_may_not(random_connection, sw):
+    from kiosk.errors import CardError
+    ch, _ = channel(random_connection, df=AID_JPKI, answers=(sw,))
+    assert ch.select_aid(AID_TEXT, required=False) is False
+    ch, _ = channel(random_connection, df=AID_JPKI, answers=(sw,))
+    with pytest.raises(CardError):
+        ch.select_aid(AID_TEXT)                  # required by default
+
+
+def test_an_optional_application_answering_another_error_is_an_error(random_connection):
+    from kiosk.errors import CardError
+    ch, _ = channel(random_connection, df=AID_JPKI, answers=(b"\x6A\x80",))
+    with pytest.raises(CardError):
+        ch.select_aid(AID_TEXT, required=False)
+
+
+def test_select_ef_makes_it_the_current_file_and_read_record_defaults_to_it(random_connection):
+    ch, conn = channel(random_connection, df=AID_JPKI, answers=(OK, b"\x01" + OK))
+    ch.select_ef(0x0017)
+    assert ch.current_ef == 0x0017
+    assert ch.read_record(1) == b"\x01"
+    assert conn.sent[1] == bytes.fromhex("00B2010400")
+
+
+def test_a_card_session_passes_its_trace_to_the_channel(random_connection):
+    from kiosk.nfc.card import CardSession
+    traced = []
+    session = CardSession(random_connection([OK]), trace=traced.append)
+    session.apdu.select_aid(AID_JPKI)
+    assert [e.header for e in traced] == [bytes.fromhex("00A4040C")]
+    assert session.status is None
