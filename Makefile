@@ -104,8 +104,11 @@ pi-bench:
 	$(SUDO) deploy/pi-bench/bench.sh
 # An offline release (docs/operations.md "Releases"): .deb + Mender artifact + manifest per
 # architecture in dist/, from the hash-pinned locks in deploy/release/.  `make lock` re-pins them.
+# Gate: the last `make pi-bench` must have passed for this source tree (docs/hil.md);
+# PI_BENCH=skip overrides it and the manifest records the override.
 release: setup
-	$(PY) deploy/release/build.py $(RELEASE_ARGS)
+	$(PY) deploy/pi-bench/source_id.py --gate
+	PI_BENCH_GATE=passed $(PY) deploy/release/build.py $(RELEASE_ARGS)
 
 lock: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH deploy/release/lock.sh

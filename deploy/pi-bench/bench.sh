@@ -30,7 +30,15 @@ export KIOSK_TIME_FACTOR=${KIOSK_TIME_FACTOR:-4}
 # Test-only packages and tools, in the bench's root only (a Pi never gets them): what the
 # suite needs (deploy/apt-dev.txt), as on CI.
 BENCH_APT=$(grep -v '^\s*#' "$SRC/deploy/apt-dev.txt" | grep -v '^\s*$' | tr '\n' ' ')
-BENCH_PIP="pytest>=8 pytest-timeout>=2.3 hypothesis>=6.100"
+# The suite's Python test dependencies: pyproject's `dev` extra without the kiosk itself and
+# without the lint, Ansible and lock tools (their tests are not run here).  Quoted where they
+# meet a shell: an unquoted '>=8' is a redirection (it left files named '=8' in the root).
+BENCH_PIP=$(python3 -c '
+import sys, tomllib
+dev = tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]["dev"]
+skip = ("myna-kiosk", "ansible", "mypy", "ruff", "uv")
+print(" ".join("\x27%s\x27" % d for d in dev if not d.split(">")[0].split("[")[0].strip().startswith(skip)))
+' "$SRC/pyproject.toml")
 
 [ "$(id -u)" = 0 ] || { echo "pi-bench: run as root (sudo make pi-bench)" >&2; exit 1; }
 
@@ -101,6 +109,8 @@ copy_source() {
     (cd "$SRC" && git ls-files -z -c -o --exclude-standard \
         | tar --null -T - --ignore-failed-read -cf -) | tar -xf - -C "$ROOTFS/usr/src/myna-kiosk"
     echo "$(find "$ROOTFS/usr/src/myna-kiosk" -type f | wc -l) files"
+    # The tree this run belongs to (the release gate compares it: source_id.py --gate).
+    python3 "$SRC/deploy/pi-bench/source_id.py" "$SRC" | tee "$CACHE/source-id"
 }
 
 # install.sh exactly as on a Pi, but for the one tool that would reach past the root: sysctl
@@ -143,7 +153,9 @@ inner() {
     step install.sh install_kiosk || { summary; exit 1; }
     step kiosk-version in_root "kiosk --version" || failed=1
     step card-status in_root "kiosk card status --reader sim:resident --json" || failed=1
-    step scenario in_root "cd /usr/src/myna-kiosk && kiosk run --headless --scenario tests/display/scenarios/licence.toml --screenshots /root/pi-bench-out/shots && ls /root/pi-bench-out/shots | head -3" || failed=1
+    # The simulated card: the installed config names the Pi's real reader ([reader] uri = "pcsc"),
+    # and with a real reader the scenario runner refuses screenshots (a real card's screens).
+    step scenario in_root "cd /usr/src/myna-kiosk && mkdir -p /root/pi-bench-out && printf '[reader]\nuri = \"\"\n' > /root/pi-bench-out/sim-reader.toml && kiosk run --headless --config /root/pi-bench-out/sim-reader.toml --scenario tests/display/scenarios/licence.toml --screenshots /root/pi-bench-out/shots && ls /root/pi-bench-out/shots | head -3" || failed=1
     step receipt-preview in_root "kiosk receipt --preview /root/pi-bench-out/receipt.png --sample licence && test -s /root/pi-bench-out/receipt.png" || failed=1
     step config-check in_root "kiosk config check" || failed=1
     step kiosk-status in_root "kiosk status" || failed=1
@@ -167,6 +179,7 @@ fi
 
 mkdir -p "$CACHE" "$LOGS"
 : > "$RESULTS"
+rm -f "$CACHE/source-id"
 step base-root "$SRC/deploy/pi-bench/build-root.sh" "$BASE" || { summary; exit 1; }
 # A private mount and PID namespace: the mounts and every process (pcscd, servers) end with it.
 exec unshare --mount --propagation private --pid --fork "$0" --inner

@@ -243,6 +243,20 @@ def build_deb(arch: str, version: str, src: Path, house: Path, kiosk_whl: Path, 
     return deb, manifest
 
 
+def pi_bench_record() -> dict:
+    """What the pi-bench gate (`make release`, deploy/pi-bench/source_id.py --gate) decided."""
+    if os.environ.get("PI_BENCH") == "skip":
+        return {"gate": "skipped", "override": "PI_BENCH=skip"}
+    if os.environ.get("PI_BENCH_GATE") != "passed":
+        return {"gate": "not run"}                  # build.py called directly (tests/release)
+    cache = Path(os.environ.get("PI_BENCH_CACHE", "/var/cache/myna-kiosk/pi-bench"))
+    try:
+        sid = (cache / "source-id").read_text().split()[0]
+    except (OSError, IndexError):
+        sid = None
+    return {"gate": "passed", "source_id": sid}
+
+
 def make_manifest(arch: str, version: str, release: Path, src: Path, built: str) -> dict:
     wheels = []
     for whl in sorted((release / "wheels").glob("*.whl")):
@@ -255,6 +269,7 @@ def make_manifest(arch: str, version: str, release: Path, src: Path, built: str)
         "lock": {"file": lock_path(arch).name, "sha256": sha256(lock_path(arch))},
         "from_debian": {"pyscard": "python3-pyscard", "systemd-python": "python3-systemd"},
         "wheels": wheels,
+        "pi_bench": pi_bench_record(),
         "deploy_files": {str(p.relative_to(src)): sha256(p) for p in sorted(src.rglob("*"))
                          if p.is_file() and p.parts[len(src.parts)] in ("deploy", "systemd")},
     }

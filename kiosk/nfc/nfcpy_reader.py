@@ -41,6 +41,9 @@ from kiosk.nfc.reader import Connection, Reader, ReaderInfo
 logging.getLogger("nfc").setLevel(logging.CRITICAL)
 
 RCS380_IDS = ((0x054C, 0x06C1), (0x054C, 0x06C3))
+# Poll + ATTRIB attempts per connect: a second one covers an ATTRIB answer that came
+# after nfcpy's fixed 30 ms (before any APDU, so no PIN try is at stake).
+ACTIVATE_ATTEMPTS = 2
 
 
 def part3_atr(sensb_res: bytes, attrib_res: bytes = b"\x00") -> bytes:
@@ -258,21 +261,31 @@ class NfcpyReader(Reader):
         return self._wait(False, timeout)
 
     def connect(self, exclusive: bool = False) -> NfcpyConnection:
+        """Poll and activate the card: one more poll + ATTRIB if the first ATTRIB goes unanswered.
+
+        nfcpy waits a fixed 30 ms for the ATTRIB answer.  A card still sliding onto
+        the reader, or a busy host on the udp link, can miss it.  The retry is safe:
+        no APDU has been sent, so no PIN try can be spent, and the new poll switches
+        the field off first (a fresh udp socket, so a late answer cannot be misread).
+        """
         with self._lock:
-            target = self._sense()
-            if target is None:
-                raise NoCardError("no card on the reader")
-            clf = self._frontend()
-            sensb_res = bytes(target.sensb_res or b"")
-            if len(sensb_res) < 12 or not sensb_res[10] & 0x01:
-                raise UnsupportedCardError("the card does not speak ISO 14443-4")
-            try:
-                tag = Type4BTag(clf, target)         # ATTRIB
-            except (nfc.clf.CommunicationError, Type4TagCommandError):
-                raise NoCardError("the card left while connecting") from None
-            except OSError as exc:
-                self._drop_frontend()
-                raise ReaderError(f"the reader went away ({exc})", reader=self.uri) from None
+            for attempt in range(ACTIVATE_ATTEMPTS):
+                target = self._sense()
+                if target is None:
+                    raise NoCardError("no card on the reader")
+                clf = self._frontend()
+                sensb_res = bytes(target.sensb_res or b"")
+                if len(sensb_res) < 12 or not sensb_res[10] & 0x01:
+                    raise UnsupportedCardError("the card does not speak ISO 14443-4")
+                try:
+                    tag = Type4BTag(clf, target)         # ATTRIB
+                    break
+                except (nfc.clf.CommunicationError, Type4TagCommandError):
+                    if attempt + 1 == ACTIVATE_ATTEMPTS:
+                        raise NoCardError("the card left while connecting") from None
+                except OSError as exc:
+                    self._drop_frontend()
+                    raise ReaderError(f"the reader went away ({exc})", reader=self.uri) from None
             self._tag = tag
             return NfcpyConnection(self, tag, part3_atr(bytes(target.sensb_res)))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.errors import PinWrongError
+from kiosk.errors import NoCardError, PinWrongError
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.nfcpy_reader import NfcpyReader
 from kiosk.nfc.pins import Pin
@@ -157,3 +157,42 @@ def test_the_frame_waiting_time_is_configurable():
         server.close()
     with pytest.raises(ValueError):
         NfcUdpCardServer("127.0.0.1", 0, fwi=15)
+
+
+NFCPY_ATTRIB_TIMEOUT = 0.03             # nfcpy's Type4BTag: fixed, whatever the card's FWI
+LATE_ATTRIB = 3 * NFCPY_ATTRIB_TIMEOUT  # clearly past it, as a loaded qemu host answered
+
+
+def test_an_attrib_answered_late_is_retried_once_before_any_apdu():
+    """The arm64 bench's failure: the re-placed card's ATTRIB answer came after nfcpy's 30 ms."""
+    server = NfcUdpCardServer("127.0.0.1", 0, attrib_delays=(LATE_ATTRIB,))
+    path = SlowPath(server)
+    try:
+        card = path.insert("resident")
+        tries = card.pin_tries("licence")
+        connection = path.reader.connect()
+        assert server.attrib_delays == [] and card.apdu_count == 0    # the late one was used up; no APDU yet
+        with CardSession(connection) as session:
+            licence = session.read_licence(Pin("licence", "1357"))
+        assert licence.licence_number
+        assert [v.with_data for v in card.verifies].count(True) == 1
+        assert card.pin_tries("licence") == tries
+    finally:
+        path.close()
+        server.close()
+
+
+def test_a_card_that_misses_both_attribs_is_no_card_and_the_next_poll_works():
+    """One retry only: a card that never activates is reported, not polled forever."""
+    server = NfcUdpCardServer("127.0.0.1", 0, attrib_delays=(LATE_ATTRIB, LATE_ATTRIB))
+    path = SlowPath(server)
+    try:
+        card = path.insert("resident")
+        with pytest.raises(NoCardError):
+            path.reader.connect()
+        assert server.attrib_delays == [] and card.apdu_count == 0 and not card.verifies
+        with CardSession(path.reader.connect()) as session:
+            assert session.read_status().pins["licence"].tries_left == card.pin_tries("licence")
+    finally:
+        path.close()
+        server.close()

@@ -28,6 +28,9 @@ The frame waiting time is the card's (FWI 8, 77 ms) or ``fwi``; the tag asks
 for more time (S(WTX), WTXM 10) when half of the current waiting time has
 passed, or after ``wtx_after`` seconds (a tag that answers late, like a busy
 host).  ``card_delay`` makes every APDU take that much longer (a slow card).
+``attrib_delays`` answers the next ATTRIBs that late, one delay each: nfcpy
+waits a fixed 30 ms for the ATTRIB answer, which a busy or emulated host can
+miss (issue 17: the arm64 bench); the reader's one retry must cover it.
 
 Removal: the card stops answering.  With ``yank="rfoff"`` (the default) the
 server also sends ``RFOFF`` to the reader, which nfcpy reports at once as a
@@ -72,7 +75,8 @@ class NfcUdpCardServer(CardSlot):
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  trace: str | Path | TextIO | None = None, yank: str = "rfoff",
-                 fwi: int | None = None, wtx_after: float | None = None, card_delay: float = 0.0):
+                 fwi: int | None = None, wtx_after: float | None = None, card_delay: float = 0.0,
+                 attrib_delays: tuple[float, ...] = ()):
         super().__init__(trace)
         if yank not in ("rfoff", "silent"):
             raise ValueError("yank must be 'rfoff' or 'silent'")
@@ -82,6 +86,7 @@ class NfcUdpCardServer(CardSlot):
         self.fwi = fwi
         self.wtx_after = wtx_after
         self.card_delay = card_delay
+        self.attrib_delays = list(attrib_delays)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
@@ -189,6 +194,8 @@ class NfcUdpCardServer(CardSlot):
             except CardGone:
                 self._card_gone(card, addr)
                 return
+            if self.attrib_delays:
+                time.sleep(self.attrib_delays.pop(0))   # a late tag (bench setting), not synchronisation
             self._send(b"\x00", addr)               # MBLI 0, CID 0
             return
         if self.active:
