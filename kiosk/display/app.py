@@ -227,7 +227,7 @@ class KioskApp:
             HEALTH.beat("ui")
             try:
                 self.iterate()
-            except Exception as exc:          # a UI bug must not take the kiosk down
+            except Exception as exc:  # noqa: BLE001 - recover() journals it; a UI bug must not take the kiosk down
                 self.session.recover(type(exc).__name__)
                 self.draw()
 

@@ -189,8 +189,8 @@ def _serve(args, cfg, error, parts, bus, status, surface, driver, app_box, stop)
         try:
             status.ready()
             watchdog = notify.start_watchdog()
-        except Exception:
-            pass
+        except Exception as exc:  # noqa: BLE001 - no systemd notify socket: the kiosk runs on, journaled
+            journal.log_swallowed("display.first_frame", exc)
 
     app.on_first_frame = first_frame
     journal.log_event("kiosk_started", "kiosk started", DRIVER=driver or "default",

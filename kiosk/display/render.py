@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import pygame
 
+from kiosk import journal
 from kiosk.display.screens import BODY_FLOOR, BODY_ROLES, FLOOR, View, Widget
 from kiosk.text import wrap as text_wrap
 
@@ -127,7 +128,8 @@ def find_font() -> str | None:
             return p
     try:
         return pygame.font.match_font("notosanscjkjp") or pygame.font.match_font("ipaexgothic")
-    except Exception:
+    except (OSError, ValueError, pygame.error) as exc:   # no fontconfig: pygame's default font
+        journal.log_swallowed("render.font_lookup", exc)
         return None
 
 
@@ -288,7 +290,7 @@ class Renderer:
                 if i == page:
                     self._draw_unit(piece, box.y + pad + offset, box, theme, frame, page=i, paginated=True)
                 else:
-                    for w, face, lines, x, width in piece:
+                    for w, face, lines, _x, _width in piece:
                         if not any(p.id == w.id for p in frame.placed):
                             frame.placed.append(self._placed(w, face, lines, None, True, False, i))
         self._page_controls(key, page, n, pygame.Rect(box.right - ctrl, box.y, ctrl, box.height), view,
@@ -322,10 +324,10 @@ class Renderer:
             view.widgets.append(btn)
             self._button(btn, rect, view.lang, theme, frame)
         mid = pygame.Rect(col.x, col.y + bh, col.width, col.height - 2 * bh)
-        label = Widget(f"page_{key}", "text", self.relative(mid), f"{page + 1}/{n}", "muted", FLOOR, "center",
-                       base=FLOOR, fit="shrink")
-        view.widgets.append(label)
-        self._label(label, mid, view.lang, theme["muted"], frame)
+        page_label = Widget(f"page_{key}", "text", self.relative(mid), f"{page + 1}/{n}", "muted", FLOOR,
+                            "center", base=FLOOR, fit="shrink")
+        view.widgets.append(page_label)
+        self._label(page_label, mid, view.lang, theme["muted"], frame)
 
     # -- labels: shrink to fit, within limits ------------------------------------------------
     def _label(self, w: Widget, box: pygame.Rect, lang: str, color, frame: Frame, pad: int | None = None,
@@ -423,7 +425,8 @@ class Renderer:
         try:
             rgb = img.convert("RGB")
             surf = pygame.image.frombytes(rgb.tobytes(), rgb.size, "RGB")
-        except Exception:
+        except (OSError, ValueError, pygame.error) as exc:   # a photo that does not decode: the frame only
+            journal.log_swallowed("render.photo", exc)
             return
         iw, ih = surf.get_size()
         scale = min(box.width / iw, box.height / ih)

@@ -323,7 +323,7 @@ class ScenarioRunner:
                 self._steps += 1
                 try:
                     self.step(line)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failing step fails the scenario, with its line
                     self.fail(f"{self.shown(line)}: {type(exc).__name__}: {exc}")
                 self.write_record(line)
         finally:

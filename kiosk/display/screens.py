@@ -179,8 +179,8 @@ class _Builder:
                 continue
             wid, text, role = item
             if text:
-                w = self.text(wid, (left, top, width, bottom - top), text, role, size)
-                w.flow = flow
+                widget = self.text(wid, (left, top, width, bottom - top), text, role, size)
+                widget.flow = flow
 
     def footer(self, buttons: list[tuple[str, str, str]], disabled: tuple[str, ...] = ()) -> None:
         """Buttons across the bottom: (id, label, role); those in ``disabled`` are greyed out."""
@@ -569,7 +569,8 @@ def _keyboard(b: _Builder) -> None:
 def _linkage_error(b: _Builder) -> None:
     t, s = b.t, b.s
     _linkage_header(b, None)
-    key, values = s.error or ("linkage.error.gateway_error", {})
+    error: tuple[str, dict[str, Any]] = s.error or ("linkage.error.gateway_error", {})
+    key, values = error
     if key == "linkage.locked":
         pin_id = values.get("pin_id") or "jpki_auth"
         items = [Item("warning", "linkage.locked", t("linkage.locked", pin_name=b.pin_name(pin_id)), tone="danger")]

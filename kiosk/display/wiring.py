@@ -35,8 +35,8 @@ class Parts:
         for close in reversed(self.closers):
             try:
                 close()
-            except Exception:
-                pass
+            except Exception as exc:  # noqa: BLE001 - shutting down: every part gets its close, journaled
+                journal.log_swallowed("wiring.close", exc)
 
 
 def _note(text: str) -> None:
@@ -60,7 +60,7 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         parts.lights = StatusLights.from_config(cfg.leds, bus)
         if hasattr(parts.lights, "close"):
             parts.closers.append(parts.lights.close)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kiosk runs without LEDs; StatusLights journals its own
         _note(f"status LEDs not available ({type(exc).__name__})")
 
     try:
@@ -70,7 +70,8 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         parts.receipt_builder = build_receipt
         if hasattr(parts.printer, "close"):
             parts.closers.append(parts.printer.close)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kiosk runs without a printer; journaled here
+        journal.log_swallowed("wiring.printer", exc, journal.ERR)
         _note(f"receipt printer not available ({type(exc).__name__})")
 
     try:
@@ -93,7 +94,7 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         kiosk_id = cfg.kiosk.id
         parts.linkage_factory = lambda card, status: LinkageEngine(card, status, client, kiosk_id)
         parts.gateway_available = client is not None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kiosk runs without the linkage; journaled below
         _note(f"Mynaportal linkage not available ({type(exc).__name__})")
         journal.log_event("linkage_error", "linkage unavailable at start", journal.WARNING,
                           ERROR_CODE=getattr(exc, "code", type(exc).__name__))

@@ -66,13 +66,13 @@ class _Player:
                     continue
                 generation = self._generation
                 intro, loop = self._program
-                changed = lambda: self._stopped or self._generation != generation  # noqa: E731
+                changed = lambda gen=generation: self._stopped or self._generation != gen  # noqa: E731
                 deadline = time.monotonic()
                 for frame in itertools.chain(intro, itertools.cycle(loop) if loop else ()):
                     try:
                         self._apply(frame)
-                    except Exception:          # a GPIO error must not kill the thread
-                        pass
+                    except Exception as exc:  # noqa: BLE001 - a GPIO error must not kill the thread; journaled
+                        journal.log_swallowed("leds.apply", exc)
                     self.frames_started += 1
                     self._cond.notify_all()
                     if frame.seconds is None:
@@ -112,7 +112,7 @@ class StatusLights:
             return NullLights()
         try:
             devices = open_devices(leds)
-        except Exception as exc:           # no GPIO chip, pin in use, bad factory: keep the kiosk up
+        except Exception as exc:  # noqa: BLE001 - journaled below; no GPIO chip, pin in use, bad factory: keep the kiosk up
             journal.log_event("service_needed", "status LEDs unavailable", journal.ERR,
                               ERROR_CODE="leds_unavailable", DETAIL=type(exc).__name__)
             return NullLights()
@@ -180,8 +180,8 @@ class StatusLights:
             try:
                 device.off()
                 device.close()
-            except Exception:
-                pass
+            except Exception as exc:  # noqa: BLE001 - shutting down: every LED gets its close, journaled
+                journal.log_swallowed("leds.close", exc)
 
 
 class NullLights:

@@ -13,7 +13,7 @@ from math import isclose
 import pytest
 
 from kiosk.config import LedsSection
-from kiosk.display import session as session_module
+from kiosk.session import core as session_module
 from kiosk.display.scenario import ScenarioRunner
 from kiosk.leds import StatusLights
 from kiosk.signals import Bus, KioskState
