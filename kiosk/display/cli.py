@@ -178,6 +178,7 @@ def _serve(args, cfg, error, parts, bus, status, surface, driver, app_box, stop)
     session = Session(cfg, reader_factory=parts.reader_factory, config_error=error, bus=bus,
                       printer=parts.printer, receipt_builder=parts.receipt_builder,
                       linkage_factory=parts.linkage_factory, gateway_available=parts.gateway_available,
+                      demo=parts.demo,
                       sound=Sounds(enabled=cfg.display.sound), today=parts.today,
                       on_wake=lambda: app_box["app"].wake() if "app" in app_box else None)
     app = KioskApp(session, surface, tray=parts.tray)

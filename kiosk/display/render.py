@@ -189,6 +189,8 @@ class Renderer:
                 pygame.draw.rect(self.surface, theme.get(w.role, theme["header"]), box)
             elif w.kind == "image":
                 self._image(w, box, theme)
+            elif w.kind == "pictogram":
+                self._pictogram(box, theme)
             elif w.kind == "button":
                 self._button(w, box, view.lang, theme, frame)
             elif not w.text:
@@ -398,6 +400,24 @@ class Renderer:
         frame.placed.append(self._placed(w, face, lines, tuple(int(v) for v in box), paginated, clipped, page))
         if clipped:
             frame.overflows.append((w.id, w.text))
+
+    def _pictogram(self, box, theme) -> None:
+        """The card-placement pictogram, drawn (no bundled photo): a card coming down flat
+        onto the reader, with an arrow; in the theme's colours, so high contrast applies."""
+        ink, accent = theme["body"], theme.get("ok", theme["body"])
+        u = max(1, min(box.width, box.height) // 24)
+        reader = pygame.Rect(box.x + box.width // 10, box.bottom - box.height // 3, box.width * 8 // 10,
+                             box.height // 4)
+        pygame.draw.rect(self.surface, ink, reader, width=max(2, u), border_radius=2 * u)
+        pygame.draw.circle(self.surface, accent, (reader.right - 3 * u, reader.centery), max(2, u * 3 // 2))
+        card = pygame.Rect(box.x + box.width // 5, box.y + box.height // 12, box.width * 6 // 10, box.height * 3 // 10)
+        pygame.draw.rect(self.surface, ink, card, width=max(2, u), border_radius=u)
+        chip = pygame.Rect(card.x + card.width // 8, card.y + card.height // 3, card.width // 5, card.height // 3)
+        pygame.draw.rect(self.surface, accent, chip, border_radius=max(1, u // 2))
+        x, top, tip = box.centerx, card.bottom + u, reader.y - u
+        if tip - top > 4 * u:
+            pygame.draw.line(self.surface, accent, (x, top), (x, tip - 2 * u), max(2, u))
+            pygame.draw.polygon(self.surface, accent, [(x - 3 * u, tip - 3 * u), (x + 3 * u, tip - 3 * u), (x, tip)])
 
     def _button(self, w: Widget, box, lang, theme, frame: Frame) -> None:
         inner = box.inflate(-4, -4)

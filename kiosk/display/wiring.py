@@ -26,6 +26,7 @@ class Parts:
     receipt_builder: Any = None
     linkage_factory: Any = None
     gateway_available: bool = False
+    demo: bool = False                     # the linkage uses the loopback reference gateway
     lights: Any = None
     clock: Any = None                      # timesync.ClockWatch: today() is None while unsynchronised
     today: Callable | None = None
@@ -84,6 +85,7 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
             gw = start_local_gateway()
             parts.closers.append(gw.stop)
             section = replace(section, gateway=gw.url, ca=gw.ca_path)
+            parts.demo = True              # screens of this linkage carry a DEMO badge
         client = GatewayClient.from_config(section)
         if client is not None:
             # Each gateway call keeps the card worker alive for its own worst case, no longer.

@@ -100,13 +100,14 @@ class Session(TimerRules):
                  clock: Any = None, bus: Bus | None = None, printer: Any = None,
                  receipt_builder: Callable[..., Any] | None = None,
                  linkage_factory: Callable[..., Any] | None = None, gateway_available: bool = False,
-                 sound: Any = None, on_wake: Callable[[], None] | None = None,
+                 sound: Any = None, on_wake: Callable[[], None] | None = None, demo: bool = False,
                  today: Callable[[], dt.date | None] = dt.date.today):
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.bus = bus or Bus()
         self.desk = ReceiptDesk(printer, receipt_builder, self._post)
         self.gateway_available = gateway_available
+        self.demo = demo                    # the linkage runs against the reference gateway (DEMO badge)
         self.sound = sound or NoSound()
         self.on_wake = on_wake
         # The trusted date, or None when the clock is not synchronised: then no screen or
@@ -226,6 +227,7 @@ class Session(TimerRules):
         self.pin_message: tuple[str, dict[str, Any]] | None = None
         self.notice = None
         self.notice_screen = None
+        self.printed_from: Screen | None = None
         self.error = None
         self.pin_last_input: float | None = None
         self.last_input: float | None = None
@@ -421,7 +423,8 @@ class Session(TimerRules):
                 self.go(Screen.READING)
             return
         if isinstance(msg, PrintDone):
-            if msg.gen == self.gen and (self.active or self.screen == Screen.LOST_CARD):
+            if msg.gen == self.gen and (self.active or self.screen == Screen.LOST_CARD) \
+                    and self.screen == self.printed_from:      # told only where it was printed from
                 self.say("receipt.done" if msg.ok else "receipt.unavailable")
                 self.sound.play("success" if msg.ok else "error")
             return
@@ -433,7 +436,7 @@ class Session(TimerRules):
             return
         handler = self._answers.get(type(msg))
         if handler is None:
-            journal.log_event("ui_error", "card worker answer of an unknown type", journal.ERR,
+            journal.log_event("card_error", "card worker answer of an unknown type", journal.ERR,
                               ERROR_CODE="unknown_answer", DETAIL=type(msg).__name__, SCREEN=self.screen)
             wipe_answer(msg)
             return
@@ -645,6 +648,9 @@ class Session(TimerRules):
             return False
         if widget == "btn_print":
             return self._print()
+        if widget == "item_finish" and self.active and self.screen != Screen.MENU:
+            self.finish()                     # the footer's Finish slot (the menu handles its own)
+            return True
         if widget == "btn_staff":
             return self.call_staff()
         if widget == "btn_voice":
@@ -666,10 +672,10 @@ class Session(TimerRules):
     def toggle_voice(self) -> bool:
         """Voice guidance on/off (issue #16): the guide is told; with no guide, nothing to switch."""
         if self.voice is None:
-            self.say("voice.unavailable")
+            self.say("nav.voice_unavailable")
             self.sound.play("click")
             return True
-        self.voice.set_on(not self.voice.on)
+        self.voice.set_on(not self.voice.on, self.lang)
         self.sound.play("click")
         return True
 
@@ -879,7 +885,8 @@ class Session(TimerRules):
         elif self.screen == Screen.LINKAGE_PIN_CHECK and self.pin_id in CHECKABLE_PINS:
             pin_id = self.pin_id
             counter = self.status.pins.get(pin_id) if self.status else None
-            if counter is not None and counter.locked:     # the card layer refuses too; never even ask
+            if not self.pin_check_enabled() or (counter is not None and counter.locked):
+                self.wipe_pin()                            # the card layer refuses too; never even ask
                 return
             pin = self._take_pin(pin_id)
             if pin is None:
@@ -1016,6 +1023,7 @@ class Session(TimerRules):
         request = SlipRequest.take(kind, self.lang, self.gen, self.status, self.licence,
                                    self._linkage_receipt() if kind.startswith("linkage") else None, now)
         self.say("receipt.printing")
+        self.printed_from = self.screen
         self.sound.play("click")
         self.desk.print(self.cfg, request)
         return True

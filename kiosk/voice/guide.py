@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from kiosk.voice.prompts import Prompt, PromptRefused, prompt
 
-PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7")
+PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7", "linkage_pin_check")   # kiosk.session.states
 # screen -> its main instruction (screens with state-dependent prompts are in screen_prompts).
 SCREEN_PROMPTS = {
     "attract": ("attract.place_card", "attract.hint"),
