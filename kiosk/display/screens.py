@@ -41,7 +41,7 @@ FOOT_Y, FOOT_H = 0.82, 0.15
 
 SCREENS = (
     "attract", "reading", "summary", "menu", "pin_status", "licence_pin", "licence_locked",
-    "licence", "renewal", "lost_card", "linkage_preflight", "linkage_pin_check",
+    "licence", "renewal", "lost_card", "linkage_preflight", "linkage_pin_check_choose", "linkage_pin_check",
     *(f"linkage_{n}" for n in range(1, 10)), "linkage_error",
     "take_card", "timed_out", "card_removed", "card_error", "service_needed", "still_there",
 )
@@ -55,7 +55,7 @@ BACK_IDS = ("btn_back", "btn_cancel")
 FINISH_IDS = ("item_finish", "btn_finish_session")
 # Screens whose footer carries Finish while a card session runs.
 FINISH_SCREENS = ("summary", "menu", "pin_status", "licence", "licence_locked", "renewal", "lost_card",
-                  "linkage_preflight", "linkage_error", "linkage_9")
+                  "linkage_preflight", "linkage_pin_check_choose", "linkage_error", "linkage_9")
 PAD_ROWS = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("clear", "0", "back"))
 KEYBOARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -157,15 +157,15 @@ class _Builder:
         the language switch (the next language) and the staff call, top right."""
         self.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
         demo = bool(getattr(self.s, "demo", False)) and self.s.screen.startswith("linkage_")
-        self.text("title", (0.02, 0.0, 0.40 if demo else 0.46, HEADER_H),
+        self.text("title", (0.02, 0.0, 0.30 if demo else 0.42, HEADER_H),
                   title if title is not None else self.t(title_key, **values), "title", TITLE)
         if demo:                              # the reference gateway: nothing is really linked
-            self.text("demo_badge", (0.42, 0.02, 0.07, HEADER_H - 0.04), self.t("nav.demo"), "danger", SMALL,
+            self.text("demo_badge", (0.33, 0.02, 0.11, HEADER_H - 0.04), self.t("nav.demo"), "danger", SMALL,
                       "center")
         cd = self.s.countdown()
         if cd is not None:
             kind, n = cd
-            self.text("countdown", (0.49, 0.0, 0.14, HEADER_H), self.t(f"countdown.{kind}", n=n),
+            self.text("countdown", (0.45, 0.0, 0.18, HEADER_H), self.t(f"countdown.{kind}", n=n),
                       "countdown", SMALL, "center")
         self.nav_buttons()
         self.notice()
@@ -515,47 +515,44 @@ def _linkage_handoff(b: _Builder) -> None:
     buttons = [("btn_back", t("btn.back"), "normal")]
     if s.can_print():
         buttons.append(("btn_print", t("linkage.print_checklist"), "normal"))
-    checks = _pin_check_row(b)
-    b.guidance(topic_items("handoff", s.cfg, s.lang, s.today(), status=s.status), buttons=buttons,
-               bottom=CHECK_ROW_Y - 0.01 if checks else BODY_BOTTOM)
+    if s.pin_check_offered():
+        buttons.append(("btn_pin_check", t("pin_check.open"), "normal"))
+    b.guidance(topic_items("handoff", s.cfg, s.lang, s.today(), status=s.status), buttons=buttons)
     b.back_view()
 
 
-CHECK_ROW_Y, CHECK_ROW_H = 0.50, 0.105     # one full-width row per PIN, above the notice line
-
-
-def _pin_check_row(b: _Builder) -> bool:
-    """Issue #12: a button per JPKI PIN that may be checked (one VERIFY, on the pad's OK), or its result."""
+def _pin_check_choose(b: _Builder) -> None:
+    """Issue #12: which JPKI PIN to check (one VERIFY each, on the pad's OK), or its result."""
     t, s = b.t, b.s
-    if not (s.active and s.pin_check_enabled() and s.status is not None) or s.pending:
-        return False
-    pins = [p for p in ("jpki_auth", "jpki_sign") if s.status.pins.get(p) is not None]
-    if not pins:
-        return False
+    b.header("pin_check.title")
+    b.text("costs_try", (0.03, BODY_TOP, 0.94, 0.17), t("pin_check.costs_try"), "warn", BODY)
+    st = s.status
+    pins = [p for p in ("jpki_auth", "jpki_sign") if st is not None and st.pins.get(p) is not None]
     for i, pin_id in enumerate(pins):
-        c = s.status.pins[pin_id]
+        c = st.pins[pin_id]
         done = s.pin_checks.get(pin_id)
         name = t(f"pin_check.name.{pin_id}")
-        if c.locked:
-            label, role, enabled = t("pin_check.locked", name=name), "danger", False
+        rect = (0.03, BODY_TOP + 0.19 + i * 0.22, 0.94, 0.20)
+        if c.locked:                              # no pad for a locked counter: a statement, not a button
+            b.text(f"result_{pin_id}", rect, t("pin_check.locked", name=name), "locked", BODY, "center")
         elif done is not None and done.ok:
-            label, role, enabled = t("pin_check.ok", name=name), "ok", False
+            text = t("pin_check.ok", name=name)
             if done.signature_not_after is not None:
-                label += t("pin_check.sign_until", date=b.date(done.signature_not_after))
-        elif done is not None:
-            label, role, enabled = t("pin_check.wrong", name=name, state=b.tries(c)), "warn", True
+                text += t("pin_check.sign_until", date=b.date(done.signature_not_after))
+            b.text(f"result_{pin_id}", rect, text, "ok", BODY, "center")
         else:
-            label, role, enabled = t("pin_check.check", name=name, state=b.tries(c)), "normal", True
-        b.button(f"btn_check_{pin_id}", (0.02, CHECK_ROW_Y + i * (CHECK_ROW_H + 0.01), 0.96, CHECK_ROW_H), label, role,
-                 enabled=enabled, shortcut=False, size=SMALL)
-    return True
+            key = "pin_check.wrong" if done is not None else "pin_check.check"
+            b.button(f"btn_check_{pin_id}", rect, t(key, name=name, state=b.tries(c)),
+                     "warn" if done is not None else "normal")
+    b.footer([("btn_back", t("btn.back"), "normal")])
+    b.back_view()
 
 
 def _pin_check(b: _Builder) -> None:
     """The optional check's entry: says plainly that a wrong entry costs a try, names the PIN."""
     s = b.s
     pin_id = s.pin_id or "jpki_auth"
-    warning = [("costs_try", b.t("pin_check.costs_try"), "warn")]
+    warning = [("costs_try", b.t("pin_check.costs_try_short"), "warn")]
     if pin_id == "jpki_sign":
         _keyboard(b, "", extra=warning)
     else:
@@ -583,9 +580,10 @@ def _linkage_preflight(b: _Builder) -> None:
         items.insert(0, ("ok", t("linkage.ok"), "ok"))
     else:
         items.insert(0, ("refused", t("linkage.refused"), "danger"))
-    checks = _pin_check_row(b)
-    b.paragraphs(items[:5], size=BODY, bottom=CHECK_ROW_Y - 0.01 if checks else BODY_BOTTOM)
+    b.paragraphs(items[:5], size=BODY)
     buttons = [("btn_back", t("btn.back"), "normal")]
+    if s.pin_check_offered():
+        buttons.append(("btn_pin_check", t("pin_check.open"), "normal"))
     if s.can_print():
         buttons.append(("btn_print", t("linkage.print_checklist"), "primary"))
     b.footer(buttons)
@@ -742,7 +740,8 @@ BUILDERS = {
     "pin_status": _pin_status, "licence_pin": _licence_pin, "licence_locked": _licence_locked,
     "licence": _licence, "renewal": _renewal, "lost_card": _lost_card,
     "linkage_preflight": _linkage_preflight, "linkage_error": _linkage_error,
-    "linkage_pin_check": _pin_check, "take_card": _take_card, "timed_out": _timed_out, "card_removed": _card_removed,
+    "linkage_pin_check": _pin_check, "linkage_pin_check_choose": _pin_check_choose,
+    "take_card": _take_card, "timed_out": _timed_out, "card_removed": _card_removed,
     "card_error": _card_error, "service_needed": _service_needed, "still_there": _still_there,
     **{f"linkage_{n}": _linkage_step for n in range(1, 10)},
 }

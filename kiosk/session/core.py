@@ -154,6 +154,7 @@ class Session(TimerRules):
             Screen.LICENCE: self._tap_licence, Screen.CARD_REMOVED: self._tap_card_removed,
             Screen.LICENCE_PIN: self._tap_licence_pin, Screen.LINKAGE_PREFLIGHT: self._tap_linkage,
             Screen.LINKAGE_ERROR: self._tap_linkage, Screen.LINKAGE_PIN_CHECK: self._tap_pin_check,
+            Screen.LINKAGE_PIN_CHECK_CHOOSE: self._tap_pin_check_choose,
             **{step: self._tap_linkage for step in LINKAGE_STEP_SCREENS},
         }
         if config_error is not None:
@@ -369,7 +370,8 @@ class Session(TimerRules):
         elif self.screen == Screen.LINKAGE_PIN_CHECK:
             self.wipe_pin()
             self.pin_message = None
-            self.go(Screen.LINKAGE_PREFLIGHT)
+            self.pin_id = None
+            self.go(Screen.LINKAGE_PIN_CHECK_CHOOSE)
         else:
             self._linkage_cancel()           # linkage_4 / linkage_7: the engine cannot go back a step
         self.say("still_there.pin_cleared")
@@ -608,7 +610,7 @@ class Session(TimerRules):
                           OK=msg.ok, TRIES_LEFT=msg.tries_left, LOCKED=msg.locked)
         self.pin_message = None
         self.pin_id = None
-        self.go(Screen.LINKAGE_PREFLIGHT)
+        self.go(Screen.LINKAGE_PIN_CHECK_CHOOSE)
         self.sound.play("success" if msg.ok else "error")
 
     # -- resident input ----------------------------------------------------------
@@ -927,6 +929,22 @@ class Session(TimerRules):
             self.pin_message = None
             self.pin_id = None
             self.sound.play("click")
+            self.go(Screen.LINKAGE_PIN_CHECK_CHOOSE)
+            return True
+        return False
+
+    def pin_check_offered(self) -> bool:
+        """The readiness screen offers the check: switched on, a card session, a JPKI counter read."""
+        st = self.status
+        return (self.pin_check_enabled() and self.active and not self.pending and st is not None
+                and any(st.pins.get(p) is not None for p in CHECKABLE_PINS))
+
+    def _tap_pin_check_choose(self, w: str) -> bool:
+        if w.startswith("btn_check_"):
+            pin_id = w[len("btn_check_"):]
+            return pin_id in CHECKABLE_PINS and self._open_pin_check(pin_id)
+        if w == "btn_back":
+            self.sound.play("click")
             self.go(Screen.LINKAGE_PREFLIGHT)
             return True
         return False
@@ -953,9 +971,12 @@ class Session(TimerRules):
             return bool(self._pad(w))
         if self.pending:
             return False
-        if self.screen == Screen.LINKAGE_PREFLIGHT and w.startswith("btn_check_"):
-            pin_id = w[len("btn_check_"):]
-            return pin_id in CHECKABLE_PINS and self._open_pin_check(pin_id)
+        if self.screen == Screen.LINKAGE_PREFLIGHT and w == "btn_pin_check":
+            if not self.pin_check_offered():
+                return False
+            self.sound.play("click")
+            self.go(Screen.LINKAGE_PIN_CHECK_CHOOSE)
+            return True
         if self.screen in (Screen.LINKAGE_1, Screen.LINKAGE_2, Screen.LINKAGE_3) and w == "btn_next":
             self.pending = "linkage"
             self.sound.play("click")
@@ -1042,7 +1063,7 @@ class Session(TimerRules):
             prefix = "page_next_" if name == "page_down" else "page_prev_"
             ids = [w.id for w in (view.widgets if view is not None else []) if w.id.startswith(prefix)]
             return bool(ids) and view.enabled(ids[0]) and self.tap(ids[0])
-        if name == "v" and self.screen == Screen.ATTRACT or name == "f9":
+        if name == "v" and self.screen == Screen.ATTRACT or name == "f10":
             return self.tap("btn_voice")        # the keypad's voice key (issue #16)
         if self.screen in PIN_SCREENS:
             keyboard = self._keyboard_screen()

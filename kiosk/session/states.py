@@ -24,7 +24,8 @@ class Screen(StrEnum):
     RENEWAL = "renewal"
     LOST_CARD = "lost_card"
     LINKAGE_PREFLIGHT = "linkage_preflight"
-    LINKAGE_PIN_CHECK = "linkage_pin_check"
+    LINKAGE_PIN_CHECK_CHOOSE = "linkage_pin_check_choose"   # which PIN to check (issue #12)
+    LINKAGE_PIN_CHECK = "linkage_pin_check"                 # its pad / keyboard
     LINKAGE_1 = "linkage_1"
     LINKAGE_2 = "linkage_2"
     LINKAGE_3 = "linkage_3"

@@ -50,6 +50,9 @@ LINKAGE_CALLS: dict[LinkageAction, Callable[[Any, Pin | None], Any]] = {
 }
 
 
+FAILED = object()                      # _card_op: the operation ended in an answer already sent
+
+
 def _wipe_pin(cmd: Command) -> None:
     pin = command_pin(cmd)
     if pin is not None:
@@ -322,24 +325,34 @@ class CardWorker:
         else:
             raise TypeError(f"unknown card command {type(cmd).__name__}")
 
-    def _read_licence(self, cmd: ReadLicence) -> None:
+    def _card_op(self, cmd: Command, operation: str, call: Callable[[], Any],
+                 on_pin: Callable[[PinWrongError | PinLockedError], Answer]) -> Any:
+        """Run one card operation; a PIN result becomes ``on_pin``'s answer, a card fault a
+        CardFault, a card that left the end of the session.  Returns FAILED for all of those."""
         try:
-            assert self.card is not None, "_execute runs commands only with a card"
-            lic = self.card.read_licence(cmd.pin)
-        except PinWrongError as exc:
-            self._answer(PinWrong(cmd.gen, exc.pin_id, exc.tries_left))
-            return
-        except PinLockedError as exc:
-            self._answer(PinLocked(cmd.gen, exc.pin_id))
-            return
+            return call()
+        except (PinWrongError, PinLockedError) as exc:
+            self._answer(on_pin(exc))
         except CardRemovedError:
             self._card_left()
-            return
         except ReaderError:
             raise
         except KioskError as exc:
-            self._journal_not_responding(exc, "licence")
+            self._journal_not_responding(exc, operation)
             self._answer(CardFault(cmd.gen, exc.code, sw=exc.details.get("sw")))
+        return FAILED
+
+    def _read_licence(self, cmd: ReadLicence) -> None:
+        card = self.card
+        assert card is not None, "_execute runs commands only with a card"
+
+        def on_pin(exc: PinWrongError | PinLockedError) -> Answer:
+            if isinstance(exc, PinWrongError):
+                return PinWrong(cmd.gen, exc.pin_id, exc.tries_left)
+            return PinLocked(cmd.gen, exc.pin_id)
+
+        lic = self._card_op(cmd, "licence", lambda: card.read_licence(cmd.pin), on_pin)
+        if lic is FAILED:
             return
         photo = lic.photo_image()          # decoded here: JPEG 2000 is too slow for the UI thread
         self._answer(LicenceRead(cmd.gen, lic, photo))
@@ -351,19 +364,14 @@ class CardWorker:
         if check_pin is None:
             self._answer(CardFault(cmd.gen, "not_available"))
             return
-        try:
-            result = check_pin(cmd.pin_id, cmd.pin)
-        except PinLockedError as exc:
-            self._answer(PinChecked(cmd.gen, exc.pin_id or cmd.pin_id, False, 0, True))
-            return
-        except CardRemovedError:
-            self._card_left()
-            return
-        except ReaderError:
-            raise
-        except KioskError as exc:
-            self._journal_not_responding(exc, "check_pin")
-            self._answer(CardFault(cmd.gen, exc.code, sw=exc.details.get("sw")))
+
+        def on_pin(exc: PinWrongError | PinLockedError) -> Answer:   # results, not exceptions, by contract
+            locked = isinstance(exc, PinLockedError)
+            return PinChecked(cmd.gen, exc.pin_id or cmd.pin_id, False,
+                              0 if locked else getattr(exc, "tries_left", None), locked)
+
+        result = self._card_op(cmd, "check_pin", lambda: check_pin(cmd.pin_id, cmd.pin), on_pin)
+        if result is FAILED:
             return
         self._answer(PinChecked(cmd.gen, result.pin_id, bool(result.ok), result.tries_left, bool(result.locked),
                                 getattr(result, "signature_not_after", None)))

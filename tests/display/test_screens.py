@@ -109,7 +109,10 @@ def variants():
         pre(s, warnings=["jpki_sign_last_try"])
         s.pin_checks = {"jpki_auth": PinChecked(0, "jpki_auth", False, 2, False),
                         "jpki_sign": PinChecked(0, "jpki_sign", True, 5, False, dt.date(2030, 3, 31))}
-    add("linkage_preflight-checked", "linkage_preflight", checked)
+    add("linkage_pin_check_choose", "linkage_pin_check_choose", pre)
+    add("linkage_pin_check_choose-checked", "linkage_pin_check_choose", checked)
+    add("linkage_pin_check_choose-locked", "linkage_pin_check_choose",
+        lambda s: (checked(s), s.resident.set_counter("jpki_auth", 0, True)))
 
     def check_pad(s, pin_id="jpki_auth", n=3):
         pre(s)

@@ -24,8 +24,10 @@ TOUR = START + [
     "tap item_lost_card", "wait_screen lost_card", "tap btn_back", "wait_screen menu",
     "tap item_licence", "wait_screen licence_pin", "tap key_1", "tap key_3", "tap key_5", "tap key_7",
     "tap key_ok", "wait_screen licence", "tap btn_back", "wait_screen menu",
-    "tap item_linkage", "wait_screen linkage_preflight", "tap btn_check_jpki_auth", "wait_screen linkage_pin_check",
-    "tap btn_cancel", "wait_screen linkage_preflight", "tap btn_back", "wait_screen menu",
+    "tap item_linkage", "wait_screen linkage_preflight", "tap btn_pin_check", "wait_screen linkage_pin_check_choose",
+    "tap btn_check_jpki_auth", "wait_screen linkage_pin_check", "tap btn_cancel",
+    "wait_screen linkage_pin_check_choose",
+    "tap btn_back", "wait_screen linkage_preflight", "tap btn_back", "wait_screen menu",
     "tap lang_en", "wait_screen menu", "tap item_finish", "wait_screen take_card",
 ]
 
@@ -51,14 +53,15 @@ def test_back_main_finish_staff_and_language_are_where_they_always_are():
     recs = records(TOUR)
     screens = {rec["screen"] for rec in recs}
     assert {"summary", "menu", "pin_status", "renewal", "lost_card", "licence_pin", "licence",
-            "linkage_preflight", "linkage_pin_check"} <= screens
+            "linkage_preflight", "linkage_pin_check_choose", "linkage_pin_check"} <= screens
     # Back, Finish and the staff call: one box each, wherever they appear.
     for wid, boxes in fixed_boxes(recs, (*BACK_IDS, *FINISH_IDS, "btn_staff")).items():
         if wid == "btn_cancel":                    # the PIN pads keep their cancel beside the pad
             continue
         assert len(boxes) == 1, (wid, boxes)
     finish_on = {rec["screen"] for rec in recs if any(w["id"] == "item_finish" for w in rec["widgets"])}
-    assert {"summary", "menu", "pin_status", "renewal", "lost_card", "licence", "linkage_preflight"} <= finish_on
+    assert {"summary", "menu", "pin_status", "renewal", "lost_card", "licence", "linkage_preflight",
+            "linkage_pin_check_choose"} <= finish_on
     # The main action of a footer (role primary, not Back/Finish) is in the main slot.
     mains = {tuple(w["box"]) for rec in recs for w in rec["widgets"]
              if w["kind"] == "button" and w["role"] == "primary" and w["box"] and w["id"].startswith("btn_")

@@ -54,7 +54,8 @@ def card_check_pin(monkeypatch):
 
 def readiness(profile="resident") -> list[str]:
     return [f"insert {profile}", "wait_screen summary", "tap btn_continue", "wait_screen menu",
-            "tap item_linkage", "wait_screen linkage_preflight"]
+            "tap item_linkage", "wait_screen linkage_preflight", "tap btn_pin_check",
+            "wait_screen linkage_pin_check_choose"]
 
 
 def run(steps, config=None):
@@ -74,21 +75,24 @@ def typed(pin: str, keyboard=False) -> list[str]:
 
 def test_readiness_spends_no_try_and_says_a_check_costs_one():
     r = run(readiness() + ["expect_widget btn_check_jpki_auth", "expect_widget btn_check_jpki_sign",
-                           "tap btn_check_jpki_auth", "wait_screen linkage_pin_check",
-                           "expect_text 確認すると入力1回分を使います", "expect_text 利用者証明用電子証明書の暗証番号",
-                           "tap btn_cancel", "wait_screen linkage_preflight"])
+                           "expect_text 確認すると入力1回分を使います", "tap btn_check_jpki_auth",
+                           "wait_screen linkage_pin_check",
+                           "expect_text 間違えると残り回数が1回減ります",
+                           "expect_text 利用者証明用電子証明書の暗証番号",
+                           "tap btn_cancel", "wait_screen linkage_pin_check_choose"])
     assert data_verifies(r) == []
 
 
 def test_one_confirmed_check_is_exactly_one_verify():
     r = run(readiness() + ["tap btn_check_jpki_auth", "wait_screen linkage_pin_check"] + typed(AUTH) +
-            ["tap key_ok", "wait_screen linkage_preflight", "expect_text 利用者証明用の暗証番号：正しい暗証番号です"])
+            ["tap key_ok", "wait_screen linkage_pin_check_choose",
+             "expect_text 利用者証明用の暗証番号：正しい暗証番号です"])
     assert [v.pin_id for v in data_verifies(r)] == ["jpki_auth"]
 
 
 def test_the_signature_password_check_reads_its_expiry_in_the_same_verified_state():
     r = run(readiness() + ["tap btn_check_jpki_sign", "wait_screen linkage_pin_check"] + typed(SIGN, True) +
-            ["tap key_ok", "wait_screen linkage_preflight", "expect_text 署名用のパスワード：正しい暗証番号です",
+            ["tap key_ok", "wait_screen linkage_pin_check_choose", "expect_text 署名用のパスワード：正しい暗証番号です",
              "expect_text 有効期限"])
     assert [v.pin_id for v in data_verifies(r)] == ["jpki_sign"]
     assert r.cards[0].signatures == 0                  # a check never signs
@@ -98,26 +102,26 @@ def test_a_wrong_check_costs_one_try_shows_the_new_count_and_the_last_try_needs_
     steps = readiness()
     for _ in range(2):
         steps += ["tap btn_check_jpki_auth", "wait_screen linkage_pin_check"] + typed("1111") + \
-                 ["tap key_ok", "wait_screen linkage_preflight"]
+                 ["tap key_ok", "wait_screen linkage_pin_check_choose"]
     steps += ["expect_text 利用者証明用の暗証番号：違います（あと 1 回（全 3 回））",
               "tap btn_check_jpki_auth", "wait_screen linkage_pin_check"] + typed(AUTH) + \
              ["tap key_ok", "wait_screen linkage_pin_check"]
     r = run(steps)
     assert len(data_verifies(r, "jpki_auth")) == 2        # the last try is not spent on the first OK
-    r = run(steps + ["tap key_ok", "wait_screen linkage_preflight"])
+    r = run(steps + ["tap key_ok", "wait_screen linkage_pin_check_choose"])
     assert len(data_verifies(r, "jpki_auth")) == 3
 
 
 def test_no_check_when_switched_off():
     cfg = Config()
     cfg.linkage.pin_check = False
-    r = run(readiness() + ["expect_no_widget btn_check_jpki_auth", "expect_no_widget btn_check_jpki_sign"],
-            config=cfg)
+    r = run(readiness()[:-2] + ["expect_no_widget btn_pin_check"], config=cfg)
     assert data_verifies(r) == []
 
 
 def test_never_a_pad_for_a_locked_counter():
-    r = run(readiness("jpki-locked") + ["expect_text 利用者証明用の暗証番号：ロック中"])   # shown, disabled
+    r = run(readiness("jpki-locked") + ["expect_text 利用者証明用の暗証番号：ロック中",    # a statement, no button
+                                        "expect_no_widget btn_check_jpki_auth", "expect_widget btn_check_jpki_sign"])
     assert data_verifies(r) == []
 
 
@@ -143,7 +147,9 @@ def test_the_session_itself_refuses_a_locked_or_disabled_check(locked, enabled):
     assert s.status.pins["jpki_auth"] == PinCounter("jpki_auth", 0 if locked else 3, 3, locked)
     s.worker = RecordingWorker()
     s.go("linkage_preflight")
-    assert not s.tap("btn_check_jpki_auth") and s.screen == "linkage_preflight"
+    assert s.tap("btn_pin_check") == enabled
+    s.go("linkage_pin_check_choose")
+    assert not s.tap("btn_check_jpki_auth") and s.screen == "linkage_pin_check_choose"
     s.go("linkage_pin_check")                 # even on the pad: OK never sends to a locked counter
     s.pin_id = "jpki_auth"
     for d in AUTH:
