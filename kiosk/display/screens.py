@@ -233,7 +233,7 @@ class _Builder:
         if others:
             w = (x1 - x0 - SLOT_GAP * (len(others) - 1)) / len(others)
             placed += [(b, (x0 + i * (w + SLOT_GAP), w)) for i, b in enumerate(others)]
-        for (wid, label, role), (x, w) in placed:
+        for (wid, label, role), (x, w) in sorted(placed, key=lambda p: p[1][0]):   # numbered left to right
             self.button(wid, (x, FOOT_Y, w, FOOT_H), label, role, enabled=wid not in disabled)
 
     def print_button(self) -> list[tuple[str, str, str]]:
