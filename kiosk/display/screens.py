@@ -54,7 +54,8 @@ SLOTS = {"back": (0.02, 0.22), "other": (0.26, 0.22), "main": (0.50, 0.23), "fin
 BACK_IDS = ("btn_back", "btn_cancel")
 FINISH_IDS = ("item_finish", "btn_finish_session")
 # Screens whose footer carries Finish while a card session runs.
-FINISH_SCREENS = ("summary", "menu", "pin_status", "licence", "licence_locked", "renewal", "lost_card",
+# (Not lost_card: its help must read the same with and without a card, tests/guidance/test_facts.py.)
+FINISH_SCREENS = ("summary", "menu", "pin_status", "licence", "licence_locked", "renewal",
                   "linkage_preflight", "linkage_pin_check_choose", "linkage_error", "linkage_9")
 PAD_ROWS = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("clear", "0", "back"))
 KEYBOARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -60,7 +60,7 @@ def test_back_main_finish_staff_and_language_are_where_they_always_are():
             continue
         assert len(boxes) == 1, (wid, boxes)
     finish_on = {rec["screen"] for rec in recs if any(w["id"] == "item_finish" for w in rec["widgets"])}
-    assert {"summary", "menu", "pin_status", "renewal", "lost_card", "licence", "linkage_preflight",
+    assert {"summary", "menu", "pin_status", "renewal", "licence", "linkage_preflight",
             "linkage_pin_check_choose"} <= finish_on
     # The main action of a footer (role primary, not Back/Finish) is in the main slot.
     mains = {tuple(w["box"]) for rec in recs for w in rec["widgets"]
