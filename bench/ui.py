@@ -42,7 +42,7 @@ def first_frame() -> float:
     from kiosk.nfc.sim.reader import SimReader
     reader = SimReader()
     session = Session(Config(), reader_factory=lambda: reader)
-    surface = open_display((800, 480), "dummy", False)
+    surface = open_display((800, 480), "dummy", False).surface
     app = KioskApp(session, surface)
     session.start()
     app.draw()
@@ -96,7 +96,7 @@ def idle_cpu(seconds: float) -> float:
     from kiosk.nfc.sim.reader import SimReader
     reader = SimReader()
     session = Session(Config(), reader_factory=lambda: reader)
-    app = KioskApp(session, open_display((800, 480), "dummy", False))
+    app = KioskApp(session, open_display((800, 480), "dummy", False).surface)
     session.start()
     timer = threading.Timer(seconds, lambda: pygame.event.post(pygame.event.Event(pygame.QUIT)))
     c0, w0 = time.process_time(), time.perf_counter()
@@ -172,7 +172,7 @@ def loop_tap_latency(runs: int = 20) -> float:
     from kiosk.nfc.sim.reader import SimReader
     reader = SimReader()
     session = Session(Config(), reader_factory=lambda: reader)
-    app = KioskApp(session, open_display((800, 480), "dummy", False))
+    app = KioskApp(session, open_display((800, 480), "dummy", False).surface)
     lat: list[float] = []
     sent: list[float] = []
     original = app.draw

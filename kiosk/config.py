@@ -158,6 +158,8 @@ class LinkageSection:
     retries: int = 2
     # Extra networks kiosk.service may reach (CIDR), e.g. a gateway behind changing addresses.
     allow_networks: list[str] = field(default_factory=list)
+    # The readiness screen may offer one VERIFY of the JPKI PIN / signature password (issue #12).
+    pin_check: bool = True
 
 
 @dataclass

@@ -68,6 +68,9 @@ EVENTS: dict[str, str] = {
     "release_deferred": "6f1d2c0a8f4b4b0e9a3c1d5e7f901403",
     # spoken guidance (issue 16; docs/voice.md)
     "voice_error": "6f1d2c0a8f4b4b0e9a3c1d5e7f901601",
+    # the resident's screens (issues 11 and 12; docs/ui.md)
+    "staff_called": "6f1d2c0a8f4b4b0e9a3c1d5e7f901101",
+    "pin_checked": "6f1d2c0a8f4b4b0e9a3c1d5e7f901201",
 }
 
 # syslog priorities

@@ -33,6 +33,7 @@ TRAY_ORDER = ("resident", "myna-plain", "licence-last-try", "licence-locked", "l
 KEY_NAMES = {
     pygame.K_RETURN: "enter", pygame.K_KP_ENTER: "enter", pygame.K_BACKSPACE: "backspace",
     pygame.K_ESCAPE: "escape", pygame.K_DELETE: "delete", pygame.K_KP_PERIOD: "delete",
+    pygame.K_F10: "f10",                 # the keypad's voice on/off key (issue #16)
 }
 for _i in range(10):
     KEY_NAMES[getattr(pygame, f"K_{_i}")] = str(_i)
@@ -227,7 +228,7 @@ class KioskApp:
             HEALTH.beat("ui")
             try:
                 self.iterate()
-            except Exception as exc:          # a UI bug must not take the kiosk down
+            except Exception as exc:  # noqa: BLE001 - recover() journals it; a UI bug must not take the kiosk down
                 self.session.recover(type(exc).__name__)
                 self.draw()
 

@@ -183,6 +183,7 @@ def _serve(args, cfg, error, parts, bus, status, surface, driver, app_box, stop)
     session = Session(cfg, reader_factory=parts.reader_factory, config_error=error, bus=bus,
                       printer=parts.printer, receipt_builder=parts.receipt_builder,
                       linkage_factory=parts.linkage_factory, gateway_available=parts.gateway_available,
+                      demo=parts.demo,
                       sound=Sounds(enabled=cfg.display.sound), today=parts.today,
                       on_wake=lambda: app_box["app"].wake() if "app" in app_box else None)
     app = KioskApp(session, surface, tray=parts.tray)
@@ -194,8 +195,8 @@ def _serve(args, cfg, error, parts, bus, status, surface, driver, app_box, stop)
         try:
             status.ready()
             watchdog = notify.start_watchdog()
-        except Exception:
-            pass
+        except Exception as exc:  # noqa: BLE001 - no systemd notify socket: the kiosk runs on, journaled
+            journal.log_swallowed("display.first_frame", exc)
 
     app.on_first_frame = first_frame
     journal.log_event("kiosk_started", "kiosk started", DRIVER=driver or "default",

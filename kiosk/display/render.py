@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import pygame
 
+from kiosk import journal
 from kiosk.display.screens import BODY_FLOOR, BODY_ROLES, FLOOR, View, Widget
 from kiosk.text import wrap as text_wrap
 
@@ -127,7 +128,8 @@ def find_font() -> str | None:
             return p
     try:
         return pygame.font.match_font("notosanscjkjp") or pygame.font.match_font("ipaexgothic")
-    except Exception:
+    except (OSError, ValueError, pygame.error) as exc:   # no fontconfig: pygame's default font
+        journal.log_swallowed("render.font_lookup", exc)
         return None
 
 
@@ -193,6 +195,8 @@ class Renderer:
                 pygame.draw.rect(self.surface, theme.get(w.role, theme["header"]), box)
             elif w.kind == "image":
                 self._image(w, box, theme)
+            elif w.kind == "pictogram":
+                self._pictogram(box, theme)
             elif w.kind == "button":
                 self._button(w, box, view.lang, theme, frame)
             elif not w.text:
@@ -294,7 +298,7 @@ class Renderer:
                 if i == page:
                     self._draw_unit(piece, box.y + pad + offset, box, theme, frame, page=i, paginated=True)
                 else:
-                    for w, face, lines, x, width in piece:
+                    for w, face, lines, _x, _width in piece:
                         if not any(p.id == w.id for p in frame.placed):
                             frame.placed.append(self._placed(w, face, lines, None, True, False, i))
         self._page_controls(key, page, n, pygame.Rect(box.right - ctrl, box.y, ctrl, box.height), view,
@@ -328,10 +332,10 @@ class Renderer:
             view.widgets.append(btn)
             self._button(btn, rect, view.lang, theme, frame)
         mid = pygame.Rect(col.x, col.y + bh, col.width, col.height - 2 * bh)
-        label = Widget(f"page_{key}", "text", self.relative(mid), f"{page + 1}/{n}", "muted", FLOOR, "center",
-                       base=FLOOR, fit="shrink")
-        view.widgets.append(label)
-        self._label(label, mid, view.lang, theme["muted"], frame)
+        page_label = Widget(f"page_{key}", "text", self.relative(mid), f"{page + 1}/{n}", "muted", FLOOR,
+                            "center", base=FLOOR, fit="shrink")
+        view.widgets.append(page_label)
+        self._label(page_label, mid, view.lang, theme["muted"], frame)
 
     # -- labels: shrink to fit, within limits ------------------------------------------------
     def _label(self, w: Widget, box: pygame.Rect, lang: str, color, frame: Frame, pad: int | None = None,
@@ -403,6 +407,24 @@ class Renderer:
         if clipped:
             frame.overflows.append((w.id, w.text))
 
+    def _pictogram(self, box, theme) -> None:
+        """The card-placement pictogram, drawn (no bundled photo): a card coming down flat
+        onto the reader, with an arrow; in the theme's colours, so high contrast applies."""
+        ink, accent = theme["body"], theme.get("ok", theme["body"])
+        u = max(1, min(box.width, box.height) // 24)
+        reader = pygame.Rect(box.x + box.width // 10, box.bottom - box.height // 3, box.width * 8 // 10,
+                             box.height // 4)
+        pygame.draw.rect(self.surface, ink, reader, width=max(2, u), border_radius=2 * u)
+        pygame.draw.circle(self.surface, accent, (reader.right - 3 * u, reader.centery), max(2, u * 3 // 2))
+        card = pygame.Rect(box.x + box.width // 5, box.y + box.height // 12, box.width * 6 // 10, box.height * 3 // 10)
+        pygame.draw.rect(self.surface, ink, card, width=max(2, u), border_radius=u)
+        chip = pygame.Rect(card.x + card.width // 8, card.y + card.height // 3, card.width // 5, card.height // 3)
+        pygame.draw.rect(self.surface, accent, chip, border_radius=max(1, u // 2))
+        x, top, tip = box.centerx, card.bottom + u, reader.y - u
+        if tip - top > 4 * u:
+            pygame.draw.line(self.surface, accent, (x, top), (x, tip - 2 * u), max(2, u))
+            pygame.draw.polygon(self.surface, accent, [(x - 3 * u, tip - 3 * u), (x + 3 * u, tip - 3 * u), (x, tip)])
+
     def _button(self, w: Widget, box, lang, theme, frame: Frame) -> None:
         inner = box.inflate(-4, -4)
         if not w.enabled:
@@ -429,7 +451,8 @@ class Renderer:
         try:
             rgb = img.convert("RGB")
             surf = pygame.image.frombytes(rgb.tobytes(), rgb.size, "RGB")
-        except Exception:
+        except (OSError, ValueError, pygame.error) as exc:   # a photo that does not decode: the frame only
+            journal.log_swallowed("render.photo", exc)
             return
         iw, ih = surf.get_size()
         scale = min(box.width / iw, box.height / ih)

@@ -79,7 +79,7 @@ def load_steps(source) -> tuple[list[str], dict]:
 class ScenarioRunner:
     def __init__(self, config=None, screenshots=None, size=(800, 480), lang="ja", clock=None,
                  printer=None, receipt_builder=None, linkage_factory=None, gateway_available=False,
-                 today=None, sound_enabled=True, record=None, reader_factory=None, tray_cmd=None):
+                 today=None, sound_enabled=True, record=None, reader_factory=None, tray_cmd=None, demo=False):
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         import pygame
 
@@ -110,7 +110,7 @@ class ScenarioRunner:
         self.session = Session(self.cfg, reader_factory=reader_factory or (lambda: self.reader), clock=self.clock,
                                printer=printer, receipt_builder=receipt_builder,
                                linkage_factory=linkage_factory, gateway_available=gateway_available,
-                               sound=self.sounds, on_wake=self._wake.set, **kwargs)
+                               demo=demo, sound=self.sounds, on_wake=self._wake.set, **kwargs)
         self.session.worker.idle_wait = 0.1       # prompt shutdown between scripted runs
         if pygame.display.get_surface() is not None and pygame.display.get_surface().get_size() == tuple(size):
             surface = pygame.display.get_surface()
@@ -323,7 +323,7 @@ class ScenarioRunner:
                 self._steps += 1
                 try:
                     self.step(line)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failing step fails the scenario, with its line
                     self.fail(f"{self.shown(line)}: {type(exc).__name__}: {exc}")
                 self.write_record(line)
         finally:

@@ -41,10 +41,22 @@ FOOT_Y, FOOT_H = 0.82, 0.15
 
 SCREENS = (
     "attract", "reading", "summary", "menu", "pin_status", "licence_pin", "licence_locked",
-    "licence", "renewal", "lost_card", "linkage_preflight",
+    "licence", "renewal", "lost_card", "linkage_preflight", "linkage_pin_check_choose", "linkage_pin_check",
     *(f"linkage_{n}" for n in range(1, 10)), "linkage_error",
     "take_card", "timed_out", "card_removed", "card_error", "service_needed", "still_there",
 )
+# The header's navigation buttons (x, y, w, h): the same place on every screen.
+NAV_LANG = (0.64, 0.01, 0.16, HEADER_H - 0.02)
+NAV_STAFF = (0.815, 0.01, 0.17, HEADER_H - 0.02)
+# The footer's fixed slots (x, width): where Back, the main action and Finish always are.
+SLOT_GAP = 0.02
+SLOTS = {"back": (0.02, 0.22), "other": (0.26, 0.22), "main": (0.50, 0.23), "finish": (0.75, 0.23)}
+BACK_IDS = ("btn_back", "btn_cancel")
+FINISH_IDS = ("item_finish", "btn_finish_session")
+# Screens whose footer carries Finish while a card session runs.
+# (Not lost_card: its help must read the same with and without a card, tests/guidance/test_facts.py.)
+FINISH_SCREENS = ("summary", "menu", "pin_status", "licence", "licence_locked", "renewal",
+                  "linkage_preflight", "linkage_pin_check_choose", "linkage_error", "linkage_9")
 PAD_ROWS = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("clear", "0", "back"))
 KEYBOARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -142,22 +154,37 @@ class _Builder:
         return self.add(Widget(wid, "button", rect, label, role, size, "center", enabled, selected))
 
     def header(self, title_key: str | None, title: str | None = None, **values) -> None:
+        """Title, countdown, and the navigation every screen has at the same place:
+        the language switch (the next language) and the staff call, top right."""
         self.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
-        self.text("title", (0.02, 0.0, 0.60, HEADER_H), title if title is not None else self.t(title_key, **values),
-                  "title", TITLE)
+        demo = bool(getattr(self.s, "demo", False)) and self.s.screen.startswith("linkage_")
+        self.text("title", (0.02, 0.0, 0.30 if demo else 0.42, HEADER_H),
+                  title if title is not None else self.t(title_key, **values), "title", TITLE)
+        if demo:                              # the reference gateway: nothing is really linked
+            self.text("demo_badge", (0.33, 0.02, 0.11, HEADER_H - 0.04), self.t("nav.demo"), "danger", SMALL,
+                      "center")
         cd = self.s.countdown()
         if cd is not None:
             kind, n = cd
-            self.text("countdown", (0.62, 0.0, 0.20, HEADER_H), self.t(f"countdown.{kind}", n=n),
+            self.text("countdown", (0.45, 0.0, 0.18, HEADER_H), self.t(f"countdown.{kind}", n=n),
                       "countdown", SMALL, "center")
+        self.nav_buttons()
         self.notice()
+
+    def nav_buttons(self) -> None:
+        """The language switch and the staff call (fixed, top right)."""
+        nxt = next_language(self.s)
+        if nxt is not None:
+            self.button(f"lang_{nxt}", NAV_LANG, LANGUAGE_NAMES[nxt], "normal", shortcut=False, size=SMALL)
+        self.button("btn_staff", NAV_STAFF, self.t("nav.staff"), "warn" if self.s.staff_called else "normal",
+                    shortcut=False, size=SMALL, selected=bool(self.s.staff_called))
 
     def counter_role(self, c) -> str:
         """The colour role of a PIN counter: ok (full), few, last (one try), locked; muted if unknown."""
         return counter_tone(c) or "muted"
 
     def notice(self) -> None:
-        if self.s.notice:
+        if self.s.notice and getattr(self.s, "notice_screen", None) in (None, self.s.screen):
             key, values = self.s.notice
             role = "danger" if key.endswith("unavailable") else "ok"
             self.text("notice", (0.03, FOOT_Y - 0.095, 0.94, 0.09), self.t(key, **values), role, SMALL)
@@ -179,17 +206,36 @@ class _Builder:
                 continue
             wid, text, role = item
             if text:
-                w = self.text(wid, (left, top, width, bottom - top), text, role, size)
-                w.flow = flow
+                widget = self.text(wid, (left, top, width, bottom - top), text, role, size)
+                widget.flow = flow
 
     def footer(self, buttons: list[tuple[str, str, str]], disabled: tuple[str, ...] = ()) -> None:
-        """Buttons across the bottom: (id, label, role); those in ``disabled`` are greyed out."""
+        """Buttons across the bottom, in fixed slots a resident learns once (docs/ui.md):
+        Back/Cancel at the left, the main action right of centre, Finish at the right,
+        anything else between Back and the main action.  (id, label, role); those in
+        ``disabled`` are greyed out.  While a card session runs, Finish is on every
+        screen that has a footer."""
+        buttons = list(buttons)
+        if self.s.active and self.s.screen in FINISH_SCREENS and not any(b[0] in FINISH_IDS for b in buttons):
+            buttons.append(("item_finish", self.t("menu.finish"), "danger"))
         if not buttons:
             return
-        gap = 0.02
-        w = (0.96 - gap * (len(buttons) - 1)) / len(buttons)
-        for i, (wid, label, role) in enumerate(buttons):
-            self.button(wid, (0.02 + i * (w + gap), FOOT_Y, w, FOOT_H), label, role, enabled=wid not in disabled)
+        back = [b for b in buttons if b[0] in BACK_IDS]
+        finish = [b for b in buttons if b[0] in FINISH_IDS]
+        main = [b for b in buttons if b[2] == "primary" and b not in back and b not in finish][:1]
+        others = [b for b in buttons if b not in back and b not in finish and b not in main]
+        placed = [(b, SLOTS["back"]) for b in back[:1]] + [(b, SLOTS["main"]) for b in main] + \
+                 [(b, SLOTS["finish"]) for b in finish[:1]]
+        # The other buttons share the space between Back and the main action (and the main slot if free).
+        x0 = SLOTS["other"][0]
+        x1 = SLOTS["finish"][0] - SLOT_GAP if not main else SLOTS["main"][0] - SLOT_GAP
+        if not finish and not main:
+            x1 = 0.98
+        if others:
+            w = (x1 - x0 - SLOT_GAP * (len(others) - 1)) / len(others)
+            placed += [(b, (x0 + i * (w + SLOT_GAP), w)) for i, b in enumerate(others)]
+        for (wid, label, role), (x, w) in sorted(placed, key=lambda p: p[1][0]):   # numbered left to right
+            self.button(wid, (x, FOOT_Y, w, FOOT_H), label, role, enabled=wid not in disabled)
 
     def print_button(self) -> list[tuple[str, str, str]]:
         return [("btn_print", self.t("btn.print"), "normal")] if self.s.can_print() else []
@@ -248,13 +294,26 @@ ROLE_OF_ITEM = {"danger": "danger", "warn": "warn", "ok": "ok", "heading": "big"
 
 # -- screens ---------------------------------------------------------------------
 
+def next_language(s) -> str | None:
+    """The language the switch offers: the next one in kiosk.languages (None with only one)."""
+    langs = [lang for lang in s.languages if lang in LANGUAGE_NAMES]
+    if len(langs) < 2:
+        return None
+    i = langs.index(s.lang) if s.lang in langs else -1
+    return langs[(i + 1) % len(langs)]
+
+
 def _attract(b: _Builder) -> None:
     t, s = b.t, b.s
     b.add(Widget("header", "panel", (0, 0, 1, HEADER_H), role="header"))
-    b.text("title", (0.02, 0.0, 0.96, HEADER_H), t("attract.title"), "title", TITLE)
+    b.text("title", (0.02, 0.0, 0.78, HEADER_H), t("attract.title"), "title", TITLE)
+    b.button("btn_staff", NAV_STAFF, t("nav.staff"), "warn" if s.staff_called else "normal", shortcut=False,
+             size=SMALL, selected=bool(s.staff_called))
+    # A drawn pictogram (render.py): the card laid flat on the reader.
+    b.add(Widget("pictogram", "pictogram", (0.02, 0.145, 0.17, 0.25), role="body"))
     # Heights hold two lines of reading text at the floor (24 px at 480): nothing is clipped.
-    b.text("place_card", (0.04, 0.14, 0.92, 0.12), t("attract.place_card"), "big", BIG, "center")
-    b.text("what", (0.04, 0.26, 0.92, 0.14), t("attract.what"), "body", BODY, "center")
+    b.text("place_card", (0.21, 0.14, 0.77, 0.12), t("attract.place_card"), "big", BIG, "center")
+    b.text("what", (0.21, 0.26, 0.77, 0.14), t("attract.what"), "body", BODY, "center")
     langs = [lang for lang in ("ja", "en", "zh", "ko") if lang in s.languages]
     gap = 0.02
     w = (0.96 - gap * len(langs)) / (len(langs) + 1.4)      # the switch gets a wider button
@@ -265,8 +324,12 @@ def _attract(b: _Builder) -> None:
              t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
     # Lost-card help needs no card: a resident who lost theirs has none to place.
     b.button("btn_lost_card", (0.02, 0.57, 0.96, 0.13), t("attract.lost_card"), "danger", size=SMALL)
-    b.text("hint", (0.02, 0.72, 0.66, 0.25), t("attract.hint"), "muted", SMALL, "center")
-    b.button("btn_high_contrast", (0.70, 0.74, 0.28, 0.21), t("contrast.switch"), "normal",
+    b.text("hint", (0.02, 0.72, 0.46, 0.25), t("attract.hint"), "muted", SMALL, "center")
+    voice = getattr(s, "voice", None)
+    voice_on = bool(voice is not None and voice.on)
+    b.button("btn_voice", (0.50, 0.74, 0.23, 0.21), t("nav.voice_on") if voice_on else t("nav.voice_off"),
+             "normal", selected=voice_on, size=SMALL, shortcut=False)
+    b.button("btn_high_contrast", (0.75, 0.74, 0.23, 0.21), t("contrast.switch"), "normal",
              selected=s.high_contrast, size=SMALL)
 
 
@@ -297,8 +360,8 @@ def _summary(b: _Builder) -> None:
 
 def menu_items(st) -> list[str]:
     """The menu, offering only what this card supports."""
-    if st.card_type == IC_LICENCE:
-        return ["item_licence", "item_finish"]
+    if st.card_type == IC_LICENCE:         # PIN1/PIN2 status, the licence's own renewal and loss help
+        return ["item_licence", "item_pin_status", "item_renewal", "item_lost_card", "item_finish"]
     items = ["item_licence"] if st.licence_present else []
     items += ["item_pin_status"]
     if st.card_type == MYNA_LICENCE:
@@ -310,7 +373,7 @@ def menu_items(st) -> list[str]:
 def _menu(b: _Builder) -> None:
     t, st = b.t, b.s.status
     b.header("menu.title")
-    items = menu_items(st)
+    items = [wid for wid in menu_items(st) if wid != "item_finish"]    # Finish: the footer's slot
     top = BODY_TOP
     if st.card_type == MYNA:
         b.text("no_licence_note", (0.03, top, 0.94, 0.14), t("menu.no_licence_note"), "warn", SMALL)
@@ -318,7 +381,7 @@ def _menu(b: _Builder) -> None:
     cols = 2
     rows = (len(items) + cols - 1) // cols
     gap = 0.025
-    h = (0.97 - top - gap * (rows - 1)) / rows
+    h = (BODY_BOTTOM - top - gap * (rows - 1)) / rows
     w = (0.96 - gap) / cols
     for i, wid in enumerate(items):
         r, c = divmod(i, cols)
@@ -326,6 +389,7 @@ def _menu(b: _Builder) -> None:
         label = t("menu.linkage_handoff") if wid == "item_linkage" and not b.s.gateway_available else \
             t(f"menu.{wid[5:]}")
         b.button(wid, (0.02 + c * (w + gap), top + r * (h + gap), w, h), label, role)
+    b.footer([("item_finish", t("menu.finish"), "danger")])
     b.view.back = "item_finish"
 
 
@@ -360,14 +424,14 @@ def pin_items(b: _Builder, pin_id: str, c, extra: list | None = None) -> list:
     return items
 
 
-def _pad(b: _Builder, pin_id: str) -> None:
+def _pad(b: _Builder, pin_id: str, progress: str = "", extra: list | None = None) -> None:
     """The 4-digit pad, left: warnings, which PIN (so the two 4-digit PINs are never confused), tries; right: keys."""
     t, s = b.t, b.s
-    b.header("pin_entry.title")
+    b.header(None, t("pin_entry.title") + progress)
     c = s.status.pins.get(pin_id) if s.status else None
     # The left column is the text (as wide as the keys allow: large text must keep the warning on
     # page 1); the dots sit above the keys they belong to.
-    items = pin_items(b, pin_id, c)
+    items = pin_items(b, pin_id, c, extra=extra)
     b.paragraphs(items, top=HEADER_H + 0.01, bottom=FOOT_Y - 0.005, width=0.56, size=BODY)
     b.button("btn_cancel", (0.03, FOOT_Y, 0.56, FOOT_H), t("btn.cancel"), "normal", shortcut=False,
              enabled=not s.pending)
@@ -429,9 +493,7 @@ def _lost_card(b: _Builder) -> None:
     b.back_view()
 
 def _linkage_header(b: _Builder, step: int | None) -> None:
-    b.header("linkage.title")
-    if step is not None:
-        b.text("progress", (0.84, 0.0, 0.14, HEADER_H), f"{step}/9", "title", TITLE, "center")
+    b.header(None, b.t("linkage.title") + (f"  {step}/9" if step is not None else ""))
 
 
 def _problem_text(b: _Builder, item) -> str:
@@ -454,8 +516,48 @@ def _linkage_handoff(b: _Builder) -> None:
     buttons = [("btn_back", t("btn.back"), "normal")]
     if s.can_print():
         buttons.append(("btn_print", t("linkage.print_checklist"), "normal"))
+    if s.pin_check_offered():
+        buttons.append(("btn_pin_check", t("pin_check.open"), "normal"))
     b.guidance(topic_items("handoff", s.cfg, s.lang, s.today(), status=s.status), buttons=buttons)
     b.back_view()
+
+
+def _pin_check_choose(b: _Builder) -> None:
+    """Issue #12: which JPKI PIN to check (one VERIFY each, on the pad's OK), or its result."""
+    t, s = b.t, b.s
+    b.header("pin_check.title")
+    b.text("costs_try", (0.03, BODY_TOP, 0.94, 0.17), t("pin_check.costs_try"), "warn", BODY)
+    st = s.status
+    pins = [p for p in ("jpki_auth", "jpki_sign") if st is not None and st.pins.get(p) is not None]
+    for i, pin_id in enumerate(pins):
+        c = st.pins[pin_id]
+        done = s.pin_checks.get(pin_id)
+        name = t(f"pin_check.name.{pin_id}")
+        rect = (0.03, BODY_TOP + 0.19 + i * 0.22, 0.94, 0.20)
+        if c.locked:                              # no pad for a locked counter: a statement, not a button
+            b.text(f"result_{pin_id}", rect, t("pin_check.locked", name=name), "locked", BODY, "center")
+        elif done is not None and done.ok:
+            text = t("pin_check.ok", name=name)
+            if done.signature_not_after is not None:
+                text += t("pin_check.sign_until", date=b.date(done.signature_not_after))
+            b.text(f"result_{pin_id}", rect, text, "ok", BODY, "center")
+        else:
+            key = "pin_check.wrong" if done is not None else "pin_check.check"
+            b.button(f"btn_check_{pin_id}", rect, t(key, name=name, state=b.tries(c)),
+                     "warn" if done is not None else "normal")
+    b.footer([("btn_back", t("btn.back"), "normal")])
+    b.back_view()
+
+
+def _pin_check(b: _Builder) -> None:
+    """The optional check's entry: says plainly that a wrong entry costs a try, names the PIN."""
+    s = b.s
+    pin_id = s.pin_id or "jpki_auth"
+    warning = [("costs_try", b.t("pin_check.costs_try_short"), "warn")]
+    if pin_id == "jpki_sign":
+        _keyboard(b, "", extra=warning)
+    else:
+        _pad(b, pin_id, "", extra=warning)
 
 
 def _linkage_preflight(b: _Builder) -> None:
@@ -481,6 +583,8 @@ def _linkage_preflight(b: _Builder) -> None:
         items.insert(0, ("refused", t("linkage.refused"), "danger"))
     b.paragraphs(items[:5], size=BODY)
     buttons = [("btn_back", t("btn.back"), "normal")]
+    if s.pin_check_offered():
+        buttons.append(("btn_pin_check", t("pin_check.open"), "normal"))
     if s.can_print():
         buttons.append(("btn_print", t("linkage.print_checklist"), "primary"))
     b.footer(buttons)
@@ -491,8 +595,7 @@ def _linkage_step(b: _Builder) -> None:
     t, s = b.t, b.s
     step = int(s.screen.rsplit("_", 1)[1])
     if step == 4:
-        _pad(b, "jpki_auth")
-        b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "4/9", "title", TITLE, "center")
+        _pad(b, "jpki_auth", "  4/9")
         return
     if step == 7:
         _keyboard(b)
@@ -539,15 +642,15 @@ def _linkage_step(b: _Builder) -> None:
     b.view.back = "btn_done" if step == 9 else "btn_cancel"
 
 
-def _keyboard(b: _Builder) -> None:
-    """Step 7: the signature password, A–Z and 0–9 only, masked."""
+def _keyboard(b: _Builder, progress: str = "  7/9", extra: list | None = None) -> None:
+    """Step 7 (and the PIN check): the signature password, A–Z and 0–9 only, masked."""
     t, s = b.t, b.s
-    b.header("pin_entry.title")
-    b.text("progress", (0.84, 0.0, 0.14, HEADER_H), "7/9", "title", TITLE, "center")
+    b.header(None, t("pin_entry.title") + progress)
     c = s.status.pins.get("jpki_sign") if s.status else None
     # Up to 16 masked characters: two lines of small dots (no personal data, just a count).
     b.text("dots", (0.02, BODY_TOP, 0.30, 0.12), "●" * s.pin_len or "—", "small", SMALL, "center")
-    items = pin_items(b, "jpki_sign", c, extra=[("length", t("linkage.s7.length", n=s.pin_len), "muted")])
+    items = pin_items(b, "jpki_sign", c, extra=(extra or []) + [("length", t("linkage.s7.length", n=s.pin_len),
+                                                                    "muted")])
     b.paragraphs(items, top=BODY_TOP + 0.13, bottom=FOOT_Y - 0.01, left=0.02, width=0.30, size=BODY)
     b.button("btn_cancel", (0.02, FOOT_Y, 0.30, FOOT_H), t("btn.cancel"), "normal", shortcut=False)
     x0, y0, gap = 0.34, BODY_TOP, 0.006
@@ -569,7 +672,8 @@ def _keyboard(b: _Builder) -> None:
 def _linkage_error(b: _Builder) -> None:
     t, s = b.t, b.s
     _linkage_header(b, None)
-    key, values = s.error or ("linkage.error.gateway_error", {})
+    error: tuple[str, dict[str, Any]] = s.error or ("linkage.error.gateway_error", {})
+    key, values = error
     if key == "linkage.locked":
         pin_id = values.get("pin_id") or "jpki_auth"
         items = [Item("warning", "linkage.locked", t("linkage.locked", pin_name=b.pin_name(pin_id)), tone="danger")]
@@ -637,6 +741,7 @@ BUILDERS = {
     "pin_status": _pin_status, "licence_pin": _licence_pin, "licence_locked": _licence_locked,
     "licence": _licence, "renewal": _renewal, "lost_card": _lost_card,
     "linkage_preflight": _linkage_preflight, "linkage_error": _linkage_error,
+    "linkage_pin_check": _pin_check, "linkage_pin_check_choose": _pin_check_choose,
     "take_card": _take_card, "timed_out": _timed_out, "card_removed": _card_removed,
     "card_error": _card_error, "service_needed": _service_needed, "still_there": _still_there,
     **{f"linkage_{n}": _linkage_step for n in range(1, 10)},

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from array import array
 
+from kiosk import journal
+
 RATE = 22050
 # name -> list of (frequency Hz, milliseconds); 0 Hz is a pause.
 TONES = {
@@ -61,7 +63,8 @@ class Sounds:
                     stereo = array("h", (s for s in mono for _ in (0, 1)))
                     data = stereo.tobytes()
                 self._sounds[name] = pygame.mixer.Sound(buffer=data)
-        except Exception:                    # no audio device: stay silent
+        except Exception as exc:  # noqa: BLE001 - no audio device (pygame.error and others): silent, journaled
+            journal.log_swallowed("sound.open", exc, journal.NOTICE)
             self._sounds = {}
 
     def play(self, name: str) -> None:
@@ -72,5 +75,5 @@ class Sounds:
         if snd is not None:
             try:
                 snd.play()
-            except Exception:
-                pass
+            except Exception as exc:  # noqa: BLE001 - the mixer went away (pygame.error): this sound is lost
+                journal.log_swallowed("sound.play", exc)

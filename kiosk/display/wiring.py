@@ -26,6 +26,7 @@ class Parts:
     receipt_builder: Any = None
     linkage_factory: Any = None
     gateway_available: bool = False
+    demo: bool = False                     # the linkage uses the loopback reference gateway
     lights: Any = None
     clock: Any = None                      # timesync.ClockWatch: today() is None while unsynchronised
     today: Callable | None = None
@@ -35,8 +36,8 @@ class Parts:
         for close in reversed(self.closers):
             try:
                 close()
-            except Exception:
-                pass
+            except Exception as exc:  # noqa: BLE001 - shutting down: every part gets its close, journaled
+                journal.log_swallowed("wiring.close", exc)
 
 
 def _note(text: str) -> None:
@@ -60,7 +61,7 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         parts.lights = StatusLights.from_config(cfg.leds, bus)
         if hasattr(parts.lights, "close"):
             parts.closers.append(parts.lights.close)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kiosk runs without LEDs; StatusLights journals its own
         _note(f"status LEDs not available ({type(exc).__name__})")
 
     try:
@@ -70,7 +71,8 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         parts.receipt_builder = build_receipt
         if hasattr(parts.printer, "close"):
             parts.closers.append(parts.printer.close)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kiosk runs without a printer; journaled here
+        journal.log_swallowed("wiring.printer", exc, journal.ERR)
         _note(f"receipt printer not available ({type(exc).__name__})")
 
     try:
@@ -83,6 +85,7 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
             gw = start_local_gateway()
             parts.closers.append(gw.stop)
             section = replace(section, gateway=gw.url, ca=gw.ca_path)
+            parts.demo = True              # screens of this linkage carry a DEMO badge
         client = GatewayClient.from_config(section)
         if client is not None:
             # Each gateway call keeps the card worker alive for its own worst case, no longer.
@@ -93,7 +96,7 @@ def build_parts(cfg, bus: Bus, *, local_gateway: bool = True) -> Parts:
         kiosk_id = cfg.kiosk.id
         parts.linkage_factory = lambda card, status: LinkageEngine(card, status, client, kiosk_id)
         parts.gateway_available = client is not None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kiosk runs without the linkage; journaled below
         _note(f"Mynaportal linkage not available ({type(exc).__name__})")
         journal.log_event("linkage_error", "linkage unavailable at start", journal.WARNING,
                           ERROR_CODE=getattr(exc, "code", type(exc).__name__))

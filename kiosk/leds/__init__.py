@@ -2,7 +2,7 @@
 
     lights = StatusLights.from_config(cfg.leds, bus)
 
-subscribes to the bus ('state' and 'service' topics) and plays the pattern
+subscribes to the bus ('state', 'service' and 'staff' topics) and plays the pattern
 of the current state from ``kiosk.leds.patterns.PATTERNS``; an active
 service condition blinks through every state until it is cleared.  Pins
 come from the config; gpiozero picks lgpio / RPi.GPIO on the Pi, and
@@ -19,7 +19,7 @@ from typing import Callable
 
 from kiosk import journal
 from kiosk.config import LedsSection
-from kiosk.leds.patterns import PATTERNS, WALK, Frame, with_service
+from kiosk.leds.patterns import PATTERNS, STAFF_CALLED, WALK, Frame, with_service
 from kiosk.signals import Bus, KioskState, ServiceCondition
 
 CHANNELS = ("red", "green", "blue", "buzzer")
@@ -66,13 +66,13 @@ class _Player:
                     continue
                 generation = self._generation
                 intro, loop = self._program
-                changed = lambda: self._stopped or self._generation != generation  # noqa: E731
+                changed = lambda gen=generation: self._stopped or self._generation != gen  # noqa: E731
                 deadline = time.monotonic()
                 for frame in itertools.chain(intro, itertools.cycle(loop) if loop else ()):
                     try:
                         self._apply(frame)
-                    except Exception:          # a GPIO error must not kill the thread
-                        pass
+                    except Exception as exc:  # noqa: BLE001 - a GPIO error must not kill the thread; journaled
+                        journal.log_swallowed("leds.apply", exc)
                     self.frames_started += 1
                     self._cond.notify_all()
                     if frame.seconds is None:
@@ -96,12 +96,14 @@ class StatusLights:
         self.devices = devices
         self.state = KioskState.BOOTING
         self.conditions: set[ServiceCondition] = set()
+        self.staff_called = False          # a resident asked for staff: its pattern until the session ends
         self._lock = threading.Lock()
         self._closed = False
         self._player = _Player(self._apply, timescale)
         if bus is not None:
             bus.subscribe("state", self._on_state)
             bus.subscribe("service", self._on_service)
+            bus.subscribe("staff", self._on_staff)
         self._show(intro=True)
 
     @classmethod
@@ -112,7 +114,7 @@ class StatusLights:
             return NullLights()
         try:
             devices = open_devices(leds)
-        except Exception as exc:           # no GPIO chip, pin in use, bad factory: keep the kiosk up
+        except Exception as exc:  # noqa: BLE001 - journaled below; no GPIO chip, pin in use, bad factory: keep the kiosk up
             journal.log_event("service_needed", "status LEDs unavailable", journal.ERR,
                               ERROR_CODE="leds_unavailable", DETAIL=type(exc).__name__)
             return NullLights()
@@ -124,6 +126,15 @@ class StatusLights:
 
     def _on_service(self, _topic: str, payload: dict) -> None:
         self.set_service(payload["condition"], bool(payload["active"]))
+
+    def _on_staff(self, _topic: str, payload: dict) -> None:
+        self.set_staff_called(bool(payload["active"]))
+
+    def set_staff_called(self, active: bool) -> None:
+        with self._lock:
+            changed, self.staff_called = self.staff_called != active, active
+        if changed:
+            self._show(intro=active)
 
     def set_state(self, state: KioskState) -> None:
         with self._lock:
@@ -145,7 +156,8 @@ class StatusLights:
         if self._closed:
             return
         with self._lock:
-            frames = with_service(PATTERNS[self.state.value], bool(self.conditions), intro)
+            pattern = PATTERNS[STAFF_CALLED if self.staff_called else self.state.value]
+            frames = with_service(pattern, bool(self.conditions), intro)
         self._player.play(*frames)
 
     def _apply(self, frame: Frame) -> None:
@@ -180,8 +192,8 @@ class StatusLights:
             try:
                 device.off()
                 device.close()
-            except Exception:
-                pass
+            except Exception as exc:  # noqa: BLE001 - shutting down: every LED gets its close, journaled
+                journal.log_swallowed("leds.close", exc)
 
 
 class NullLights:
@@ -193,12 +205,16 @@ class NullLights:
     def __init__(self):
         self.state = KioskState.BOOTING
         self.conditions: set[ServiceCondition] = set()
+        self.staff_called = False
 
     def set_state(self, state: KioskState) -> None:
         self.state = KioskState(state)
 
     def set_service(self, condition: ServiceCondition, active: bool) -> None:
         (self.conditions.add if active else self.conditions.discard)(ServiceCondition(condition))
+
+    def set_staff_called(self, active: bool) -> None:
+        self.staff_called = active
 
     def pin(self, channel: str):
         return None

@@ -38,6 +38,7 @@ def _f(seconds, colour="", buzz=False) -> Frame:
 
 
 SERVICE_NEEDED = "service_needed"
+STAFF_CALLED = "staff_called"
 # How long the state's own pattern shows between two service flashes.
 SERVICE_GAP_SECONDS = 1.0
 
@@ -59,6 +60,8 @@ PATTERNS: dict[str, Pattern] = {
     KioskState.CARD_LEFT.value: Pattern((), (_f(0.2, "rg", True), _f(0.2), _f(0.2, "rg"), _f(0.6))),
     # a technician must act: two magenta flashes (interleaved with the state's pattern)
     SERVICE_NEEDED: Pattern((), (_f(0.2, "rb"), _f(0.2), _f(0.2, "rb"), _f(0.4))),
+    # a resident pressed "call staff": one beep, then green and blue in turn until the session ends
+    STAFF_CALLED: Pattern((_f(0.2, "", True),), (_f(0.3, "g"), _f(0.3, "b"))),
 }
 
 # The technician's walk (kiosk selftest): each LED, then the buzzer.

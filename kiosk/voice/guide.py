@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from kiosk.voice.prompts import Prompt, PromptRefused, prompt
 
-PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7")
+PIN_SCREENS = ("licence_pin", "linkage_4", "linkage_7", "linkage_pin_check")   # kiosk.session.states
 # screen -> its main instruction (screens with state-dependent prompts are in screen_prompts).
 SCREEN_PROMPTS = {
     "attract": ("attract.place_card", "attract.hint"),
@@ -33,6 +33,8 @@ SCREEN_PROMPTS = {
     "licence_pin": ("pin_entry.title",),
     "linkage_4": ("pin_entry.title",),
     "linkage_7": ("pin_entry.title",),
+    "linkage_pin_check_choose": ("linkage.title",),      # the optional PIN check (issue #12)
+    "linkage_pin_check": ("pin_entry.title",),
     "still_there": ("still_there.title", "still_there.body"),
     **{f"linkage_{n}": (f"linkage.s{n}.body",) for n in (1, 2, 3, 5, 6, 8, 9)},
 }

@@ -119,10 +119,11 @@ def test_plain_card_has_no_licence_item_but_a_note():
     ])
 
 
-def test_ic_licence_offers_licence_only():
+def test_ic_licence_offers_what_applies_to_it():
+    """The licence, its PIN1/PIN2 status, renewal and lost-card help; no Mynaportal linkage."""
     r = run(start("ic-licence") + [
-        "expect_widget item_licence", "expect_widget item_finish", "expect_no_widget item_pin_status",
-        "expect_no_widget item_linkage", "tap item_licence", "wait_screen licence_pin",
+        "expect_widget item_licence", "expect_widget item_finish", "expect_widget item_pin_status",
+        "expect_widget item_renewal", "expect_widget item_lost_card", "expect_no_widget item_linkage", "tap item_licence", "wait_screen licence_pin",
         "tap key_1", "tap key_1", "tap key_1", "tap key_1", "tap key_ok", "wait_screen licence",
         "expect_text 区分：一般",
     ])
@@ -278,8 +279,16 @@ def test_linkage_without_gateway_offers_the_app_route():
                                  "tap page_next_guide", "tap page_next_guide", "tap page_next_guide",
                                  "expect_text ④ マイナンバーカードの暗証番号（4桁の数字）を入力する",
                                  "expect_text マイナ免許証の暗証番号（4桁）とは別の番号です"],
-            linkage_factory=fake_linkage_factory(), gateway_available=False)
+            linkage_factory=fake_linkage_factory(), gateway_available=False, config=_no_pin_check())
     assert not data_verifies(r.cards[0])
+
+
+def _no_pin_check():
+    """The optional PIN check's row (tests/session/test_pin_check.py) off: the guidance pages as before."""
+    from kiosk.config import Config
+    cfg = Config()
+    cfg.linkage.pin_check = False
+    return cfg
 
 def test_renewal_warns_when_expiry_is_near():
     import datetime as dt

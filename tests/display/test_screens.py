@@ -106,6 +106,24 @@ def variants():
     add("linkage_preflight-busy", "linkage_preflight", lambda s: _status(s, "resident"))
     add("linkage_preflight-problems", "linkage_preflight", functools.partial(pre, problems=PRE_PROBLEMS))
     add("linkage_preflight-nogw", "linkage_preflight", functools.partial(pre, warnings=["jpki_sign_last_try"]))
+
+    def checked(s):
+        import datetime as dt
+
+        from kiosk.session.messages import PinChecked
+        pre(s, warnings=["jpki_sign_last_try"])
+        s.pin_checks = {"jpki_auth": PinChecked(0, "jpki_auth", False, 2, False),
+                        "jpki_sign": PinChecked(0, "jpki_sign", True, 5, False, dt.date(2030, 3, 31))}
+    add("linkage_pin_check_choose", "linkage_pin_check_choose", pre)
+    add("linkage_pin_check_choose-checked", "linkage_pin_check_choose", checked)
+    add("linkage_pin_check_choose-locked", "linkage_pin_check_choose",
+        lambda s: (checked(s), s.resident.set_counter("jpki_auth", 0, True)))
+
+    def check_pad(s, pin_id="jpki_auth", n=3):
+        pre(s)
+        s.pin_id, s.pin_len, s.pin_last_input = pin_id, n, s.clock.now()
+    add("linkage_pin_check-auth", "linkage_pin_check", check_pad)
+    add("linkage_pin_check-sign", "linkage_pin_check", functools.partial(check_pad, pin_id="jpki_sign", n=8))
     for n in range(1, 10):
         def step(s, n=n):
             pre(s, warnings=["jpki_auth_last_try"], gateway=True)

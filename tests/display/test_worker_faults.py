@@ -16,13 +16,13 @@ from .helpers import TODAY
 
 
 def session_over(reader: SimReader, retry: float = 0.05, **kwargs) -> tuple[Session, threading.Event]:
-    """A started session; ``s.posted`` lists the kinds of the worker's messages."""
+    """A started session; ``s.posted`` lists the message types of the worker's messages."""
     woke = threading.Event()
     s = Session(Config(), reader_factory=lambda: reader, clock=ManualClock(), on_wake=woke.set,
                 today=lambda: TODAY, **kwargs)
     s.posted = []
     post = s.worker._post
-    s.worker._post = lambda msg: (s.posted.append(msg.kind), post(msg))
+    s.worker._post = lambda msg: (s.posted.append(type(msg).__name__), post(msg))
     s.worker.retry = retry
     s.worker.idle_wait = 0.05
     s.start()
@@ -88,7 +88,7 @@ def test_a_repeating_worker_fault_backs_off_instead_of_spinning():
         assert min(gaps) >= 0.25, gaps              # the retry interval, not a busy loop
         # The resident was told to take the card before the faults began: a failing
         # removal wait adds nothing for them (and never once per retry).
-        assert s.posted.count("card_error") == 0
+        assert s.posted.count("CardFault") == 0
     finally:
         s.stop()
 
@@ -123,7 +123,7 @@ def test_an_answer_for_a_card_swapped_during_a_long_call_is_dropped():
         reader.insert("myna-plain")                  # swapped while the gateway answers
         release.set()
         assert wait(s, woke, lambda: "card_removed" in s.screens_seen)
-        assert "linkage_preflight" not in s.posted   # card A's answer never reached card B
+        assert "LinkageReady" not in s.posted   # card A's answer never reached card B
         assert wait(s, woke, lambda: s.screen == "summary" and s.status.card_type == "myna")
     finally:
         release.set()

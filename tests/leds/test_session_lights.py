@@ -13,7 +13,7 @@ from math import isclose
 import pytest
 
 from kiosk.config import LedsSection
-from kiosk.display import session as session_module
+from kiosk.session import core as session_module
 from kiosk.display.scenario import ScenarioRunner
 from kiosk.leds import StatusLights
 from kiosk.signals import Bus, KioskState
@@ -166,3 +166,22 @@ def test_a_wrong_linkage_pin_shows_red_until_the_resident_types_again(linkage_ki
     assert steady(lights, 1) and lit(lights) == colour(red=True, green=True)
     assert states[-3:] == [K.WORKING, K.RESIDENT_ERROR, K.WAITING_PIN], states   # 5 (card), 4 (wrong), typing
     assert runner.result.cards[0].pin_tries("jpki_auth") == 2
+
+
+def test_the_staff_call_button_raises_its_led_pattern_and_a_journal_event(kiosk, journal_records):
+    runner, lights, states = kiosk
+    play(runner, "insert resident", "wait_screen summary", "tap btn_continue", "wait_screen menu")
+    assert steady(lights, 1) and lit(lights) == colour(blue=True)
+    forget(lights)
+    play(runner, "tap btn_staff")
+    assert lights.staff_called
+    assert [r for r in journal_records if r.get("EVENT") == "staff_called"][0]["SCREEN"] == "menu"
+    assert lights.wait_frames(5)                   # one beep, then green and blue in turn
+    assert [bool(s.state) for s in lights.pin("buzzer").states[1:3]] == [True, False]
+    assert sum(bool(s.state) for s in lights.pin("green").states) >= 2
+    assert sum(bool(s.state) for s in lights.pin("blue").states) >= 1
+    assert not lights.pin("red").states[1:] or not any(s.state for s in lights.pin("red").states[1:])
+    # The call ends with the session: the state's own pattern returns.
+    play(runner, "tap item_finish", "wait_screen take_card", "remove", "wait_screen attract")
+    assert not lights.staff_called
+    assert steady(lights, 1) and lit(lights) == colour(green=True)

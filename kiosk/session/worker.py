@@ -21,9 +21,9 @@ shown as a service condition (the reader is reopened before the next resident).
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kiosk import journal
@@ -34,34 +34,35 @@ from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 from kiosk.nfc.card import CardSession
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.reader import Connection, Reader
+from kiosk.session.messages import (Answer, BeginLinkage, CardFault, CheckPin, Command, EndSession, Inserted,
+                                    LicenceRead, LinkageAction, LinkageCall, LinkageFailed, LinkagePinLocked,
+                                    LinkagePinWrong, LinkageReady, LinkageStep, PinChecked, PinLocked, PinWrong,
+                                    ReaderMissing, ReaderOk, ReadLicence, Removed, StatusRead, command_pin,
+                                    wipe_answer)
+
+# The engine call behind each linkage action: an explicit table, no names built from strings.
+LINKAGE_CALLS: dict[LinkageAction, Callable[[Any, Pin | None], Any]] = {
+    LinkageAction.ADVANCE: lambda engine, _pin: engine.advance(),
+    LinkageAction.ACCEPT_TERMS: lambda engine, _pin: engine.accept_terms(),
+    LinkageAction.SUBMIT_AUTH_PIN: lambda engine, pin: engine.submit_auth_pin(pin),
+    LinkageAction.SUBMIT_SIGN_PIN: lambda engine, pin: engine.submit_sign_pin(pin),
+    LinkageAction.CANCEL: lambda engine, _pin: engine.cancel(),
+}
 
 
-@dataclass
-class Message:
-    """Worker -> session.  ``kind`` names what happened; ``data`` holds the payload."""
-
-    kind: str
-    gen: int
-    data: dict = field(default_factory=dict)
+FAILED = object()                      # _card_op: the operation ended in an answer already sent
 
 
-@dataclass
-class Command:
-    op: str
-    gen: int
-    args: tuple = ()
-
-
-def _wipe_args(args: tuple) -> None:
-    for a in args:
-        if isinstance(a, Pin):
-            a.wipe()
+def _wipe_pin(cmd: Command) -> None:
+    pin = command_pin(cmd)
+    if pin is not None:
+        pin.wipe()
 
 
 class CardWorker:
     """Owns the reader, the CardSession and (during a linkage) the engine."""
 
-    def __init__(self, open_reader: Callable[[], Reader], post: Callable[[Message], None],
+    def __init__(self, open_reader: Callable[[], Reader], post: Callable[[Answer], None],
                  linkage_factory: Callable[[CardSession, Any], Any] | None = None,
                  poll: float = 0.1, idle_wait: float = 0.5, retry: float = 2.0,
                  card_deadline: float | None = DEFAULT_OPERATION_SECONDS):
@@ -96,8 +97,8 @@ class CardWorker:
             self._thread.join(timeout)
         self._drop_commands()
 
-    def submit(self, op: str, gen: int, *args) -> None:
-        self._commands.put(Command(op, gen, args))
+    def submit(self, cmd: Command) -> None:
+        self._commands.put(cmd)
 
     # -- worker thread --------------------------------------------------------
     def _run(self) -> None:
@@ -120,7 +121,7 @@ class CardWorker:
                     if self.reader.wait_for_removal(self.idle_wait):
                         self._require_reader()       # "no card" because the reader itself went?
                         self._await_removal = False
-                        self._post(Message("removed", self.gen))
+                        self._post(Removed(self.gen))
                 else:
                     try:
                         cmd = self._commands.get(timeout=self.poll)
@@ -133,19 +134,18 @@ class CardWorker:
                         self._card_left()
             except ReaderError as exc:
                 self._reader_lost(exc)
-            except Exception as exc:                 # never let the worker die
+            except Exception as exc:  # noqa: BLE001 - never let the worker die
                 self._close_card()
                 if not self._await_removal:          # say it once, not once per failed retry
-                    self._post(Message("card_error", self.gen, {"code": "card_error",
-                                                                "detail": type(exc).__name__}))
+                    self._post(CardFault(self.gen, "card_error", detail=type(exc).__name__))
                 self._await_removal = True
                 self._stop.wait(self.retry)          # a fault that repeats must not spin the CPU
         self._close_card()
         if self.reader is not None:
             try:
                 self.reader.close()
-            except Exception:
-                pass
+            except Exception as exc:  # noqa: BLE001 - shutting down; the reader is dropped either way
+                journal.log_swallowed("worker.reader_close", exc)
 
     def _open(self) -> bool:
         try:
@@ -161,9 +161,9 @@ class CardWorker:
             return
         self._reader_missing = not available
         if available:
-            self._post(Message("reader_ok", self.gen, {"reader": getattr(self.reader, "name", "")}))
+            self._post(ReaderOk(self.gen, getattr(self.reader, "name", "")))
         else:
-            self._post(Message("reader_missing", self.gen, {"code": code}))
+            self._post(ReaderMissing(self.gen, code))
 
     def _require_reader(self) -> None:
         """The real backends report "no card" while their reader is gone: tell the two apart."""
@@ -176,8 +176,8 @@ class CardWorker:
         try:
             if self.reader is not None:
                 self.reader.close()
-        except Exception:
-            pass
+        except Exception as close_exc:  # noqa: BLE001 - the reader is already lost; it is dropped below
+            journal.log_swallowed("worker.reader_close", close_exc)
         self.reader = None
         self._await_removal = False
         self._reader_state(False, exc.code)
@@ -185,7 +185,7 @@ class CardWorker:
 
     def _start_card(self) -> None:
         self.gen += 1
-        inserted = Message("inserted", self.gen, {"reader": getattr(self.reader, "name", "")})
+        inserted = Inserted(self.gen, getattr(self.reader, "name", ""))
         assert self.reader is not None, "called only while the loop holds a reader"
         try:
             conn = self.reader.connect()
@@ -193,12 +193,12 @@ class CardWorker:
             return                                   # gone before it answered: nobody saw it
         except ReaderError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a card we cannot talk to: the resident is told, CardFault below
             # A card we cannot talk to (not ISO-DEP, held by another program,
             # garbage in its answer to sensing): the resident still gets a message.
             self._post(inserted)
             code = exc.code if isinstance(exc, KioskError) else "card_error"
-            self._post(Message("card_error", self.gen, {"code": code, "detail": type(exc).__name__}))
+            self._post(CardFault(self.gen, code, detail=type(exc).__name__))
             self._await_removal = True
             return
         self.conn = conn
@@ -214,16 +214,15 @@ class CardWorker:
             raise
         except KioskError as exc:
             self._journal_not_responding(exc, "status")
-            self._post(Message("card_error", self.gen, {"code": exc.code,
-                                                        "sw": exc.details.get("sw")}))
+            self._post(CardFault(self.gen, exc.code, sw=exc.details.get("sw")))
             self._end()
             return
-        self._post(Message("status", self.gen, {"status": status}))
+        self._post(StatusRead(self.gen, copy.deepcopy(status)))   # the UI's own snapshot
 
     def _card_left(self) -> None:
         self._close_card()
         self._await_removal = False
-        self._post(Message("removed", self.gen))
+        self._post(Removed(self.gen))
 
     def _journal_not_responding(self, exc: BaseException, operation: str) -> None:
         """The journal's record of a card that passed its deadline (no PIN was re-sent)."""
@@ -236,7 +235,7 @@ class CardWorker:
         if self.engine is not None:
             try:
                 self.engine.wipe()
-            except Exception as exc:       # the engine is dropped below either way
+            except Exception as exc:  # noqa: BLE001 - the engine is dropped below either way
                 journal.log_swallowed("worker.engine_wipe", exc)
             self.engine = None
         card, self.card, self.conn = self.card, None, None
@@ -245,7 +244,7 @@ class CardWorker:
                 card.close()               # unpowers: no verified PIN outlives the resident
             except CardRemovedError:
                 pass                       # the card left: it is unpowered by leaving
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - an unpower that failed: journaled and a service condition
                 self._unpower_failed(exc)
 
     def _unpower_failed(self, exc: BaseException) -> None:
@@ -257,24 +256,25 @@ class CardWorker:
         if reader is not None:
             try:
                 reader.close()
-            except Exception as close_exc:              # already failing; the reader is dropped
+            except Exception as close_exc:  # noqa: BLE001 - already failing; the reader is dropped
                 journal.log_swallowed("worker.reader_close", close_exc)
         self._await_removal = True         # only a card that left the field is surely unpowered
         if not self._reader_missing:
             self._reader_missing = True
-            self._post(Message("reader_missing", self.gen, {"code": UnpowerError.code}))
+            self._post(ReaderMissing(self.gen, UnpowerError.code))
 
     def _same_card(self) -> bool:
         try:
             return self.conn is not None and self.conn.same_card()
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - cannot tell: treat it as another card
+            journal.log_swallowed("worker.same_card", exc)
             return False
 
-    def _answer(self, msg: Message) -> None:
+    def _answer(self, msg: Answer) -> None:
         """Post what the card (or the gateway, for it) answered, unless that card
         left or was swapped during the call: its answer must not reach the next card."""
         if not self._same_card():
-            wipe_message(msg)
+            wipe_answer(msg)
             self._card_left()
             return
         self._post(msg)
@@ -287,7 +287,7 @@ class CardWorker:
         if self.reader.card_present():
             self._await_removal = True
         else:
-            self._post(Message("removed", self.gen))
+            self._post(Removed(self.gen))
 
     def _drop_commands(self) -> None:
         while True:
@@ -295,11 +295,11 @@ class CardWorker:
                 cmd = self._commands.get_nowait()
             except queue.Empty:
                 return
-            _wipe_args(cmd.args)
+            _wipe_pin(cmd)
 
     def _execute(self, cmd: Command) -> None:
         if cmd.gen != self.gen or self.card is None:
-            _wipe_args(cmd.args)
+            _wipe_pin(cmd)
             return
         self.busy = True
         try:
@@ -309,46 +309,76 @@ class CardWorker:
                 self._dispatch(cmd)
         finally:
             self.busy = False
-            _wipe_args(cmd.args)
+            _wipe_pin(cmd)
 
     def _dispatch(self, cmd: Command) -> None:
-        if cmd.op == "end":
+        if isinstance(cmd, EndSession):
             self._end()
-        elif cmd.op == "read_licence":
+        elif isinstance(cmd, ReadLicence):
             self._read_licence(cmd)
-        elif cmd.op == "linkage_begin":
+        elif isinstance(cmd, BeginLinkage):
             self._linkage_begin(cmd)
-        elif cmd.op == "linkage":
+        elif isinstance(cmd, LinkageCall):
             self._linkage_call(cmd)
+        elif isinstance(cmd, CheckPin):
+            self._check_pin(cmd)
         else:
-            _wipe_args(cmd.args)
+            raise TypeError(f"unknown card command {type(cmd).__name__}")
 
-    def _read_licence(self, cmd: Command) -> None:
-        pin = cmd.args[0] if cmd.args else None
+    def _card_op(self, cmd: Command, operation: str, call: Callable[[], Any],
+                 on_pin: Callable[[PinWrongError | PinLockedError], Answer]) -> Any:
+        """Run one card operation; a PIN result becomes ``on_pin``'s answer, a card fault a
+        CardFault, a card that left the end of the session.  Returns FAILED for all of those."""
         try:
-            assert self.card is not None, "_execute runs commands only with a card"
-            lic = self.card.read_licence(pin)
-        except PinWrongError as exc:
-            self._answer(Message("pin_wrong", cmd.gen, {"pin_id": exc.pin_id, "tries_left": exc.tries_left}))
-            return
-        except PinLockedError as exc:
-            self._answer(Message("pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
-            return
+            return call()
+        except (PinWrongError, PinLockedError) as exc:
+            self._answer(on_pin(exc))
         except CardRemovedError:
             self._card_left()
-            return
         except ReaderError:
             raise
         except KioskError as exc:
-            self._journal_not_responding(exc, "licence")
-            self._answer(Message("card_error", cmd.gen, {"code": exc.code, "sw": exc.details.get("sw")}))
+            self._journal_not_responding(exc, operation)
+            self._answer(CardFault(cmd.gen, exc.code, sw=exc.details.get("sw")))
+        return FAILED
+
+    def _read_licence(self, cmd: ReadLicence) -> None:
+        card = self.card
+        assert card is not None, "_execute runs commands only with a card"
+
+        def on_pin(exc: PinWrongError | PinLockedError) -> Answer:
+            if isinstance(exc, PinWrongError):
+                return PinWrong(cmd.gen, exc.pin_id, exc.tries_left)
+            return PinLocked(cmd.gen, exc.pin_id)
+
+        lic = self._card_op(cmd, "licence", lambda: card.read_licence(cmd.pin), on_pin)
+        if lic is FAILED:
             return
         photo = lic.photo_image()          # decoded here: JPEG 2000 is too slow for the UI thread
-        self._answer(Message("licence", cmd.gen, {"licence": lic, "photo": photo}))
+        self._answer(LicenceRead(cmd.gen, lic, photo))
 
-    def _linkage_begin(self, cmd: Command) -> None:
+    def _check_pin(self, cmd: CheckPin) -> None:
+        """One VERIFY of a JPKI PIN through the card layer's rules (issue #12)."""
+        assert self.card is not None, "_execute runs commands only with a card"
+        check_pin = getattr(self.card, "check_pin", None)    # Card.check_pin: the linkage branch's card layer
+        if check_pin is None:
+            self._answer(CardFault(cmd.gen, "not_available"))
+            return
+
+        def on_pin(exc: PinWrongError | PinLockedError) -> Answer:   # results, not exceptions, by contract
+            locked = isinstance(exc, PinLockedError)
+            return PinChecked(cmd.gen, exc.pin_id or cmd.pin_id, False,
+                              0 if locked else getattr(exc, "tries_left", None), locked)
+
+        result = self._card_op(cmd, "check_pin", lambda: check_pin(cmd.pin_id, cmd.pin), on_pin)
+        if result is FAILED:
+            return
+        self._answer(PinChecked(cmd.gen, result.pin_id, bool(result.ok), result.tries_left, bool(result.locked),
+                                getattr(result, "signature_not_after", None)))
+
+    def _linkage_begin(self, cmd: BeginLinkage) -> None:
         if self._linkage_factory is None:
-            self._answer(Message("linkage_error", cmd.gen, {"code": "not_available"}))
+            self._answer(LinkageFailed(cmd.gen, "not_available"))
             return
         try:
             if self.engine is not None:
@@ -361,80 +391,59 @@ class CardWorker:
             return
         except ReaderError:
             raise
-        except Exception as exc:
-            self._answer(Message("linkage_error", cmd.gen, _error_data(exc)))
+        except Exception as exc:  # noqa: BLE001 - the gateway's or engine's fault: a message, never a dead worker
+            self._answer(LinkageFailed(cmd.gen, **_error_data(exc)))
             return
-        self._answer(Message("linkage_preflight", cmd.gen, {"preflight": pre,
-                                                          "step": getattr(self.engine, "step", 1)}))
+        self._answer(LinkageReady(cmd.gen, pre, getattr(self.engine, "step", 1)))
 
-    def _linkage_call(self, cmd: Command) -> None:
-        method, *args = cmd.args
+    def _linkage_call(self, cmd: LinkageCall) -> None:
         engine = self.engine
         if engine is None:
-            _wipe_args(tuple(args))
-            return
+            return                         # _execute wipes the Pin
         try:
-            getattr(engine, method)(*args)
+            LINKAGE_CALLS[cmd.action](engine, cmd.pin)
         except PinWrongError as exc:
-            self._answer(Message("linkage_pin_wrong", cmd.gen, {"pin_id": exc.pin_id,
-                                                              "tries_left": exc.tries_left,
-                                                              "step": engine.step}))
+            self._answer(LinkagePinWrong(cmd.gen, exc.pin_id, exc.tries_left, engine.step))
             return
         except PinLockedError as exc:
-            self._answer(Message("linkage_pin_locked", cmd.gen, {"pin_id": exc.pin_id}))
+            self._answer(LinkagePinLocked(cmd.gen, exc.pin_id))
             return
         except CardRemovedError:
             self._card_left()
             return
         except ReaderError:
             raise
-        except Exception as exc:
-            self._journal_not_responding(exc, f"linkage.{method}")
-            data = _error_data(exc)
-            data["step"] = engine.step
-            data["finished"] = bool(getattr(engine, "finished", False))
-            if not data["finished"] and engine.step == 6:
-                data["terms"] = _safe(engine, "terms")
-            self._answer(Message("linkage_error", cmd.gen, data))
+        except Exception as exc:  # noqa: BLE001 - the gateway's or engine's fault: a message, never a dead worker
+            self._journal_not_responding(exc, f"linkage.{cmd.action}")
+            finished = bool(getattr(engine, "finished", False))
+            terms = _safe(engine, "terms") if not finished and engine.step == 6 else None
+            self._answer(LinkageFailed(cmd.gen, **_error_data(exc), step=engine.step, finished=finished,
+                                       terms=terms))
             return
-        finally:
-            _wipe_args(tuple(args))
-        if method == "cancel":
+        if cmd.action is LinkageAction.CANCEL:
             try:
                 engine.wipe()
-            except Exception:
-                pass
+            except Exception as exc:  # noqa: BLE001 - the engine is dropped below either way
+                journal.log_swallowed("worker.engine_wipe", exc)
             self.engine = None
             return
-        data = {"method": method, "step": engine.step}
-        if engine.step == 6:
-            data["terms"] = _safe(engine, "terms")
-        if engine.step >= 9:
-            data["reference"] = _safe(engine, "reference")
-        self._answer(Message("linkage_step", cmd.gen, data))
+        self._answer(LinkageStep(cmd.gen, cmd.action, engine.step,
+                                 terms=_safe(engine, "terms") if engine.step == 6 else None,
+                                 reference=_safe(engine, "reference") if engine.step >= 9 else None))
 
 
-def wipe_message(msg: Message) -> None:
-    """A dropped answer may hold licence data: wipe it."""
-    lic = msg.data.get("licence")
-    if lic is not None:
-        lic.wipe()
-    photo = msg.data.get("photo")
-    if photo is not None:
-        photo.close()
-
-
-def _safe(engine, name: str):
+def _safe(engine: Any, name: str) -> Any:
     """An engine property that may refuse outside its step."""
     try:
         return getattr(engine, name)
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 - refused outside its step: shown as unknown
+        journal.log_swallowed(f"worker.engine.{name}", exc, journal.DEBUG)
         return None
 
 
-def _error_data(exc: Exception) -> dict:
+def _error_data(exc: Exception) -> dict[str, Any]:
     """Codes only: an exception message could in principle carry card data."""
-    data = {"code": getattr(exc, "code", "card_error")}
+    data: dict[str, Any] = {"code": getattr(exc, "code", "card_error")}
     key = getattr(exc, "message_key", None)
     if key:
         data["message_key"] = key
