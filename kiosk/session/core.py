@@ -601,11 +601,9 @@ class Session(TimerRules):
         self.pin_checks = {**self.pin_checks, msg.pin_id: msg}
         if msg.locked:
             self._pin_locked(msg.pin_id)
-        elif msg.ok:
-            spec = PIN_SPECS[msg.pin_id]
-            self._set_counter(msg.pin_id, spec.max_tries, False)
-        elif msg.tries_left is not None:
-            self._set_counter(msg.pin_id, msg.tries_left, False)
+        elif msg.ok or msg.tries_left is not None:
+            if self.resident is not None:       # the counter, and the signature certificate's expiry if read
+                self.resident.learn_pin_check(msg.check)
         journal.log_event("pin_checked", "optional PIN check", journal.NOTICE, PIN_ID=msg.pin_id,
                           OK=msg.ok, TRIES_LEFT=msg.tries_left, LOCKED=msg.locked)
         self.pin_message = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from kiosk.nfc.model import CardStatus, LicenceData
+from kiosk.nfc.model import CardStatus, LicenceData, PinCheck
 from kiosk.nfc.pins import Pin
 
 
@@ -113,13 +113,29 @@ class LinkageFailed(Answer):
 
 @dataclass(frozen=True)
 class PinChecked(Answer):
-    """The optional PIN check's result (issue #12): one VERIFY, its outcome."""
+    """The optional PIN check's result (issue #12): one VERIFY, its outcome (a frozen PinCheck)."""
 
-    pin_id: str
-    ok: bool
-    tries_left: int | None
-    locked: bool
-    signature_not_after: dt.date | None = None
+    check: PinCheck
+
+    @property
+    def pin_id(self) -> str:
+        return self.check.pin_id
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok
+
+    @property
+    def tries_left(self) -> int | None:
+        return self.check.tries_left
+
+    @property
+    def locked(self) -> bool:
+        return self.check.locked
+
+    @property
+    def signature_not_after(self) -> dt.date | None:
+        return self.check.signature_not_after
 
 
 @dataclass(frozen=True)

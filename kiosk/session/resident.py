@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk import journal
-from kiosk.nfc.model import CardStatus, LicenceData, PinCounter
+from kiosk.nfc.model import CardStatus, LicenceData, PinCheck, PinCounter
 from kiosk.nfc.pins import PIN_SPECS
 
 
@@ -33,6 +33,11 @@ class Resident:
     linkage: dict[str, Any] = field(default_factory=dict)
     terms_page: int = 0
     pin_checks: dict[str, Any] = field(default_factory=dict)   # pin id -> PinChecked (issue #12)
+
+    def learn_pin_check(self, check: PinCheck) -> None:
+        """A PIN check's result replaces the snapshot (readiness and hand-off redraw from it)."""
+        if self.status is not None and check.pin_id in PIN_SPECS:
+            self.status = self.status.with_pin_check(check)
 
     def set_counter(self, pin_id: str, left: int, locked: bool) -> None:
         """A new count for one PIN: a new snapshot, the old one is not changed under a reader."""

@@ -32,6 +32,7 @@ from kiosk.errors import (CardNotRespondingError, CardRemovedError, KioskError, 
                           PinLockedError, PinWrongError, ReaderError, UnpowerError)
 from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 from kiosk.nfc.card import CardSession
+from kiosk.nfc.model import PinCheck
 from kiosk.nfc.pins import Pin
 from kiosk.nfc.reader import Connection, Reader
 from kiosk.session.messages import (Answer, BeginLinkage, CardFault, CheckPin, Command, EndSession, Inserted,
@@ -358,23 +359,20 @@ class CardWorker:
         self._answer(LicenceRead(cmd.gen, lic, photo))
 
     def _check_pin(self, cmd: CheckPin) -> None:
-        """One VERIFY of a JPKI PIN through the card layer's rules (issue #12)."""
+        """One VERIFY of a JPKI PIN through the card layer's rules (issue #12): CardSession.check_pin
+        returns a wrong or locked PIN as a result; card faults stay typed card errors."""
         assert self.card is not None, "_execute runs commands only with a card"
-        check_pin = getattr(self.card, "check_pin", None)    # Card.check_pin: the linkage branch's card layer
-        if check_pin is None:
-            self._answer(CardFault(cmd.gen, "not_available"))
-            return
+        card = self.card
 
-        def on_pin(exc: PinWrongError | PinLockedError) -> Answer:   # results, not exceptions, by contract
+        def on_pin(exc: PinWrongError | PinLockedError) -> Answer:   # check_pin answers these itself
             locked = isinstance(exc, PinLockedError)
-            return PinChecked(cmd.gen, exc.pin_id or cmd.pin_id, False,
-                              0 if locked else getattr(exc, "tries_left", None), locked)
+            return PinChecked(cmd.gen, PinCheck(exc.pin_id or cmd.pin_id, False,
+                                                0 if locked else getattr(exc, "tries_left", None), locked))
 
-        result = self._card_op(cmd, "check_pin", lambda: check_pin(cmd.pin_id, cmd.pin), on_pin)
+        result = self._card_op(cmd, "check_pin", lambda: card.check_pin(cmd.pin_id, cmd.pin), on_pin)
         if result is FAILED:
             return
-        self._answer(PinChecked(cmd.gen, result.pin_id, bool(result.ok), result.tries_left, bool(result.locked),
-                                getattr(result, "signature_not_after", None)))
+        self._answer(PinChecked(cmd.gen, result))
 
     def _linkage_begin(self, cmd: BeginLinkage) -> None:
         if self._linkage_factory is None:

@@ -2,54 +2,21 @@
 
 The simulated card's own VERIFY log is the witness: no VERIFY with data while
 the readiness screen is shown, exactly one per confirmed check, none when the
-check is switched off or the counter is locked.  ``Card.check_pin`` belongs to
-the card layer (the linkage branch); until that is merged this test gives
-CardSession a stand-in with the contract's signature, built on the card layer's
-own one-VERIFY primitive (``jpki_key``), so every card-layer rule still applies.
+check is switched off or the counter is locked.  The VERIFY itself is the card
+layer's ``CardSession.check_pin`` (every PIN rule applies there).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 
 import pytest
 
 from kiosk.config import Config
 from kiosk.display.scenario import run_scenario
-from kiosk.errors import PinLockedError, PinWrongError
-from kiosk.nfc.card import CardSession, cert_not_after
 
 from tests.display.helpers import TODAY, fake_linkage_factory
 
 AUTH, SIGN = "2468", "KIOSK2025"
-
-
-@dataclass(frozen=True)
-class PinCheck:
-    pin_id: str
-    ok: bool
-    tries_left: int | None
-    locked: bool
-    signature_not_after: dt.date | None
-
-
-def _check_pin(self: CardSession, pin_id: str, pin) -> PinCheck:
-    key = {"jpki_auth": "auth", "jpki_sign": "sign"}[pin_id]
-    try:
-        with self.jpki_key(key, pin) as k:
-            not_after = cert_not_after(k.certificate()) if key == "sign" else None
-    except PinWrongError as exc:
-        return PinCheck(pin_id, False, exc.tries_left, False, None)
-    except PinLockedError:
-        return PinCheck(pin_id, False, 0, True, None)
-    return PinCheck(pin_id, True, None, False, not_after)
-
-
-@pytest.fixture(autouse=True)
-def card_check_pin(monkeypatch):
-    if not hasattr(CardSession, "check_pin"):         # the linkage branch's real one wins once merged
-        monkeypatch.setattr(CardSession, "check_pin", _check_pin, raising=False)
 
 
 def readiness(profile="resident") -> list[str]:
