@@ -207,6 +207,11 @@ def wrap(text: str, font, max_width: int, lang: str | None = None) -> list[str]:
     Latin, dates and phone numbers kept whole: see kiosk/text.  Without
     ``lang`` the script of the text decides.
     """
+    from kiosk.text.fonts import CJK_LANGS
+    if lang is not None and lang not in CJK_LANGS:
+        # Shaped runs (Devanagari matras, stacked Vietnamese marks) may ink a little past their
+        # advance: keep a quarter em spare so nothing reaches the printer's margin.
+        max_width -= getattr(font, "size", 0) // 4
     return text_wrap(text, font.getlength, max_width, lang)
 
 
