@@ -22,9 +22,10 @@ from kiosk.nfc.apdu import DEFAULT_OPERATION_SECONDS
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 # Every language the kiosk supports (gettext/Babel locale ids, kiosk/i18n, docs/i18n.md); a city
-# offers some of them, in its order, with kiosk.languages.  The default offers all of them.
+# offers some of them, in its order, with kiosk.languages.  The default offers the first four
+# (the attract screen lays out up to four in one row; docs/config.md).
 LANGUAGES = ("ja", "en", "zh", "ko", "vi", "ne", "pt_BR", "fil", "ja@easy")
-DEFAULT_LANGUAGES = LANGUAGES
+DEFAULT_LANGUAGES = ("ja", "en", "zh", "ko")
 
 
 @dataclass

@@ -349,6 +349,10 @@ def run_scenario(steps, config=None, screenshots=None, size=(800, 480), lang="ja
     if "size" in options and size == (800, 480):
         size = tuple(int(v) for v in str(options["size"]).lower().split("x"))
     lang = options.get("lang", lang)
+    if "languages" in options:           # the languages this scenario's city offers (kiosk.languages)
+        from kiosk.config import Config
+        config = copy.deepcopy(config) if config is not None else Config()
+        config.kiosk.languages = [str(code) for code in options["languages"]]
     parts = None
     if production:
         from kiosk.config import Config

@@ -55,7 +55,7 @@ BACK_IDS = ("btn_back", "btn_cancel")
 FINISH_IDS = ("item_finish", "btn_finish_session")
 # Screens whose footer carries Finish while a card session runs.
 # (Not lost_card: its help must read the same with and without a card, tests/guidance/test_facts.py.)
-FINISH_SCREENS = ("summary", "menu", "pin_status", "licence", "licence_locked", "renewal",
+FINISH_SCREENS = ("summary", "menu", "pin_status", "licence", "licence_locked", "renewal", "lost_card",
                   "linkage_preflight", "linkage_pin_check_choose", "linkage_error", "linkage_9")
 PAD_ROWS = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("clear", "0", "back"))
 KEYBOARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -371,7 +371,7 @@ def menu_items(st) -> list[str]:
         return ["item_licence", "item_pin_status", "item_renewal", "item_lost_card", "item_finish"]
     items = ["item_licence"] if st.licence_present else []
     items += ["item_pin_status"]
-    if st.card_type == MYNA_LICENCE:
+    if st.card_type in (MYNA_LICENCE, MYNA):   # a plain card learns there what the linkage needs first
         items.append("item_linkage")
     items += ["item_renewal", "item_lost_card", "item_finish"]
     return items

@@ -720,10 +720,10 @@ class Session(TimerRules):
             self.go(Screen.LOST_CARD)
         elif w == "item_licence" and st.licence_present:
             self._open_licence()
-        elif w == "item_linkage" and st.card_type == MYNA_LICENCE and not self.gateway_available:
+        elif w == "item_linkage" and st.card_type in (MYNA_LICENCE, MYNA) and not self.gateway_available:
             self.linkage = {}                 # the hand-off: readiness from facts already read, no PIN try
             self.go(Screen.LINKAGE_PREFLIGHT)
-        elif w == "item_linkage" and st.card_type == MYNA_LICENCE:
+        elif w == "item_linkage" and st.card_type in (MYNA_LICENCE, MYNA):
             self.pending = "linkage_preflight"
             self.linkage = {}
             self.go(Screen.LINKAGE_PREFLIGHT)

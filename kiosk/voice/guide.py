@@ -33,8 +33,8 @@ SCREEN_PROMPTS = {
     "licence_pin": ("pin_entry.title",),
     "linkage_4": ("pin_entry.title",),
     "linkage_7": ("pin_entry.title",),
-    "linkage_pin_check_choose": ("linkage.title",),      # the optional PIN check (issue #12)
-    "linkage_pin_check": ("pin_entry.title",),
+    "linkage_pin_check_choose": ("pin_check.title",),    # the optional PIN check (issue #12)
+    "linkage_pin_check": ("pin_entry.title", "pin_check.costs_try"),
     "still_there": ("still_there.title", "still_there.body"),
     **{f"linkage_{n}": (f"linkage.s{n}.body",) for n in (1, 2, 3, 5, 6, 8, 9)},
 }

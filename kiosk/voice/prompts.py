@@ -35,7 +35,7 @@ SCREEN_KEYS = (
     "linkage.s6.body", "linkage.s8.body", "linkage.s9.body",
     "take_card.body", "timed_out.title", "timed_out.body", "card_removed.title", "card_removed.body",
     "card_error.title", "card_error.take", "service.title", "service.body",
-    "still_there.title", "still_there.body",
+    "still_there.title", "still_there.body", "pin_check.title", "pin_check.costs_try", "nav.staff_called",
 )
 PIN_KEYS = ("pin.tries_left", "pin.warn_few", "pin.warn_last", "pin.wrong", "pin.format",
             "pin.confirm_last")

@@ -112,8 +112,9 @@ def test_no_pin_card_shows_no_pad():
 
 
 def test_plain_card_has_no_licence_item_but_a_note():
+    """No licence to show; the linkage item stays, so the readiness check can say what it needs first."""
     run(start("myna-plain") + [
-        "expect_no_widget item_licence", "expect_no_widget item_linkage", "expect_widget item_pin_status",
+        "expect_no_widget item_licence", "expect_widget item_linkage", "expect_widget item_pin_status",
         "expect_text このカードには免許情報が記録されていない", "tap item_pin_status",
         "expect_no_text 免許証の暗証番号", "expect_text あと 2 回（全 3 回）",
     ])

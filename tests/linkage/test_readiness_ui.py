@@ -76,9 +76,6 @@ def test_the_counted_problems_match_the_listed_ones(tmp_path):
     assert verdict["text"].startswith("1 problem")
 
 
-@pytest.mark.xfail(strict=True, reason="UI (branch ui): the menu offers the linkage only to a マイナ免許証; "
-                   "a plain My Number Card should reach the readiness check and learn its licence data is "
-                   "recorded at the police (issue 12 'Done when' lists myna-plain)")
 def test_a_plain_my_number_card_reaches_readiness_from_the_menu(tmp_path):
     line, card, result = readiness("myna-plain", "en", tmp_path)
     assert result.ok, result.errors
