@@ -25,6 +25,7 @@ import pygame
 
 from kiosk import journal
 from kiosk.display.screens import BODY_FLOOR, BODY_ROLES, FLOOR, View, Widget
+from kiosk.i18n import LANGUAGE_NAMES
 from kiosk.text import wrap as text_wrap
 
 FONT_PATHS = (
@@ -342,6 +343,8 @@ class Renderer:
                large: bool | None = None) -> None:
         if not w.text:
             return
+        if w.id.startswith("lang_") and w.id[5:] in LANGUAGE_NAMES:
+            lang = w.id[5:]       # a language's own name, in its own face (नेपाली on a Japanese screen)
         pad = max(2, box.height // 20) if pad is None else pad
         inner_w, inner_h = box.width - 2 * pad, box.height - 2 * pad
         target = self.px(w.size)

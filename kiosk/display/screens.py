@@ -314,29 +314,45 @@ def _attract(b: _Builder) -> None:
     # Heights hold two lines of reading text at the floor (24 px at 480): nothing is clipped.
     b.text("place_card", (0.21, 0.14, 0.77, 0.12), t("attract.place_card"), "big", BIG, "center")
     b.text("what", (0.21, 0.26, 0.77, 0.14), t("attract.what"), "body", BODY, "center")
-    # The city's languages in its order (kiosk.languages): one row of up to five, a second row for the rest.
+    # The city's languages in its order (kiosk.languages).  Up to four share a row with the
+    # large-text switch; more get a grid of three wide buttons a row (a language's own name must
+    # fit at 1.4x), and the switches move to the bottom row.
     langs = [lang for lang in s.languages if lang in LANGUAGE_NAMES]
-    per_row = 5 if len(langs) > 4 else len(langs)
-    rows = [langs[i:i + per_row] for i in range(0, len(langs), per_row)] or [[]]
-    gap, row_h = 0.02, (0.14 if len(rows) == 1 else 0.105)
-    w = (0.96 - gap * per_row) / (per_row + 1.4)      # the large-text switch gets a wider button
-    for r, row in enumerate(rows):
-        for i, lang in enumerate(row):
-            b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.41 + r * (row_h + 0.01), w, row_h),
-                     LANGUAGE_NAMES[lang], "normal", selected=lang == s.lang, size=SMALL if len(rows) > 1 else BUTTON,
-                     shortcut=len(langs) <= 4)     # nine number keys cannot cover nine languages and the rest
-    b.button("btn_large_text", (0.02 + per_row * (w + gap), 0.41, 0.96 - per_row * (w + gap), row_h),
-             t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
-    lost_y = 0.41 + len(rows) * (row_h + 0.01) + 0.01
-    # Lost-card help needs no card: a resident who lost theirs has none to place.
-    b.button("btn_lost_card", (0.02, lost_y, 0.96, 0.13 if len(rows) == 1 else 0.10), t("attract.lost_card"),
-             "danger", size=SMALL)
-    b.text("hint", (0.02, 0.72, 0.46, 0.25), t("attract.hint"), "muted", SMALL, "center")
     voice = getattr(s, "voice", None)
     voice_on = bool(voice is not None and voice.on)
-    b.button("btn_voice", (0.50, 0.74, 0.23, 0.21), t("nav.voice_on") if voice_on else t("nav.voice_off"),
-             "normal", selected=voice_on, size=SMALL, shortcut=False)
-    b.button("btn_high_contrast", (0.75, 0.74, 0.23, 0.21), t("contrast.switch"), "normal",
+    voice_label = t("nav.voice_on") if voice_on else t("nav.voice_off")
+    if len(langs) <= 4:
+        gap = 0.02
+        w = (0.96 - gap * len(langs)) / (len(langs) + 1.4)      # the switch gets a wider button
+        for i, lang in enumerate(langs):
+            b.button(f"lang_{lang}", (0.02 + i * (w + gap), 0.41, w, 0.14), LANGUAGE_NAMES[lang],
+                     "normal", selected=lang == s.lang)
+        b.button("btn_large_text", (0.02 + len(langs) * (w + gap), 0.41, 0.96 - len(langs) * (w + gap), 0.14),
+                 t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
+        # Lost-card help needs no card: a resident who lost theirs has none to place.
+        b.button("btn_lost_card", (0.02, 0.57, 0.96, 0.13), t("attract.lost_card"), "danger", size=SMALL)
+        b.text("hint", (0.02, 0.72, 0.46, 0.25), t("attract.hint"), "muted", SMALL, "center")
+        b.button("btn_voice", (0.50, 0.74, 0.23, 0.21), voice_label, "normal", selected=voice_on, size=SMALL,
+                 shortcut=False)
+        b.button("btn_high_contrast", (0.75, 0.74, 0.23, 0.21), t("contrast.switch"), "normal",
+                 selected=s.high_contrast, size=SMALL)
+        return
+    per_row, gap = 3, 0.02
+    rows = (len(langs) + per_row - 1) // per_row
+    row_h = min(0.10, 0.31 / rows - 0.01)
+    w = (0.96 - gap * (per_row - 1)) / per_row
+    for i, lang in enumerate(langs):
+        r, c = divmod(i, per_row)
+        b.button(f"lang_{lang}", (0.02 + c * (w + gap), 0.41 + r * (row_h + 0.01), w, row_h), LANGUAGE_NAMES[lang],
+                 "normal", selected=lang == s.lang, size=SMALL, shortcut=False)   # nine keys cannot cover them all
+    y = 0.41 + rows * (row_h + 0.01)
+    b.button("btn_lost_card", (0.02, y, 0.96, 0.10), t("attract.lost_card"), "danger", size=SMALL)
+    y += 0.11
+    h = 0.98 - y
+    b.button("btn_large_text", (0.02, y, w, h), t("attract.large_text"), "normal", selected=s.large_text, size=SMALL)
+    b.button("btn_voice", (0.02 + w + gap, y, w, h), voice_label, "normal", selected=voice_on, size=SMALL,
+             shortcut=False)
+    b.button("btn_high_contrast", (0.02 + 2 * (w + gap), y, w, h), t("contrast.switch"), "normal",
              selected=s.high_contrast, size=SMALL)
 
 

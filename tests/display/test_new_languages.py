@@ -169,3 +169,25 @@ def test_space_separated_languages_break_only_at_spaces(lang):
     words = set(" ".join(slip.lines).split())
     cut = [w for line in slip.drawn for w in line.split() if w not in words]
     assert not cut, cut
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1024, 600)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_city_offering_all_nine_languages_gets_them_all_on_the_attract_screen(size, tmp_path):
+    """Nine languages in the city's order, each name whole and in its own script, normal and large."""
+    from kiosk.config import LANGUAGES
+    from kiosk.i18n import LANGUAGE_NAMES
+    scenario = tmp_path / "nine.toml"
+    scenario.write_text(f'lang = "ja"\nlanguages = {list(reversed(LANGUAGES))!r}\n'
+                        'steps = ["screenshot normal", "tap btn_large_text", "screenshot large", "tap lang_ne",'
+                        ' "expect_text नेपाली"]\n'.replace("'", '"'), encoding="utf-8")
+    out = tmp_path / "rec.jsonl"
+    r = run_scenario(scenario, size=size, record=out)
+    assert r.ok, r.errors
+    assert not r.overflows, r.overflows
+    import json
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    shown = [w["id"][5:] for w in first["widgets"] if w["id"].startswith("lang_")]
+    assert shown == list(reversed(LANGUAGES))                  # kiosk.languages' order
+    assert {w["text"] for w in first["widgets"] if w["id"] == "lang_ne"} == {LANGUAGE_NAMES["ne"]}
+    last = json.loads(out.read_text(encoding="utf-8").splitlines()[-1])
+    assert last["lang"] == "ne"                                # tapping a name switches to it

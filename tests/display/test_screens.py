@@ -110,10 +110,11 @@ def variants():
     def checked(s):
         import datetime as dt
 
+        from kiosk.nfc.model import PinCheck
         from kiosk.session.messages import PinChecked
         pre(s, warnings=["jpki_sign_last_try"])
-        s.pin_checks = {"jpki_auth": PinChecked(0, "jpki_auth", False, 2, False),
-                        "jpki_sign": PinChecked(0, "jpki_sign", True, 5, False, dt.date(2030, 3, 31))}
+        s.pin_checks = {"jpki_auth": PinChecked(0, PinCheck("jpki_auth", False, 2, False)),
+                        "jpki_sign": PinChecked(0, PinCheck("jpki_sign", True, 5, False, dt.date(2030, 3, 31)))}
     add("linkage_pin_check_choose", "linkage_pin_check_choose", pre)
     add("linkage_pin_check_choose-checked", "linkage_pin_check_choose", checked)
     add("linkage_pin_check_choose-locked", "linkage_pin_check_choose",
