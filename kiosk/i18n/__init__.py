@@ -24,10 +24,12 @@ from __future__ import annotations
 import functools
 import gettext
 import string
+import struct
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from kiosk import journal
 from kiosk.i18n.korean import PARTICLES, particle
 
 ROOT = Path(__file__).parent
@@ -217,11 +219,12 @@ def _load_gettext(domain: str, lang: str) -> tuple[dict, dict, Callable[[int], i
 @functools.lru_cache(maxsize=None)
 def plural_function(lang: str) -> Callable[[int], int]:
     """CLDR's plural rule for ``lang`` as a gettext index function (Babel's Plural-Forms)."""
+    from babel.core import UnknownLocaleError
     from babel.messages.plurals import get_plural
 
     try:
         expr = get_plural(cldr_locale(lang)).plural_expr
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, UnknownLocaleError):
         return lambda n: 0
     return gettext.c2py(expr)
 
@@ -250,12 +253,13 @@ def plural_tags(lang: str) -> tuple[str, ...]:
     The number of forms is Babel's Plural-Forms header (what the PO files carry).
     """
     from babel import Locale
+    from babel.core import UnknownLocaleError
     from babel.messages.plurals import get_plural
 
     try:
         count = get_plural(cldr_locale(lang)).num_plurals
         tags = Locale.parse(cldr_locale(lang)).plural_form.tags
-    except (ValueError, LookupError):
+    except (ValueError, LookupError, UnknownLocaleError):
         return ("other",)
     ordered = tuple(t for t in PLURAL_TAGS if t in tags and t != "other")
     return ordered[:count - 1] + ("other",)
@@ -263,7 +267,17 @@ def plural_tags(lang: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=None)
 def catalog(domain: str, lang: str) -> Catalog:
-    loaded = _load_gettext(domain, lang) or _load_toml(domain, lang) or ({}, {}, plural_function(lang))
+    loaded = None
+    for load in (_load_gettext, _load_toml):
+        try:
+            loaded = load(domain, lang)
+        except (OSError, ValueError, struct.error, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            # A truncated .mo or a broken file: the next source, then the fallback language.
+            journal.log_swallowed("i18n.catalog", exc)
+            loaded = None
+        if loaded:
+            break
+    loaded = loaded or ({}, {}, plural_function(lang))
     fallback = None if lang == FALLBACK else catalog(domain, FALLBACK)
     messages, plurals, index = loaded
     return Catalog(domain, lang, messages, fallback, plurals, index)

@@ -21,8 +21,9 @@ import re
 from contextlib import contextmanager
 from typing import Callable, Iterator, ParamSpec, TypeVar
 
-from kiosk.errors import (CardError, CardProtocolError, ForbiddenOperation, NoLicenceError,
-                          PinFormatError, PinLockedError, PinWrongError, UnsupportedCardError)
+from kiosk.errors import (CardError, CardProtocolError, FileNotFoundOnCard, ForbiddenOperation, NoLicenceError,
+                          PinFormatError, PinLockedError, PinWrongError, SecurityStatusError,
+                          UnsupportedCardError)
 from kiosk.nfc import licence_tags
 from kiosk.nfc.apdu import (AID_COMMON, AID_IC_DF1, AID_JPKI, AID_LICENCE, AID_TEXT,
                             DEFAULT_OPERATION_SECONDS, SW_AUTH_BLOCKED, SW_OK, SW_PIN_BLOCKED,
@@ -413,20 +414,32 @@ class CardSession:
             try:
                 counter = self._verify(pin_id, pin)
             except PinWrongError as exc:
-                return PinCheck(pin_id, ok=False, tries_left=exc.tries_left, locked=False)
+                return self._learn(PinCheck(pin_id, ok=False, tries_left=exc.tries_left, locked=False))
             except PinLockedError:
-                return PinCheck(pin_id, ok=False, tries_left=0, locked=True)
+                return self._learn(PinCheck(pin_id, ok=False, tries_left=0, locked=True))
         finally:
             if isinstance(pin, Pin):
                 pin.wipe()
         not_after: dt.date | None = None
-        if pin_id == "jpki_sign":
-            self._select(AID_JPKI)
-            self.apdu.select_ef(EF_SIGN_CERT)
-            not_after = self._cert_prefix_not_after(None)
-        return PinCheck(pin_id, ok=True, tries_left=counter.tries_left, locked=False,
-                        signature_not_after=None if not_after == NO_EXPIRY else not_after,
-                        signature_no_expiry=not_after == NO_EXPIRY)
+        has_cert = self.status is None or self.status.sign_cert_present is not False
+        if pin_id == "jpki_sign" and has_cert:
+            # The password was right whatever this read finds: a missing certificate (an
+            # under-15s card) or a refused read leaves its date unknown, never a card error.
+            try:
+                self._select(AID_JPKI)
+                self.apdu.select_ef(EF_SIGN_CERT)
+                not_after = self._cert_prefix_not_after(None)
+            except (FileNotFoundOnCard, SecurityStatusError):
+                not_after = None          # the date stays unknown; the session journals the check (pin_checked)
+        return self._learn(PinCheck(pin_id, ok=True, tries_left=counter.tries_left, locked=False,
+                                    signature_not_after=None if not_after == NO_EXPIRY else not_after,
+                                    signature_no_expiry=not_after == NO_EXPIRY))
+
+    def _learn(self, check: PinCheck) -> PinCheck:
+        """The card's own status learns the check too: a later preflight sees the new counter."""
+        if self.status is not None:
+            self.status = self.status.with_pin_check(check)
+        return check
 
     # -- licence -------------------------------------------------------------
     @_bounded

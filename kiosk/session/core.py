@@ -642,6 +642,7 @@ class Session(TimerRules):
         if widget.startswith("lang_"):           # on every screen: the session goes on
             lang = widget[5:]
             if lang in self.languages:
+                self._leave_pin_entry()
                 self.lang = lang
                 self.sound.play("click")
                 return True
@@ -652,6 +653,7 @@ class Session(TimerRules):
             self.finish()                     # the footer's Finish slot (the menu handles its own)
             return True
         if widget == "btn_staff":
+            self._leave_pin_entry()           # staff stand beside the pad: nothing typed may stay
             return self.call_staff()
         if widget == "btn_voice":
             return self.toggle_voice()
@@ -659,6 +661,13 @@ class Session(TimerRules):
         if handler is None:
             return False
         return handler(widget)
+
+    def _leave_pin_entry(self) -> None:
+        """A language switch or a staff call on a PIN screen clears what was typed (and an armed
+        last-try confirmation): the resident types again, in the new language or after help."""
+        if self.screen in PIN_SCREENS:
+            self.wipe_pin()
+            self.pin_message = None
 
     def call_staff(self) -> bool:
         """The resident asks for help: a service signal (LED pattern) and a journal event."""

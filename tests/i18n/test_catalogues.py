@@ -131,3 +131,21 @@ def test_runtime_reads_the_compiled_catalogue(tmp_path):
                     for m in po if m.context}
         assert from_mo[0] == messages, (domain, lang)
     assert catalog("ui", "ja").text("btn.back")
+
+
+def test_a_broken_compiled_catalogue_falls_back_instead_of_crashing(tmp_path, monkeypatch):
+    """A truncated .mo (a half-written update, a bad SD card) is journaled and the .po is read."""
+    import shutil
+
+    import kiosk.i18n as i18n
+    root = tmp_path / "locale"
+    shutil.copytree(i18n.LOCALE_DIR, root)
+    mo = root / "en" / "LC_MESSAGES" / "ui.mo"
+    mo.write_bytes(b"\xde\x12\x04\x95 truncated")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", root)
+    i18n.catalog.cache_clear()
+    try:
+        assert i18n.catalog("ui", "en").text("btn.back") == "Back"
+        assert i18n.catalog("ui", "xx").text("btn.ok") == "OK"       # an unknown locale: the fallback
+    finally:
+        i18n.catalog.cache_clear()

@@ -190,3 +190,24 @@ def test_a_signature_certificate_without_expiry_is_not_a_made_up_date(tmp_path):
     reader.insert(load_profile(str(profile_with(tmp_path, "sign", der))))
     check = CardSession(reader.connect()).check_pin("jpki_sign", Pin("jpki_sign", RIGHT["jpki_sign"]))
     assert check.ok and check.signature_not_after is None and check.signature_no_expiry
+
+
+def test_a_right_password_on_a_card_without_a_signature_certificate_is_a_right_password():
+    """An under-15s card has no signature certificate: the check says "right", the date stays
+    unknown, and no card error ends the session after the resident spent the try."""
+    session, card = insert("minor")
+    status = session.read_status()
+    assert status.sign_cert_present is False
+    check = session.check_pin("jpki_sign", Pin("jpki_sign", RIGHT["jpki_sign"]))
+    assert check.ok and check.signature_not_after is None and not check.signature_no_expiry
+    assert len(with_data(card)) == 1
+
+
+def test_the_card_sessions_own_status_learns_each_check():
+    """A later preflight (built from the card layer's status) sees the counter a check left."""
+    session, card = insert("resident")
+    session.read_status()
+    session.check_pin("jpki_auth", Pin("jpki_auth", WRONG["jpki_auth"]))
+    assert session.status is not None and session.status.pins["jpki_auth"].tries_left == 2
+    session.check_pin("jpki_sign", Pin("jpki_sign", RIGHT["jpki_sign"]))
+    assert session.status.sign_cert_not_after == dt.date(2029, 5, 2)

@@ -94,3 +94,13 @@ def test_every_button_clicks_when_sound_is_on():
                      today=lambda: TODAY)
     assert r.ok, r.errors
     assert r.sounds.count("click") == 7, r.sounds
+
+
+def test_a_language_switch_or_a_staff_call_on_a_pin_pad_clears_what_was_typed():
+    """Digits typed before the switch or the call do not stay in the buffer (or behind the dots)."""
+    for action in ("tap lang_en", "tap btn_staff"):
+        recs = records(START + ["tap btn_continue", "wait_screen menu", "tap item_licence",
+                                "wait_screen licence_pin", "tap key_1", "tap key_3", action])
+        dots = [next(w["text"] for w in rec["widgets"] if w["id"] == "dots") for rec in recs
+                if rec["screen"] == "licence_pin"]
+        assert "●●○○" in dots and dots[-1] == "○○○○", (action, dots)
