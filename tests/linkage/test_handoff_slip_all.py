@@ -10,12 +10,12 @@ import zxingcpp
 from PIL import Image
 
 from kiosk.cli import main
-from kiosk.config import Config
+from kiosk.config import LANGUAGES, Config
 from kiosk.guidance import Guide
 from kiosk.nfc.sim.profile import load_profile
 from kiosk.printer.sample import read_sample
 
-LANGS = ("ja", "en", "zh", "ko")
+LANGS = LANGUAGES                 # every language the kiosk supports
 PROFILES = ("resident", "jpki-locked", "cert-expired", "licence-locked", "myna-plain", "jpki-distinct-cn")
 MARKS = "①②③④⑤⑥⑦⑧⑨"
 LINK = "https://city.example.jp/mynaportal-app"
@@ -26,7 +26,8 @@ def flat(text: str) -> str:
 
 
 def steps(lang: str) -> list[str]:
-    return [f"\n{n} " for n in range(1, 10)] if lang == "en" else [f"\n{m}" for m in MARKS]
+    numbered = lang in ("en", "vi", "ne", "pt_BR", "fil")     # "1 Press ..." rather than "① ..."
+    return [f"\n{n} " for n in range(1, 10)] if numbered else [f"\n{m}" for m in MARKS]
 
 
 @pytest.fixture(scope="module")
