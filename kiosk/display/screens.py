@@ -431,16 +431,19 @@ def pin_items(b: _Builder, pin_id: str, c, extra: list | None = None) -> list:
     """
     t, s = b.t, b.s
     urgent = []
+    # After a wrong PIN its message carries the new count: it is said once, not again as a
+    # "few left" warning and a tries line (the last-try warning stays: it says what comes next).
+    wrong = bool(s.pin_message) and s.pin_message[0] == "pin.wrong"
     if c is not None and c.tries_left is not None:
         if c.tries_left <= 1:
             urgent.append(("warn", t("pin.warn_last"), "danger"))
-        elif c.tries_left <= 3:
+        elif c.tries_left <= 3 and not wrong:
             urgent.append(("warn", t("pin.warn_few", left=c.tries_left), "warn"))
     if s.pin_message:
         key, values = s.pin_message
         urgent.append(("pin_message", t(key, **values), "danger"))
     items = urgent + (extra or []) + [("pin_name", b.pin_label(pin_id), "big")]
-    if c is not None and c.tries_left is not None:
+    if c is not None and c.tries_left is not None and not wrong:
         items.append(("tries", t("pin.tries_left", left=c.tries_left, max=c.max_tries), b.counter_role(c)))
     if s.pending:
         items.append(("busy", t("reading.body"), "ok"))

@@ -104,3 +104,11 @@ def test_a_language_switch_or_a_staff_call_on_a_pin_pad_clears_what_was_typed():
         dots = [next(w["text"] for w in rec["widgets"] if w["id"] == "dots") for rec in recs
                 if rec["screen"] == "licence_pin"]
         assert "●●○○" in dots and dots[-1] == "○○○○", (action, dots)
+
+
+def test_after_a_wrong_pin_one_message_shows_the_new_count():
+    recs = records(START + ["tap btn_continue", "wait_screen menu", "tap item_licence", "wait_screen licence_pin",
+                            "tap key_0", "tap key_0", "tap key_0", "tap key_0", "tap key_ok",
+                            "expect_text 暗証番号が違います"])
+    texts = [w.get("text") or "" for w in recs[-1]["widgets"]]
+    assert sum(text.count("あと 9 回") for text in texts) == 1, texts
