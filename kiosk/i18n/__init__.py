@@ -14,9 +14,8 @@ Screens, slips and speech never hold literal text; they ask
 ``catalog(domain, lang).text(key, **values)``.  A missing key falls back to
 Japanese, then to the key itself, so a translation gap shows up instead of
 crashing.  The runtime reads the compiled ``.mo`` (``python -m kiosk.i18n
-compile``) and falls back to the ``.po``; a domain/language that has only a
-legacy TOML file (kiosk/i18n/<domain>/<lang>.toml, until ``python -m
-kiosk.i18n.convert`` turns it into a PO) is still read.  See docs/i18n.md.
+compile``) and falls back to the ``.po`` (the only source of the texts; a TOML
+contribution is converted into it with ``python -m kiosk.i18n.convert``).
 """
 
 from __future__ import annotations
@@ -193,7 +192,10 @@ def _load_gettext(domain: str, lang: str) -> tuple[dict, dict, Callable[[int], i
     po = po_path(domain, lang)
     mo = po.with_suffix(".mo")
     if mo.is_file() and (not po.is_file() or mo.stat().st_mtime >= po.stat().st_mtime):
-        return _load_mo(mo)
+        try:
+            return _load_mo(mo)
+        except (OSError, struct.error, UnicodeDecodeError) as exc:    # a truncated .mo: read the .po
+            journal.log_swallowed("i18n.mo", exc)
     if not po.is_file():
         return None
     from babel.messages import pofile

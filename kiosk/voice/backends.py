@@ -31,7 +31,7 @@ HTS_VOICES = (
 )
 # kiosk language -> espeak-ng voice.
 ESPEAK_VOICES = {"en": "en-us", "zh": "cmn", "ko": "ko", "vi": "vi", "ne": "ne", "pt-BR": "pt-br",
-                 "pt_BR": "pt-br", "fil": "en-us"}      # pt_BR: the catalogue id (kiosk/i18n/ui/pt_BR.toml)
+                 "pt_BR": "pt-br", "fil": "en-us"}      # pt_BR: the catalogue id (kiosk/i18n/locale/pt_BR)
 JTALK_LANGS = ("ja", "ja@easy")
 TIMEOUT = 30.0
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-import tomllib
 from pathlib import Path
 
 import pygame
 import pytest
 
 from kiosk.display.scenario import ScenarioRunner
-from kiosk.i18n import LANGUAGE_NAMES, locale_id
+from kiosk.i18n import LANGUAGE_NAMES, catalog, languages
 from kiosk.linkage import errors as gw
 from kiosk.linkage.client import Challenge
 from kiosk.linkage.engine import LinkageEngine
@@ -24,7 +23,6 @@ from kiosk.linkage.engine import LinkageEngine
 from .helpers import TODAY, offline_session
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOGUES = sorted((ROOT / "kiosk" / "i18n" / "ui").glob("*.toml"))
 START = ["insert {p}", "wait_screen summary", "tap btn_continue", "wait_screen menu"]
 
 
@@ -110,15 +108,8 @@ RETRYABLE = [gw.GatewayUnreachableError, gw.GatewaySlowError, gw.GatewayServerEr
 FATAL = [gw.GatewayRefusedError, gw.GatewayProtocolError]
 
 
-def catalogue(lang_file: Path) -> dict:
-    return tomllib.loads(lang_file.read_text(encoding="utf-8"))
-
-
 def ja(key: str) -> str:
-    node = catalogue(ROOT / "kiosk" / "i18n" / "ui" / "ja.toml")
-    for part in key.split("."):
-        node = node[part]
-    return node
+    return catalog("ui", "ja").messages[key]
 
 
 @pytest.mark.parametrize("error", RETRYABLE, ids=lambda e: e.reason)
@@ -187,14 +178,14 @@ def test_every_gateway_error_has_its_own_message_in_every_catalogue():
     assert len(set(keys)) == len(keys), keys
     assert {k.rsplit(".", 1)[1] for k in keys} == {"slow", "server_error", "protocol", "unreachable",
                                                    "refused", "terms_changed"}
-    assert {locale_id(p.stem) for p in CATALOGUES} == set(LANGUAGE_NAMES)     # one catalogue per language
-    for path in CATALOGUES:
-        section = catalogue(path)["linkage"]["error"]
+    assert set(languages("ui")) == set(LANGUAGE_NAMES)     # one catalogue per registered language
+    for lang in languages("ui"):
+        messages = catalog("ui", lang).messages               # its own texts, not the fallback's
         for key in keys:
-            text = section.get(key.rsplit(".", 1)[1])
-            assert isinstance(text, str) and text.strip(), f"{path.name}: {key} missing"
-        generic = section["gateway_error"]
-        assert all(section[k.rsplit(".", 1)[1]] != generic for k in keys), path.name
+            text = messages.get(key)
+            assert isinstance(text, str) and text.strip(), f"{lang}: {key} missing"
+        generic = messages["linkage.error.gateway_error"]
+        assert all(messages[k] != generic for k in keys), lang
 
 
 # -- 2. PIN pad rules ----------------------------------------------------------------------------

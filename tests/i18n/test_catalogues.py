@@ -59,8 +59,9 @@ def test_the_audit_finds_a_missing_key_a_bad_placeholder_and_an_untranslated_str
     assert "btn.back: untranslated (empty)" in found
 
 
-def test_the_po_files_are_up_to_date_with_the_toml_catalogues():
-    """Until the TOML files are removed, `python -m kiosk.i18n.convert` has been run."""
+def test_no_toml_catalogue_waits_to_be_converted():
+    """The PO files are the source; a TOML contribution is converted (python -m kiosk.i18n.convert)."""
+    assert not list((LOCALE_DIR.parent / "ui").glob("*.toml"))
     assert conv.convert(check=True) == []
 
 
@@ -78,20 +79,14 @@ def test_convert_is_idempotent_and_keeps_po_only_entries(tmp_path, monkeypatch):
     monkeypatch.setattr(i18n, "LOCALE_DIR", root / "locale")
     monkeypatch.setattr(i18n, "ROOT", root)
     assert conv.convert() == []                       # nothing changed: nothing written
-    toml = root / "ui" / "en.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + '\n[zz_test]\nhello = "Hello {name}"\n', encoding="utf-8")
+    toml = root / "ui" / "en.toml"                   # a contribution sent as TOML (the tree has none)
+    toml.parent.mkdir(parents=True, exist_ok=True)
+    toml.write_text('[zz_test]\nhello = "Hello {name}"\n', encoding="utf-8")
     changed = {p.name for p in conv.convert()}
     assert changed == {"ui.pot", "ui.po"}
-    ko = _read(root / "locale" / "ko" / "LC_MESSAGES" / "ui.po")
-    entry = next(m for m in ko if m.context == "zz_test.hello")
-    assert entry.id == "Hello {name}" and entry.string == ""           # for the translator
-    assert "python-brace-format" in entry.flags
-    # a translator fills it in the PO; rerunning the converter keeps it
-    path = root / "locale" / "ko" / "LC_MESSAGES" / "ui.po"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        'msgid "Hello {name}"\nmsgstr ""', 'msgid "Hello {name}"\nmsgstr "안녕 {name}"'), encoding="utf-8")
-    conv.convert()
-    assert next(m for m in _read(path) if m.context == "zz_test.hello").string == "안녕 {name}"
+    en = _read(root / "locale" / "en" / "LC_MESSAGES" / "ui.po")
+    assert next(m for m in en if m.context == "zz_test.hello").string == "Hello {name}"
+    assert next(m for m in en if m.context == "btn.back").string == "Back"    # PO-only entries are kept
     assert conv.convert() == []
     # a TOML file named with BCP 47 hyphens becomes the gettext id's PO
     (root / "ui" / "ja-easy.toml").write_text('[zz_test]\nhello = "こんにちは {name}"\n', encoding="utf-8")
