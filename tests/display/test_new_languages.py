@@ -113,9 +113,9 @@ def test_main_flows_fit_and_have_every_glyph(lang, tmp_path):
 def test_ja_easy_readings_are_shown_but_not_spoken():
     """暗証番号（あんしょうばんごう）: the reading helps the eye; the voice says the word once."""
     from kiosk.voice.prompts import PROMPT_KEYS, spoken_text
-    shown = catalog("ui", "ja@easy").text("licence_locked.title")
+    shown = catalog("ui", "ja@easy").text("pin_status.title")
     assert "暗証番号（あんしょうばんごう）" in shown
-    assert spoken_text("licence_locked.title", "ja@easy").startswith("暗証番号が")
+    assert spoken_text("pin_status.title", "ja@easy").startswith("暗証番号の")
     for key in PROMPT_KEYS:
         values = {"left": 2, "max": 3} if key.startswith("pin.") else {"n": 3}
         said = spoken_text(key, "ja@easy", values)
