@@ -561,15 +561,15 @@ def _pin_check_choose(b: _Builder) -> None:
         name = t(f"pin_check.name.{pin_id}")
         rect = (0.03, BODY_TOP + 0.19 + i * 0.22, 0.94, 0.20)
         if c.locked:                              # no pad for a locked counter: a statement, not a button
-            b.text(f"result_{pin_id}", rect, t("pin_check.locked", name=name), "locked", BODY, "center")
+            b.text(f"result_{pin_id}", rect, t("pin_check.locked", pin_name=name), "locked", BODY, "center")
         elif done is not None and done.ok:
-            text = t("pin_check.ok", name=name)
+            text = t("pin_check.ok", pin_name=name)
             if done.signature_not_after is not None:
                 text += t("pin_check.sign_until", date=b.date(done.signature_not_after))
             b.text(f"result_{pin_id}", rect, text, "ok", BODY, "center")
         else:
             key = "pin_check.wrong" if done is not None else "pin_check.check"
-            b.button(f"btn_check_{pin_id}", rect, t(key, name=name, state=b.tries(c)),
+            b.button(f"btn_check_{pin_id}", rect, t(key, pin_name=name, state=b.tries(c)),
                      "warn" if done is not None else "normal")
     b.footer([("btn_back", t("btn.back"), "normal")])
     b.back_view()
