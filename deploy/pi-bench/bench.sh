@@ -179,7 +179,7 @@ fi
 
 mkdir -p "$CACHE" "$LOGS"
 : > "$RESULTS"
-rm -f "$CACHE/source-id"
+rm -f "$CACHE/source-id" "$LOGS"/*.log     # the summary must never show an earlier run's test count
 step base-root "$SRC/deploy/pi-bench/build-root.sh" "$BASE" || { summary; exit 1; }
 # A private mount and PID namespace: the mounts and every process (pcscd, servers) end with it.
 exec unshare --mount --propagation private --pid --fork "$0" --inner
