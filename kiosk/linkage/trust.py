@@ -82,16 +82,27 @@ def verify_certificate(cert: x509.Certificate, anchors: TrustAnchors, purpose: s
         ku = None
     if ku is None or not ku.digital_signature:
         raise Refusal("untrusted_certificate", f"{purpose} certificate may not sign")
-    if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-        raise Refusal("untrusted_certificate", "JPKI keys are RSA")
+    rsa_public_key(cert)
     return issuer
+
+
+def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
+    """The certificate's RSA key; Refusal when the key does not parse or is not RSA.
+
+    ``public_key()`` parses lazily: a certificate whose key bytes are damaged still loads,
+    and only this call raises (ValueError), so it must not escape as a crash."""
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError):
+        raise Refusal("untrusted_certificate", "the certificate's public key does not parse") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise Refusal("untrusted_certificate", "JPKI keys are RSA")
+    return key
 
 
 def verify_rsa_sha256(cert: x509.Certificate, signature: bytes, message: bytes) -> None:
     """PKCS#1 v1.5 / SHA-256, what the card makes from a host-built DigestInfo."""
-    key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise Refusal("untrusted_certificate", "JPKI keys are RSA")
+    key = rsa_public_key(cert)
     try:
         key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError, TypeError):

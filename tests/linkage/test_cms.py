@@ -121,3 +121,27 @@ def test_mutated_cms_is_only_ever_refused():
             assert r.code in ("bad_request", "bad_signature", "untrusted_certificate")
 
     check()
+
+
+def test_a_damaged_public_key_in_the_signer_certificate_is_refused():
+    """cryptography parses a certificate's key only on public_key(): a CMS whose embedded
+    certificate loads but whose RSA key bytes are damaged must be refused, not crash
+    (found by the mutation property above: ValueError from verify_rsa_sha256)."""
+    key, cert = pki.card_certificate("sign", "resident", dt.date(2024, 5, 10), dt.date(2029, 5, 2))
+    good = build((key, cert), application_content("2026-11-r1", NOW.timestamp(), "kiosk-1", bytes(32)))
+    from cryptography import x509
+
+    spki = x509.load_der_x509_certificate(cert).public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    at = good.find(spki)
+    assert at > 0
+    # RSAPublicKey SEQUENCE, then the modulus INTEGER 02 82 01 01 00 <high byte>: zeroing the
+    # high byte leaves well-formed DER for asn1crypto but a non-minimal INTEGER, which
+    # cryptography's key parser refuses with ValueError.
+    modulus = spki.index(b"\x03\x82") + 5 + 4
+    assert spki[modulus:modulus + 5] == b"\x02\x82\x01\x01\x00"
+    raw = bytearray(good)
+    raw[at + modulus + 5] = 0x00
+    with pytest.raises(Refusal) as refused:
+        verify_signed_application(bytes(raw))
+    assert refused.value.code in ("untrusted_certificate", "bad_request")
