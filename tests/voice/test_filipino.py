@@ -131,3 +131,11 @@ def test_a_bad_espeak_voice_is_a_config_error(text, tmp_path):
     conf.write_text(text, encoding="utf-8")
     cfg, err = load_config_safely(conf)
     assert err is not None and err.code == "config_error" and cfg.voice.espeak_voices == {}
+
+
+def test_a_changed_respelling_misses_the_cache(tmp_path, monkeypatch):
+    """The cache names a file after the text as the voice is given it: a new respelling re-renders."""
+    p = prompt("summary.no_locked")                  # "Walang naka-lock sa inyong mga PIN."
+    before = PromptCache(tmp_path).path("fil", p)
+    monkeypatch.setitem(RESPELLINGS, ("fil", "id"), (("mga", "manga"),))
+    assert PromptCache(tmp_path).path("fil", p) != before
