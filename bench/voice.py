@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Spoken guidance: time from a screen change to the start of its prompt.
 
-A real Session with the real voice (Open JTalk for ja, espeak-ng for en) and
+A real Session with the real voice (Open JTalk for ja, espeak-ng for the others) and
 a player that only notes when playback would begin.  "warm" = the prompt was
 pre-rendered (`kiosk speak --build-cache`), as on an installed kiosk; "cold" =
 the worker renders it first (the cache missed, e.g. after a rate change).
 Also the cost of the hook on the UI thread (go() with the guide attached).
 
-    .venv/bin/python bench/voice.py [--rounds 20]
+    .venv/bin/python bench/voice.py [--rounds 20] [--langs ja,en,vi,ne,fil]
+
+bench/ui.py measures the same through the whole app, down to the audio sink's first samples.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 os.environ.setdefault("KIOSK_JOURNAL", "stderr")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from kiosk.config import Config  # noqa: E402
+from kiosk.config import LANGUAGES, Config  # noqa: E402
 from kiosk.display.session import Session  # noqa: E402
 from kiosk.voice.cache import PromptCache  # noqa: E402
 from kiosk.voice.guide import Guide  # noqa: E402
@@ -51,6 +53,7 @@ def measure(lang: str, cache_dir: str, rounds: int, warm: bool) -> tuple[list[fl
     cache = PromptCache(cache_dir)
     voice = Voice(cache, player)
     cfg = Config()
+    cfg.kiosk.languages = list(LANGUAGES)
     cfg.kiosk.default_language = lang
     session = Session(cfg)
     Guide(voice).attach(session)
@@ -75,9 +78,10 @@ def measure(lang: str, cache_dir: str, rounds: int, warm: bool) -> tuple[list[fl
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--langs", default="ja,en,vi,ne,fil")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for lang in ("ja", "en"):
+        for lang in args.langs.split(","):
             PromptCache(tmp).build([lang], full=False)
             for warm in (True, False):
                 starts, hook = measure(lang, tmp, args.rounds if warm else max(4, args.rounds // 4), warm)

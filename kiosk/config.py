@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -198,6 +199,9 @@ class VoiceSection:
     volume: float = 0.8              # 0.0 .. 1.0, applied at playback
     rate: float = 1.0                # speaking speed, 0.5 .. 2.0 (rendered into the cache)
     cache_dir: str = "/var/cache/kiosk/voice"
+    # kiosk language -> espeak-ng voice, e.g. {fil = "id"}; unset languages keep the defaults
+    # of kiosk/voice/backends.py ESPEAK_VOICES.  Japanese is Open JTalk's and cannot be set here.
+    espeak_voices: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -248,7 +252,8 @@ MAX_SHOWN = 60                      # characters of a bad value echoed in a mess
 
 
 def _type_name(t: type) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(t, str(t))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+            dict: "a table"}.get(t, str(t))
 
 
 def _show(value: Any) -> str:
@@ -360,6 +365,7 @@ def _cross_checks(cfg: Config, errors: _Errors) -> None:
     if cfg.linkage.gateway and not cfg.linkage.gateway.startswith(("https://", "http://127.", "http://localhost")):
         errors.add("linkage.gateway must be an https:// URL (http only on loopback)", key="linkage.gateway")
     _check_networks(cfg, errors)
+    _check_espeak_voices(cfg, errors)
     budget = linkage_call_budget(cfg.linkage)
     if budget > MAX_CALL_SECONDS:
         errors.add(f"linkage.timeout x (linkage.retries + 1) lets one gateway call take up to "
@@ -391,6 +397,21 @@ def _check_networks(cfg: Config, errors: _Errors) -> None:
         except ValueError:
             errors.add(f"linkage.allow_networks has {_show(net)}; use addresses or CIDR networks "
                        "like 10.20.0.0/16", key="linkage.allow_networks")
+
+
+# An espeak-ng voice id ("id", "en-us", "es-419", "en-gb-scotland"), optionally "+variant".
+_ESPEAK_VOICE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8}){0,3}(\+[a-z0-9_-]{1,16})?")
+
+
+def _check_espeak_voices(cfg: Config, errors: _Errors) -> None:
+    for lang, voice in cfg.voice.espeak_voices.items():
+        if lang not in LANGUAGES or lang.startswith("ja"):
+            errors.add(f"voice.espeak_voices has the language {_show(lang)}; use some of: "
+                       f"{', '.join(x for x in LANGUAGES if not x.startswith('ja'))} "
+                       "(Japanese is spoken by Open JTalk)", key="voice.espeak_voices")
+        elif not isinstance(voice, str) or not _ESPEAK_VOICE.fullmatch(voice):
+            errors.add(f"voice.espeak_voices.{lang} = {_show(voice)} is not an espeak-ng voice id "
+                       "(like \"id\" or \"en-us\"; `espeak-ng --voices` lists them)", key="voice.espeak_voices")
 
 
 def _ascii_digits(text: str) -> bool:

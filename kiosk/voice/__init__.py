@@ -29,5 +29,5 @@ def attach(session, cfg=None, player=None) -> Guide | None:
         except Exception as exc:  # noqa: BLE001 - no audio device (pygame.error and others): run silent, journaled
             journal.log_swallowed("voice.mixer_open", exc)
             player = SilentPlayer()
-    voice = Voice(PromptCache(vc.cache_dir, vc.rate), player, vc.volume)
+    voice = Voice(PromptCache.for_config(vc), player, vc.volume)
     return Guide(voice).attach(session)

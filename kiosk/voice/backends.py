@@ -12,13 +12,14 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import wave
 from array import array
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Mapping, Protocol
 
 from kiosk.errors import KioskError
 
@@ -29,9 +30,22 @@ HTS_VOICES = (
     Path("/usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoice"),  # Debian non-free
     Path(__file__).resolve().parents[2] / ".cache" / "voice" / "mei_normal.htsvoice",   # make setup
 )
-# kiosk language -> espeak-ng voice.
+# kiosk language -> espeak-ng voice; `[voice] espeak_voices` overrides it per language.
+# espeak-ng has no Tagalog voice: Indonesian reads Filipino best (docs/voice.md, "Filipino").
 ESPEAK_VOICES = {"en": "en-us", "zh": "cmn", "ko": "ko", "vi": "vi", "ne": "ne", "pt-BR": "pt-br",
-                 "pt_BR": "pt-br", "fil": "en-us"}      # pt_BR: the catalogue id (kiosk/i18n/locale/pt_BR)
+                 "pt_BR": "pt-br", "fil": "id"}         # pt_BR: the catalogue id (kiosk/i18n/locale/pt_BR)
+# (language, voice) -> whole-word respellings applied before synthesis: the Indonesian rules
+# spell out "ng" and "mga" letter by letter and read English loanwords with c = /tʃ/.
+RESPELLINGS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("fil", "id"): (
+        ("ng", "nang"), ("mga", "manga"), ("My Number Card", "may namber kard"),
+        ("number key", "namber ki"), ("Mynaportal", "maynaportal"), ("PIN", "pin"), ("OK", "o-key"),
+        ("card", "kard"), ("reader", "rider"), ("certificate", "sertipikeyt"), ("user", "yuser"),
+        ("session", "sesyon"), ("time-out", "taym-awt"), ("online", "onlayn"), ("renewal", "rinyuwal"),
+        ("course", "kors"), ("checklist", "tseklist"), ("smartphone", "ismartfon"),
+        ("license", "laysens"), ("counter", "kawnter"), ("available", "aveylabol"), ("tinype", "tinaip"),
+    ),
+}
 JTALK_LANGS = ("ja", "ja@easy")
 TIMEOUT = 30.0
 
@@ -82,19 +96,39 @@ class OpenJTalk:
 class EspeakNg:
     name = "espeak-ng"
 
-    def __init__(self, lang: str):
+    def __init__(self, lang: str, voice: str | None = None):
         binary = shutil.which("espeak-ng")
         if not binary:
             raise VoiceUnavailable("espeak-ng is not installed (Debian package espeak-ng)")
         self.binary: str = binary
-        self.voice = ESPEAK_VOICES.get(lang, lang)
+        self.voice = voice or espeak_voice(lang)
+        self._respell = _respeller(RESPELLINGS.get((lang, self.voice), ()))
+
+    def prepare(self, text: str) -> str:
+        """The text as this voice is given it (the cache hashes this, so a new respelling re-renders)."""
+        return self._respell(text)
 
     def synthesize(self, text: str, rate: float) -> bytes:
         wpm = max(80, min(400, int(round(175 * rate))))
         with tempfile.TemporaryDirectory(prefix="kiosk-voice-") as tmp:   # --stdout leaves no length in the header
             out = Path(tmp) / "out.wav"
-            _run([self.binary, "-v", self.voice, "-s", str(wpm), "-w", str(out)], text.encode("utf-8"))
+            _run([self.binary, "-v", self.voice, "-s", str(wpm), "-w", str(out)],
+                 self.prepare(text).encode("utf-8"))
             return out.read_bytes()
+
+
+def espeak_voice(lang: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The espeak-ng voice for a kiosk language: the config's override, else ESPEAK_VOICES."""
+    return (overrides or {}).get(lang) or ESPEAK_VOICES.get(lang, lang)
+
+
+def _respeller(pairs: tuple[tuple[str, str], ...]) -> Callable[[str], str]:
+    if not pairs:
+        return lambda text: text
+    table = {word.casefold(): spelled for word, spelled in pairs}
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w, _ in pairs) + r")(?![\w-])",
+                         re.IGNORECASE)
+    return lambda text: pattern.sub(lambda m: table[m.group(1).casefold()], text)
 
 
 class ToneSynth:
@@ -128,6 +162,6 @@ def _run(argv: list[str], stdin: bytes | None = None) -> bytes:
     return proc.stdout
 
 
-def synth_for(lang: str) -> Synth:
+def synth_for(lang: str, espeak_voices: Mapping[str, str] | None = None) -> Synth:
     """The real synthesiser for a kiosk language; VoiceUnavailable if it is not installed."""
-    return OpenJTalk() if lang in JTALK_LANGS else EspeakNg(lang)
+    return OpenJTalk() if lang in JTALK_LANGS else EspeakNg(lang, espeak_voice(lang, espeak_voices))

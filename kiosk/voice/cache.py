@@ -28,6 +28,14 @@ class PromptCache:
         self._factory = synth_factory
         self._synths: dict[str, Synth] = {}
 
+    @classmethod
+    def for_config(cls, vc, directory: str | os.PathLike | None = None,
+                   rate: float | None = None) -> "PromptCache":
+        """The cache of a ``[voice]`` section: its directory, rate and per-language espeak-ng voices."""
+        voices = dict(getattr(vc, "espeak_voices", {}) or {})
+        return cls(directory or vc.cache_dir, rate or vc.rate,
+                   synth_factory=lambda lang: synth_for(lang, voices))
+
     def synth(self, lang: str) -> Synth:
         if lang not in self._synths:
             self._synths[lang] = self._factory(lang)
@@ -35,8 +43,10 @@ class PromptCache:
 
     def path(self, lang: str, p: Prompt) -> Path:
         synth = self.synth(lang)
+        text = p.text(lang)
+        prepare = getattr(synth, "prepare", None)          # e.g. espeak-ng's respellings for Filipino
         ident = "\0".join([synth.name, str(getattr(synth, "voice", "")), f"{self.rate:.2f}", lang,
-                           p.text(lang)])
+                           prepare(text) if prepare else text])
         digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:20]
         return self.dir / lang / f"{p.key}-{digest}.wav"
 

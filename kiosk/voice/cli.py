@@ -21,7 +21,7 @@ def register(sub) -> None:
     p = sub.add_parser("speak", help="spoken guidance: list, render or pre-render prompts")
     p.add_argument("--config", metavar="FILE", help="config file (voice.rate, voice.cache_dir, kiosk.languages)")
     p.add_argument("--list", action="store_true", help="list the prompt keys and their placeholders")
-    p.add_argument("--lang", help="language of the prompt (ja en zh ko)")
+    p.add_argument("--lang", help="language of the prompt (a kiosk.LANGUAGES id: ja en zh ko vi ne pt_BR fil ja@easy)")
     p.add_argument("--key", help="prompt key, e.g. attract.place_card")
     p.add_argument("--value", action="append", default=[], metavar="NAME=COUNT",
                    help="a count the prompt takes, e.g. --value left=2 --value max=3")
@@ -54,7 +54,7 @@ def cmd_speak(args) -> int:
     rate = args.rate or cfg.voice.rate
     from kiosk.voice.cache import PromptCache
     if args.build_cache:
-        cache = PromptCache(args.dir or cfg.voice.cache_dir, rate)
+        cache = PromptCache.for_config(cfg.voice, args.dir, rate)
         langs = [args.lang] if args.lang else cfg.kiosk.languages
         counts = cache.build(langs, full=not args.sample)
         print(json.dumps({"cache_dir": str(cache.dir), "rendered": counts}))
@@ -67,7 +67,7 @@ def cmd_speak(args) -> int:
     except (ValueError, PromptRefused) as exc:
         raise ConfigError(f"not a speakable prompt: {exc}", key="speak") from None
     with tempfile.TemporaryDirectory() as tmp:
-        path = PromptCache(tmp, rate).render(args.lang, p)
+        path = PromptCache.for_config(cfg.voice, tmp, rate).render(args.lang, p)
         shutil.copyfile(path, args.out)
     print(json.dumps({"out": args.out, "lang": args.lang, "key": args.key, "text": p.text(args.lang)},
                      ensure_ascii=False))
