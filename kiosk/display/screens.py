@@ -252,8 +252,8 @@ class _Builder:
             self._guide = Guide(self.s.cfg, self.s.lang, self.s.today())
         return self._guide
 
-    def date(self, d: dt.date | None) -> str:
-        return self.guide.date(d)
+    def date(self, d: dt.date | None, *, era: bool = False) -> str:
+        return self.guide.date(d, era=era)
 
     def pin_name(self, pin_id: str) -> str:
         return self.guide.pin_name(pin_id)
