@@ -34,6 +34,7 @@ KEY_NAMES = {
     pygame.K_RETURN: "enter", pygame.K_KP_ENTER: "enter", pygame.K_BACKSPACE: "backspace",
     pygame.K_ESCAPE: "escape", pygame.K_DELETE: "delete", pygame.K_KP_PERIOD: "delete",
     pygame.K_F10: "f10",                 # the keypad's voice on/off key (issue #16)
+    pygame.K_F11: "f11",                 # the keypad's language key: the chooser (issue #16)
 }
 for _i in range(10):
     KEY_NAMES[getattr(pygame, f"K_{_i}")] = str(_i)

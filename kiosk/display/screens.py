@@ -43,7 +43,7 @@ SCREENS = (
     "attract", "reading", "summary", "menu", "pin_status", "licence_pin", "licence_locked",
     "licence", "renewal", "lost_card", "linkage_preflight", "linkage_pin_check_choose", "linkage_pin_check",
     *(f"linkage_{n}" for n in range(1, 10)), "linkage_error",
-    "take_card", "timed_out", "card_removed", "card_error", "service_needed", "still_there",
+    "take_card", "timed_out", "card_removed", "card_error", "service_needed", "still_there", "language",
 )
 # The header's navigation buttons (x, y, w, h): the same place on every screen.
 NAV_LANG = (0.64, 0.01, 0.16, HEADER_H - 0.02)
@@ -172,10 +172,16 @@ class _Builder:
         self.notice()
 
     def nav_buttons(self) -> None:
-        """The language switch and the staff call (fixed, top right)."""
-        nxt = next_language(self.s)
-        if nxt is not None:
-            self.button(f"lang_{nxt}", NAV_LANG, LANGUAGE_NAMES[nxt], "normal", shortcut=False, size=SMALL)
+        """The language button and the staff call (fixed, top right).  With 3+ languages the
+        button opens the chooser (not on the chooser itself); with 2 it toggles; with 1 it is hidden."""
+        langs = offered_languages(self.s)
+        if len(langs) >= 3:
+            if self.s.screen != "language":
+                self.button("btn_language", NAV_LANG, self.t("nav.language"), "normal", shortcut=False, size=SMALL)
+        else:
+            nxt = next_language(self.s)
+            if nxt is not None:
+                self.button(f"lang_{nxt}", NAV_LANG, LANGUAGE_NAMES[nxt], "normal", shortcut=False, size=SMALL)
         self.button("btn_staff", NAV_STAFF, self.t("nav.staff"), "warn" if self.s.staff_called else "normal",
                     shortcut=False, size=SMALL, selected=bool(self.s.staff_called))
 
@@ -252,8 +258,8 @@ class _Builder:
             self._guide = Guide(self.s.cfg, self.s.lang, self.s.today())
         return self._guide
 
-    def date(self, d: dt.date | None) -> str:
-        return self.guide.date(d)
+    def date(self, d: dt.date | None, *, era: bool = False) -> str:
+        return self.guide.date(d, era=era)
 
     def pin_name(self, pin_id: str) -> str:
         return self.guide.pin_name(pin_id)
@@ -294,9 +300,14 @@ ROLE_OF_ITEM = {"danger": "danger", "warn": "warn", "ok": "ok", "heading": "big"
 
 # -- screens ---------------------------------------------------------------------
 
+def offered_languages(s) -> list[str]:
+    """The city's languages in its order (kiosk.languages) that the kiosk can show."""
+    return [lang for lang in s.languages if lang in LANGUAGE_NAMES]
+
+
 def next_language(s) -> str | None:
-    """The language the switch offers: the next one in kiosk.languages (None with only one)."""
-    langs = [lang for lang in s.languages if lang in LANGUAGE_NAMES]
+    """The language the two-language toggle offers: the other one (None with only one)."""
+    langs = offered_languages(s)
     if len(langs) < 2:
         return None
     i = langs.index(s.lang) if s.lang in langs else -1
@@ -317,7 +328,7 @@ def _attract(b: _Builder) -> None:
     # The city's languages in its order (kiosk.languages).  Up to four share a row with the
     # large-text switch; more get a grid of three wide buttons a row (a language's own name must
     # fit at 1.4x), and the switches move to the bottom row.
-    langs = [lang for lang in s.languages if lang in LANGUAGE_NAMES]
+    langs = offered_languages(s)
     voice = getattr(s, "voice", None)
     voice_on = bool(voice is not None and voice.on)
     voice_label = t("nav.voice_on") if voice_on else t("nav.voice_off")
@@ -747,6 +758,28 @@ def _service_needed(b: _Builder) -> None:
                   ("code", t("service.code", code=s.service or "-"), "muted")], top=0.22, bottom=0.90)
 
 
+def _language(b: _Builder) -> None:
+    """The language chooser: every offered language in the city's order, each name in its own
+    script's face (render.py), big targets numbered 1-9 for the keypad; Back (Esc) changes nothing."""
+    t, s = b.t, b.s
+    b.header("language.title")
+    langs = offered_languages(s)
+    cols = 2 if len(langs) == 4 else min(3, len(langs))
+    rows = (len(langs) + cols - 1) // cols
+    gap = 0.02
+    top, bottom = BODY_TOP + 0.01, BODY_BOTTOM
+    w = (0.96 - gap * (cols - 1)) / cols
+    h = (bottom - top - gap * (rows - 1)) / rows
+    for i, lang in enumerate(langs):
+        r, c = divmod(i, cols)
+        b.button(f"lang_{lang}", (0.02 + c * (w + gap), top + r * (h + gap), w, h), LANGUAGE_NAMES[lang],
+                 "normal", shortcut=i < 9, size=BIG, selected=lang == s.lang)
+    x, width = SLOTS["back"]            # Back in its slot; numbered only while a digit is left for it
+    b.button("btn_back", (x, FOOT_Y, width, FOOT_H), t("btn.back"), "normal", shortcut=len(langs) < 9)
+    b.view.back = "btn_back"
+    b.view.default = f"lang_{s.lang}" if s.lang in langs else "btn_back"   # Enter keeps the language
+
+
 def _still_there(b: _Builder) -> None:
     """The inactivity prompt: full screen, a big countdown, continue (Enter) or finish (Esc)."""
     t, s = b.t, b.s
@@ -770,6 +803,7 @@ BUILDERS = {
     "linkage_pin_check": _pin_check, "linkage_pin_check_choose": _pin_check_choose,
     "take_card": _take_card, "timed_out": _timed_out, "card_removed": _card_removed,
     "card_error": _card_error, "service_needed": _service_needed, "still_there": _still_there,
+    "language": _language,
     **{f"linkage_{n}": _linkage_step for n in range(1, 10)},
 }
 

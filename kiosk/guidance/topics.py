@@ -14,6 +14,7 @@ import datetime as dt
 from kiosk.config import Config
 from kiosk.guidance.items import Item, counter_tone
 from kiosk.i18n import catalog
+from kiosk.i18n.dates import format_date
 from kiosk.nfc.model import (IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER, CardStatus, LicenceData, PinCounter,
                              months_before)
 
@@ -50,12 +51,13 @@ class Guide:
              **values: str | int) -> Item:
         return Item(kind, key, self.t(key, **values), url, tone, with_previous)
 
-    def date(self, d: dt.date | None) -> str:
+    def date(self, d: dt.date | None, *, era: bool = False) -> str:
+        """The one way a date reaches a resident (screen, slip): CLDR's form for the language.
+        ``era``: the card stores this date in a Japanese era (licence dates, card-protocol.md
+        §5.4), so Japanese shows it in that era; certificate and card dates are Gregorian."""
         if d is None:
             return self.t("fmt.unknown")
-        months = self.t("fmt.months").split()
-        mon = months[d.month - 1] if len(months) == 12 else str(d.month)
-        return self.t("fmt.date", y=d.year, m=d.month, d=d.day, mon=mon)
+        return format_date(d, self.lang, era=era)
 
     def pin_name(self, pin_id: str) -> str:
         """The one name of a PIN in this language (the same on screen, slip and in the docs)."""
@@ -176,10 +178,11 @@ class Guide:
 
     def licence(self, lic: LicenceData, st: CardStatus | None = None) -> list[Item]:
         out = [self.item("heading", "guide.licence.heading")]
-        out.append(self.item("statement", "guide.licence.expiry", date=self.date(lic.expiry)))
+        out.append(self.item("statement", "guide.licence.expiry", date=self.date(lic.expiry, era=True)))
         w = lic.renewal_window
         if w and lic.expiry is not None:
-            out.append(self.item("statement", "guide.licence.window", start=self.date(w[0]), end=self.date(w[1])))
+            out.append(self.item("statement", "guide.licence.window", start=self.date(w[0], era=True),
+                                 end=self.date(w[1], era=True)))
             if self.today is None:
                 out.append(self.clock_unknown())
             elif lic.expiry < self.today:

@@ -158,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
 # Texts that stay the same in a translation: button labels kept in Latin letters, the card's
 # official name, and loanwords Filipino and Portuguese use as English does.
 SAME_AS_SOURCE = {"OK", "DEMO", "My Number Card", "Kiosk: {id}", ", tel. {phone}"}
-# Keys whose callers pass a choice of values, of which a language uses some (a date by month
-# number or name; a term with or without its Japanese original).
-PLACEHOLDER_CHOICE = {"fmt.date": {"y", "m", "d", "mon"}, "fmt.term": {"term", "ja"}}
+# Keys whose callers pass a choice of values, of which a language uses some (a term with or
+# without its Japanese original).  Dates are CLDR's (kiosk.i18n.dates), not a catalogue's.
+PLACEHOLDER_CHOICE = {"fmt.term": {"term", "ja"}}
 
 
 def _letters(text: str) -> str:

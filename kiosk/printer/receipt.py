@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from kiosk.config import Config
 from kiosk.i18n import catalog
+from kiosk.i18n.dates import format_date
 from kiosk.guidance import Item, topic_items
 from kiosk.nfc.model import CardStatus, LicenceData
 from kiosk.printer import fonts
@@ -251,10 +252,7 @@ class _Builder:
         if self.cfg.kiosk.place:
             self.add("small", "slip.header.place", place=self.cfg.kiosk.place)
         if self.now is not None:           # only a trusted clock prints a date
-            d = self.now.date()
-            months = self.t("fmt.months").split()
-            date = self.t("fmt.date", y=d.year, m=d.month, d=d.day, mon=months[d.month - 1])
-            self.add("small", "slip.header.printed", date=date,
+            self.add("small", "slip.header.printed", date=format_date(self.now.date(), self.receipt.lang),
                      time=self.t("slip.format.time", hour=self.now.hour, minute=self.now.minute))
         self.add("gap")
         self.add("heading", "slip.did.heading")

@@ -42,8 +42,9 @@ from kiosk.session.messages import (Answer, BeginLinkage, CardFault, CheckPin, C
                                     wipe_answer)
 from kiosk.session.printing import ReceiptDesk, SlipRequest
 from kiosk.session.resident import Resident
-from kiosk.session.states import (AWAIT_REMOVAL_SCREENS, LINKAGE_STEP_SCREENS, LINKAGE_STEPS, PIN_SCREENS,
-                                  PROMPT_SCREEN, RECEIPT_KINDS, STATE_OF_SCREEN, Screen, linkage_step_screen)
+from kiosk.session.states import (AWAIT_REMOVAL_SCREENS, CHOOSER_SCREEN, LINKAGE_STEP_SCREENS, LINKAGE_STEPS,
+                                  PIN_SCREENS, PROMPT_SCREEN, RECEIPT_KINDS, STATE_OF_SCREEN, Screen,
+                                  linkage_step_screen)
 from kiosk.session.timers import CARD_REMOVED_SECONDS, TimerRules
 from kiosk.session.worker import CardWorker
 from kiosk.signals import Bus, KioskState, ServiceCondition
@@ -154,7 +155,7 @@ class Session(TimerRules):
             Screen.LICENCE: self._tap_licence, Screen.CARD_REMOVED: self._tap_card_removed,
             Screen.LICENCE_PIN: self._tap_licence_pin, Screen.LINKAGE_PREFLIGHT: self._tap_linkage,
             Screen.LINKAGE_ERROR: self._tap_linkage, Screen.LINKAGE_PIN_CHECK: self._tap_pin_check,
-            Screen.LINKAGE_PIN_CHECK_CHOOSE: self._tap_pin_check_choose,
+            Screen.LINKAGE_PIN_CHECK_CHOOSE: self._tap_pin_check_choose, CHOOSER_SCREEN: self._tap_language,
             **{step: self._tap_linkage for step in LINKAGE_STEP_SCREENS},
         }
         if config_error is not None:
@@ -234,6 +235,7 @@ class Session(TimerRules):
         self.last_input: float | None = None
         self.prompt_since: float | None = None
         self.prompt_return: Screen | None = None
+        self.chooser_return: Screen | None = None    # where the language chooser goes back to
         self.last_chime: float | None = None
 
     def wipe_pin(self) -> None:
@@ -260,6 +262,8 @@ class Session(TimerRules):
     def go(self, screen: str) -> None:
         """Show ``screen`` (a Screen or its name; any other name raises ValueError)."""
         target = Screen(screen)
+        if target != CHOOSER_SCREEN:
+            self.chooser_return = None       # the chooser was left (chosen, Back, or the card moved on)
         if target != self.screen:
             self.screen = target
             self.screens_seen.append(target)
@@ -317,9 +321,9 @@ class Session(TimerRules):
         if self.screen == Screen.CARD_REMOVED and now - self.screen_since >= CARD_REMOVED_SECONDS:
             self.go(Screen.ATTRACT)
             return True
-        if self.screen == Screen.LOST_CARD and not self.active and \
+        if self.screen in (Screen.LOST_CARD, CHOOSER_SCREEN) and not self.active and \
                 now - self.screen_since >= self.cfg.timeouts.session_seconds:
-            self.go(Screen.ATTRACT)           # lost-card help opened without a card
+            self.go(Screen.ATTRACT)           # lost-card help or the chooser opened without a card
             return True
         if self.screen == Screen.TAKE_CARD:
             interval = max(2, self.cfg.timeouts.card_left_seconds // 2)
@@ -640,13 +644,9 @@ class Session(TimerRules):
                 self.pin_wrong_shown = False
                 self._publish_state()
         if widget.startswith("lang_"):           # on every screen: the session goes on
-            lang = widget[5:]
-            if lang in self.languages:
-                self._leave_pin_entry()
-                self.lang = lang
-                self.sound.play("click")
-                return True
-            return False
+            return self.choose_language(widget[5:])
+        if widget == "btn_language":
+            return self.open_language_chooser()
         if widget == "btn_print":
             return self._print()
         if widget == "item_finish" and self.active and self.screen != Screen.MENU:
@@ -661,6 +661,47 @@ class Session(TimerRules):
         if handler is None:
             return False
         return handler(widget)
+
+    def open_language_chooser(self) -> bool:
+        """The header's language button with 3+ languages: the chooser, which returns here.
+        A PIN pad left for it is wiped (it comes back empty)."""
+        if self.screen == CHOOSER_SCREEN or len(self.languages) < 3:
+            return False
+        self._leave_pin_entry()
+        back = self.screen
+        self.go(CHOOSER_SCREEN)
+        self.chooser_return = back
+        self.sound.play("click")
+        return True
+
+    def language_key_target(self) -> str:
+        """What the language key presses: the chooser with 3+ languages, else the other language."""
+        langs = [lang for lang in self.languages if lang != self.lang]
+        if len(self.languages) >= 3:
+            return "btn_language"
+        return f"lang_{langs[0]}" if langs else ""
+
+    def choose_language(self, lang: str) -> bool:
+        """A language button (attract, the two-language toggle, the chooser): the session goes on;
+        from the chooser, back to the screen it was opened from, in the new language."""
+        if lang not in self.languages:
+            return False
+        self._leave_pin_entry()
+        self.lang = lang
+        self.sound.play("click")
+        if self.screen == CHOOSER_SCREEN:
+            self._close_language_chooser()
+        return True
+
+    def _close_language_chooser(self) -> None:
+        self.go(self.chooser_return or (Screen.MENU if self.active else Screen.ATTRACT))
+
+    def _tap_language(self, w: str) -> bool:
+        if w == "btn_back":                   # Back: where the resident was, language unchanged
+            self.sound.play("click")
+            self._close_language_chooser()
+            return True
+        return False
 
     def _leave_pin_entry(self) -> None:
         """A language switch or a staff call on a PIN screen clears what was typed (and an armed
@@ -1072,6 +1113,8 @@ class Session(TimerRules):
             return bool(ids) and view.enabled(ids[0]) and self.tap(ids[0])
         if name == "v" and self.screen == Screen.ATTRACT or name == "f10":
             return self.tap("btn_voice")        # the keypad's voice key (issue #16)
+        if name == "f11" and self.screen != PROMPT_SCREEN:
+            return self.tap(self.language_key_target())   # the keypad's language key, on every screen
         if self.screen in PIN_SCREENS:
             keyboard = self._keyboard_screen()
             if name.isdigit() and len(name) == 1:

@@ -42,6 +42,7 @@ class Screen(StrEnum):
     CARD_ERROR = "card_error"
     SERVICE_NEEDED = "service_needed"
     STILL_THERE = "still_there"
+    LANGUAGE = "language"                                   # the language chooser (issue #16)
 
 
 LINKAGE_STEPS = 9
@@ -55,6 +56,8 @@ def linkage_step_screen(step: int) -> Screen:
 
 # The full-screen "continue?" prompt shown after timeouts.inactivity_seconds.
 PROMPT_SCREEN = Screen.STILL_THERE
+# The language chooser: a detour that returns to the screen it was opened from.
+CHOOSER_SCREEN = Screen.LANGUAGE
 # Screens with a PIN pad or the password keyboard.
 PIN_SCREENS = (Screen.LICENCE_PIN, Screen.LINKAGE_4, Screen.LINKAGE_7, Screen.LINKAGE_PIN_CHECK)
 # Screens on which the card is finished with and only its removal is awaited.

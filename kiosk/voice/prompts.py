@@ -49,7 +49,8 @@ ERROR_KEYS = (
     "receipt.printing", "receipt.done", "receipt.unavailable",
 )
 # Phrases only the voice needs (kiosk/i18n/voice/<lang>.toml).
-VOICE_KEYS = ("voice.digit_entered", "voice.digit_deleted", "voice.cleared", "voice.on", "voice.off")
+VOICE_KEYS = ("voice.digit_entered", "voice.digit_deleted", "voice.cleared", "voice.on", "voice.off",
+              "voice.choose_language")     # the language chooser (screen "language")
 PROMPT_KEYS = SCREEN_KEYS + PIN_KEYS + ERROR_KEYS + VOICE_KEYS
 
 _FIELD = re.compile(r"{(\w+)}")

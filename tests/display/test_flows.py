@@ -57,7 +57,7 @@ def test_licence_read_with_one_verify():
         "tap item_licence", "wait_screen licence_pin", "expect_text あと 10 回（全 10 回）",
         "expect_no_widget warn", "tap key_1", "tap key_3", "tap key_5",
         "expect_text ●●●○", "tap key_7", "tap key_ok", "wait_screen licence",
-        "expect_text 有効期限：2027年6月15日", "expect_text 更新期間：2027年4月15日〜2027年6月15日",
+        "expect_text 有効期限：令和9年6月15日", "expect_text 更新期間：令和9年4月15日〜令和9年6月15日",
         "expect_text 区分：優良", "expect_no_text オンライン更新時講習を受けられます",
         "expect_text 種類：普通・普自二", "expect_text 条件等：眼鏡等", "tap page_next_guide",
         "expect_text マイナポータルと連携した方", "expect_no_text 種類：普通・普自二", "tap page_prev_guide",

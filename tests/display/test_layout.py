@@ -133,7 +133,8 @@ def test_recorded_scenarios_pass_the_same_checks(tmp_path, size, large):
     cfg.display.large_text = large
     out = tmp_path / "rec.jsonl"
     steps = ["insert resident", "wait_screen summary", "tap btn_continue", "wait_screen menu",
-             "tap item_pin_status", "wait_screen pin_status", "tap btn_back", "tap item_licence",
+             "tap item_pin_status", "wait_screen pin_status", "tap btn_language", "wait_screen language",
+             "key escape", "wait_screen pin_status", "tap btn_back", "tap item_licence",
              "wait_screen licence_pin", "key 1", "key 3", "key 5", "key 7", "key enter", "wait_screen licence",
              "tap btn_back", "tap item_linkage", "wait_screen linkage_1", "tap btn_next", "wait_screen linkage_2",
              "tap btn_cancel", "wait_screen menu", "tap item_finish", "wait_screen take_card", "remove",
@@ -144,7 +145,7 @@ def test_recorded_scenarios_pass_the_same_checks(tmp_path, size, large):
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == len(steps) + 1
     screens = {x["screen"] for x in lines}
-    assert {"attract", "summary", "menu", "pin_status", "licence_pin", "licence", "linkage_1"} <= screens
+    assert {"attract", "summary", "menu", "pin_status", "language", "licence_pin", "licence", "linkage_1"} <= screens
     for x in lines:
         assert x["size"] == list(size) and x["lang"] == "ja" and x["large_text"] is large
         assert x["widgets"] and all({"id", "role", "text", "px", "box", "paginated", "clipped"} <= set(w)

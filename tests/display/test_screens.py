@@ -153,6 +153,11 @@ def variants():
         s.prompt_return, s.prompt_since = "menu", s.clock.now()
         s.clock.advance(12)
     add("still_there", "still_there", prompt)
+    # The language chooser: the default four, and all nine in a grid (each name in its own face).
+    add("language", "language", lambda s: _status(s, "resident"))
+    add("language-nine", "language", lambda s: (_status(s, "resident"),
+                                                setattr(s, "languages", list(LANGUAGE_NAMES))))
+    add("language-nine-nocard", "language", lambda s: setattr(s, "languages", list(LANGUAGE_NAMES)))
     return v
 
 

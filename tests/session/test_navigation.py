@@ -28,7 +28,8 @@ TOUR = START + [
     "tap btn_check_jpki_auth", "wait_screen linkage_pin_check", "tap btn_cancel",
     "wait_screen linkage_pin_check_choose",
     "tap btn_back", "wait_screen linkage_preflight", "tap btn_back", "wait_screen menu",
-    "tap lang_en", "wait_screen menu", "tap item_finish", "wait_screen take_card",
+    "tap btn_language", "wait_screen language", "tap lang_en", "wait_screen menu",
+    "tap item_finish", "wait_screen take_card",
 ]
 
 
@@ -67,39 +68,52 @@ def test_back_main_finish_staff_and_language_are_where_they_always_are():
              if w["kind"] == "button" and w["role"] == "primary" and w["box"] and w["id"].startswith("btn_")
              and w["box"][1] > rec["size"][1] * 0.8}
     assert len(mains) <= 1, mains
-    # The language switch and the staff call on every screen (the prompt is full screen on purpose).
+    # The language button and the staff call on every screen (the prompt is full screen on purpose);
+    # with the default four languages the button opens the chooser, which lists them instead.
+    assert "language" in screens
     for rec in recs:
         if rec["screen"] in ("still_there",):
             continue
         ids = {w["id"] for w in rec["widgets"]}
         assert "btn_staff" in ids, rec["screen"]
-        assert any(i.startswith("lang_") for i in ids), rec["screen"]
+        if rec["screen"] in ("language", "attract"):      # these list the languages themselves
+            assert [i for i in ids if i.startswith("lang_")] and "btn_language" not in ids
+        else:
+            assert "btn_language" in ids, rec["screen"]
+    # The language button sits in one box wherever it appears.
+    assert len(fixed_boxes(recs, ("btn_language",))["btn_language"]) == 1
 
 
 def test_the_language_switch_keeps_the_session():
+    choose = ["tap btn_language", "wait_screen language"]
     recs = records(START + ["tap btn_continue", "wait_screen menu", "tap item_pin_status", "wait_screen pin_status",
-                            "tap lang_en", "expect_text PIN", "tap lang_zh", "tap lang_ko", "tap lang_ja",
-                            "tap btn_back", "wait_screen menu"])
+                            *choose, "tap lang_en", "wait_screen pin_status", "expect_text PIN",
+                            *choose, "tap lang_zh", *choose, "tap lang_ko", *choose, "tap lang_ja",
+                            "wait_screen pin_status", "tap btn_back", "wait_screen menu"])
     langs = [rec["lang"] for rec in recs if rec["screen"] == "pin_status"]
-    assert langs[-4:] == ["en", "zh", "ko", "ja"]               # kiosk.languages' order
-    after = recs[[rec["line"] for rec in recs].index("tap lang_en"):]
+    langs = [lang for i, lang in enumerate(langs) if i == 0 or langs[i - 1] != lang]
+    assert langs == ["ja", "en", "zh", "ko", "ja"]              # each choice back on the same screen
+    after = recs[[rec["line"] for rec in recs].index("tap btn_language"):]
     assert all(rec["resident_data"] for rec in after)       # the card's facts were never dropped
 
 
 def test_every_button_clicks_when_sound_is_on():
     r = run_scenario(START + ["tap btn_continue", "wait_screen menu", "tap item_renewal", "wait_screen renewal",
-                              "tap lang_en", "tap btn_back", "wait_screen menu", "tap item_lost_card",
-                              "wait_screen lost_card", "tap btn_staff", "tap btn_back", "wait_screen menu"],
+                              "tap btn_language", "tap lang_en", "tap btn_back", "wait_screen menu",
+                              "tap item_lost_card", "wait_screen lost_card", "tap btn_staff", "tap btn_back",
+                              "wait_screen menu"],
                      today=lambda: TODAY)
     assert r.ok, r.errors
-    assert r.sounds.count("click") == 7, r.sounds
+    assert r.sounds.count("click") == 8, r.sounds
 
 
 def test_a_language_switch_or_a_staff_call_on_a_pin_pad_clears_what_was_typed():
-    """Digits typed before the switch or the call do not stay in the buffer (or behind the dots)."""
-    for action in ("tap lang_en", "tap btn_staff"):
+    """Digits typed before the chooser or the call do not stay in the buffer (or behind the dots):
+    the pad comes back empty whether a language was chosen or Back pressed."""
+    for action in (["tap btn_language", "tap lang_en"], ["tap btn_language", "tap btn_back"],
+                   ["key f11", "key escape"], ["tap btn_staff"]):
         recs = records(START + ["tap btn_continue", "wait_screen menu", "tap item_licence",
-                                "wait_screen licence_pin", "tap key_1", "tap key_3", action])
+                                "wait_screen licence_pin", "tap key_1", "tap key_3", *action])
         dots = [next(w["text"] for w in rec["widgets"] if w["id"] == "dots") for rec in recs
                 if rec["screen"] == "licence_pin"]
         assert "●●○○" in dots and dots[-1] == "○○○○", (action, dots)
