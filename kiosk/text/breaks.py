@@ -30,6 +30,8 @@ _NUM = r"[0-9０-９]+(?:[,.:/\-－‐][0-9０-９]+)*"
 _KEEP = re.compile(
     r"(?:https?://|www\.)[^\s　、。，）」』】]+"               # URLs
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"                             # mail addresses
+    rf"|(?:令和|平成|昭和|大正|明治)(?:{_NUM}|元)年(?:（{_NUM}年）)?\s?{_NUM}\s?月(?:\s?{_NUM}\s?日)?"
+    #                                                            令和9年3月15日, 令和9年（2027年）3月15日
     rf"|{_NUM}\s?年\s?{_NUM}\s?月(?:\s?{_NUM}\s?日)?"           # 2033年2月17日, 2033年2月
     rf"|{_NUM}\s?月\s?{_NUM}\s?日"                               # 2月17日
     rf"|{_NUM}[円回日年月時分秒歳件枚桁個%％号条]?"              # 1,500円, 0120-95-0178, 10回
@@ -93,6 +95,8 @@ def break_points(text: str, lang: str | None = None) -> list[int]:
             allowed.add(i)
         # Between two CJK characters BudouX may miss a boundary after 。、: allow it.
         allowed |= {i for i in range(1, n) if text[i - 1] in "。、，．！？"}
+        # A range "令和9年2月15日～令和9年4月15日" may break after its wave dash (JIS X 4051).
+        allowed |= {i for i in range(1, n) if text[i - 1] in "～〜"}
         # "あと 10 回": in Japanese/Chinese a space beside a number is spacing, not a word gap.
         allowed = {i for i in allowed if not (i < n and text[i - 1].isspace() and _number_spacing(text, i))}
     inside = _keep_inside(text)

@@ -36,6 +36,7 @@ SCREEN_PROMPTS = {
     "linkage_pin_check_choose": ("pin_check.title",),    # the optional PIN check (issue #12)
     "linkage_pin_check": ("pin_entry.title", "pin_check.costs_try"),
     "still_there": ("still_there.title", "still_there.body"),
+    "language": ("voice.choose_language",),             # then each language's own option (language_options)
     **{f"linkage_{n}": (f"linkage.s{n}.body",) for n in (1, 2, 3, 5, 6, 8, 9)},
 }
 
@@ -54,6 +55,7 @@ class Snapshot:
     error_pin: str | None = None                  # PIN id of a locked-PIN error
     notice: str | None = None
     preflight: str | None = None                  # None (checking) | "ok" | "refused"
+    languages: tuple[str, ...] = ()               # the city's languages, in the chooser's order
 
 
 def _counts(values: dict) -> tuple:
@@ -82,6 +84,7 @@ def snapshot(session) -> Snapshot:
         error_pin=(err[1] or {}).get("pin_id") if err else None,
         notice=session.notice[0] if session.notice else None,
         preflight=None if pre is None else ("ok" if getattr(pre, "ok", False) else "refused"),
+        languages=tuple(getattr(session, "languages", ())),
     )
 
 
@@ -151,10 +154,21 @@ class Guide:
             return
         if prompts:
             self._say(now.lang, prompts)
+            for lang, option in language_options(prev, now):
+                self._say(lang, [option], interrupt=False)
 
-    def _say(self, lang: str, prompts: list[Prompt]) -> None:
+    def _say(self, lang: str, prompts: list[Prompt], interrupt: bool = True) -> None:
         if self.on:
-            self.voice.say(lang, prompts)
+            self.voice.say(lang, prompts, interrupt=interrupt)
+
+
+def language_options(prev: Snapshot | None, now: Snapshot) -> list[tuple[str, Prompt]]:
+    """On arriving at the chooser: each language names its own number key, in its own voice,
+    so a resident who cannot read this language (or the screen) still finds theirs."""
+    if now.screen != "language" or (prev is not None and prev.screen == "language" and prev.lang == now.lang):
+        return []
+    return [(lang, prompt("voice.language_option", pos=i))
+            for i, lang in enumerate(now.languages[:9], start=1)]
 
 
 def decide(prev: Snapshot | None, now: Snapshot) -> list[Prompt]:

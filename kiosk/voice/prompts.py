@@ -23,6 +23,7 @@ VALUE_RANGES: dict[str, range | tuple[int, ...]] = {
     "left": range(0, max(MAX_TRIES) + 1),     # tries left on a PIN counter
     "max": MAX_TRIES,                         # that counter's maximum
     "n": range(0, 17),                        # how many PINs are locked / characters typed
+    "pos": range(1, 10),                      # a language's number key on the chooser
 }
 
 # Each screen's main instruction, every error and every result.
@@ -50,7 +51,8 @@ ERROR_KEYS = (
 )
 # Phrases only the voice needs (kiosk/i18n/voice/<lang>.toml).
 VOICE_KEYS = ("voice.digit_entered", "voice.digit_deleted", "voice.cleared", "voice.on", "voice.off",
-              "voice.choose_language")     # the language chooser (screen "language")
+              "voice.choose_language",     # the language chooser (screen "language")
+              "voice.language_option")     # "For English, press 2": said by each language in its own voice
 PROMPT_KEYS = SCREEN_KEYS + PIN_KEYS + ERROR_KEYS + VOICE_KEYS
 
 _FIELD = re.compile(r"{(\w+)}")

@@ -108,3 +108,18 @@ def test_with_a_real_font_the_lines_fit():
         assert all(font.getlength(x) <= width for x in lines)
         assert not kinsoku_violations(lines)
         assert _whole(lines, "紛失") and _whole(lines, "手数料")
+
+
+ERA_RANGE = "更新期間は令和9年2月15日～令和9年（2027年）4月15日です。"
+
+
+def test_era_dates_are_kept_whole_and_a_range_breaks_after_its_wave_dash():
+    """Licence dates come in the era (issue #16): 「令和 / 9年4月15日」 must not be split, and a
+    renewal window may break only between its two dates (after ～), not inside either."""
+    for w, lines in sweep(ERA_RANGE, widths=range(20, 60)):
+        assert _whole(lines, "令和9年2月15日"), (w, lines)
+        assert _whole(lines, "令和9年（2027年）4月15日"), (w, lines)
+        assert not kinsoku_violations(lines), (w, lines)
+    assert "更新期間は令和9年2月15日～" in segments(ERA_RANGE, "ja")[0] + segments(ERA_RANGE, "ja")[1]
+    assert any(seg.endswith("～") for seg in segments(ERA_RANGE, "ja"))
+    assert segments("令和元年5月1日から", "ja")[0].startswith("令和元年5月1日")

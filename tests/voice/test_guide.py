@@ -114,3 +114,54 @@ def test_config_ranges(key, value):
     section, name = key.split(".")
     with pytest.raises(ConfigError):
         parse_config(f"[{section}]\n{name} = {value}\n")
+
+
+def test_the_chooser_says_each_language_s_number_in_that_language(monkeypatch):
+    """Keypad-first with voice (issue #16): on the chooser each offered language names its own
+    number key in its own voice, after the chooser's prompt, queued behind it; and the number
+    said is the key that picks that language.  Through the real session hook."""
+    import copy
+
+    import kiosk.voice
+    from kiosk.config import LANGUAGES
+    from kiosk.display.scenario import run_scenario
+    from kiosk.voice.guide import Guide
+    from kiosk.voice.prompts import spoken_text
+
+    order = ["vi", "ja", "en", "ne", "pt_BR", "fil", "zh", "ko", "ja@easy"]
+    assert sorted(order) == sorted(LANGUAGES)
+    said: list[tuple[str, str, dict, bool]] = []
+
+    class Recording:
+        def say(self, lang, prompts, interrupt=True):
+            said.extend((lang, p.key, dict(p.values), interrupt) for p in prompts)
+
+        def refused(self, key):
+            raise AssertionError(key)
+
+    monkeypatch.setattr(kiosk.voice, "attach", lambda session, cfg=None, player=None:
+                        Guide(Recording()).attach(session))
+    cfg = copy.deepcopy(Config())
+    cfg.kiosk.languages = order
+    cfg.voice.enabled = True
+    r = run_scenario(["key f11", "wait_screen language", "key 6", "wait_screen attract"], config=cfg)
+    assert r.ok, r.errors
+    start = [k for _, k, _, _ in said].index("voice.choose_language")
+    options = said[start + 1:start + 1 + len(order)]
+    assert said[start][0] == "ja" and said[start][3] is True        # the chooser's prompt, in the current language
+    assert [(lang, v["pos"], interrupt) for lang, _, v, interrupt in options] == \
+        [(lang, n, False) for n, lang in enumerate(order, start=1)]
+    for lang, key, values, _ in options:
+        assert key == "voice.language_option"
+        assert str(values["pos"]) in spoken_text(key, lang, values)
+    after = said[start + 1 + len(order):]
+    assert after and after[0][:2] == ("fil", "attract.place_card")  # key 6, as said: Filipino
+
+
+def test_language_options_only_on_arrival():
+    from kiosk.voice.guide import language_options
+
+    chooser = Snapshot("language", "en", languages=("ja", "en", "vi"))
+    assert [lang for lang, _ in language_options(Snapshot("menu", "en"), chooser)] == ["ja", "en", "vi"]
+    assert language_options(chooser, chooser) == []
+    assert language_options(None, Snapshot("menu", "en", languages=("ja", "en"))) == []
