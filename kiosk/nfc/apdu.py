@@ -368,16 +368,15 @@ class ApduChannel:
         and at EOF; it refuses zero-progress chunks, files above ``limit`` (the
         file's maximum size) and more than ``read_cap`` READs for the file.
         """
-        data = bytearray()
         first, eof = self.read_chunk(0, sfi)
-        data += first
+        data = bytearray(first)
         reads = 1
         while True:
             want = total(data)
             if want is not None and len(data) >= want:
                 return bytes(data[:want])
             if eof:
-                if want is not None and len(data) < want:
+                if want is not None:        # the return above did not fire: shorter than its header
                     raise CardProtocolError("EF ended before the length its header gives")
                 return bytes(data)
             if want is not None and want > limit or len(data) > limit:
