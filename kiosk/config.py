@@ -351,6 +351,10 @@ def _cross_checks(cfg: Config, errors: _Errors) -> None:
     if bad or not cfg.kiosk.languages:
         errors.add(f"kiosk.languages has {_show(bad) if bad else 'nothing'}; use some of: {', '.join(LANGUAGES)}",
                    key="kiosk.languages")
+    elif len(set(cfg.kiosk.languages)) != len(cfg.kiosk.languages):
+        twice = sorted({lang for lang in cfg.kiosk.languages if cfg.kiosk.languages.count(lang) > 1})
+        errors.add(f"kiosk.languages lists {_show(twice)} more than once (the chooser would number it twice)",
+                   key="kiosk.languages")
     elif cfg.kiosk.default_language not in cfg.kiosk.languages:
         errors.add("kiosk.default_language must be one of kiosk.languages", key="kiosk.default_language")
     needs = {"usb": cfg.printer.usb, "serial": cfg.printer.serial, "network": cfg.printer.network,

@@ -173,10 +173,11 @@ class _Builder:
 
     def nav_buttons(self) -> None:
         """The language button and the staff call (fixed, top right).  With 3+ languages the
-        button opens the chooser (not on the chooser itself); with 2 it toggles; with 1 it is hidden."""
+        button opens the chooser (where the session offers it: Session.chooser_offered); with 2 it
+        toggles; with 1 it is hidden."""
         langs = offered_languages(self.s)
         if len(langs) >= 3:
-            if self.s.screen != "language":
+            if self.s.chooser_offered():
                 self.button("btn_language", NAV_LANG, self.t("nav.language"), "normal", shortcut=False, size=SMALL)
         else:
             nxt = next_language(self.s)
@@ -764,7 +765,7 @@ def _language(b: _Builder) -> None:
     t, s = b.t, b.s
     b.header("language.title")
     langs = offered_languages(s)
-    cols = 2 if len(langs) == 4 else min(3, len(langs))
+    cols = 2 if len(langs) == 4 else max(1, min(3, len(langs)))
     rows = (len(langs) + cols - 1) // cols
     gap = 0.02
     top, bottom = BODY_TOP + 0.01, BODY_BOTTOM

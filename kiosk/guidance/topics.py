@@ -14,7 +14,7 @@ import datetime as dt
 from kiosk.config import Config
 from kiosk.guidance.items import Item, counter_tone
 from kiosk.i18n import catalog
-from kiosk.i18n.dates import format_date
+from kiosk.i18n.dates import shown_date
 from kiosk.nfc.model import (IC_LICENCE, MYNA, MYNA_LICENCE, PIN_ORDER, CardStatus, LicenceData, PinCounter,
                              months_before)
 
@@ -54,10 +54,11 @@ class Guide:
     def date(self, d: dt.date | None, *, era: bool = False) -> str:
         """The one way a date reaches a resident (screen, slip): CLDR's form for the language.
         ``era``: the card stores this date in a Japanese era (licence dates, card-protocol.md
-        §5.4), so Japanese shows it in that era; certificate and card dates are Gregorian."""
+        §5.4), so Japanese shows it in that era; certificate and card dates are Gregorian.
+        A date is never split over two lines (``shown_date``)."""
         if d is None:
             return self.t("fmt.unknown")
-        return format_date(d, self.lang, era=era)
+        return shown_date(d, self.lang, era=era)
 
     def pin_name(self, pin_id: str) -> str:
         """The one name of a PIN in this language (the same on screen, slip and in the docs)."""

@@ -61,3 +61,12 @@ def format_date(d: dt.date, lang: str, era: bool = False) -> str:
 
     locale = DATE_LOCALE.get(lang, cldr_locale(lang))
     return babel_format_date(d, DATE_FORMAT.get(lang, "long"), locale=locale)
+
+
+NO_BREAK_SPACE = "\u00a0"      # kiosk/text/breaks.py never breaks a line there
+
+
+def shown_date(d: dt.date, lang: str, era: bool = False) -> str:
+    """``format_date`` as screens and slips show it: its spaces are no-break spaces, so a date is
+    never split over two lines ("15 tháng / 6, 2027")."""
+    return format_date(d, lang, era=era).replace(" ", NO_BREAK_SPACE)

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from kiosk.config import Config
 from kiosk.i18n import catalog
-from kiosk.i18n.dates import format_date
+from kiosk.i18n.dates import shown_date
 from kiosk.guidance import Item, topic_items
 from kiosk.nfc.model import CardStatus, LicenceData
 from kiosk.printer import fonts
@@ -252,7 +252,7 @@ class _Builder:
         if self.cfg.kiosk.place:
             self.add("small", "slip.header.place", place=self.cfg.kiosk.place)
         if self.now is not None:           # only a trusted clock prints a date
-            self.add("small", "slip.header.printed", date=format_date(self.now.date(), self.receipt.lang),
+            self.add("small", "slip.header.printed", date=shown_date(self.now.date(), self.receipt.lang),
                      time=self.t("slip.format.time", hour=self.now.hour, minute=self.now.minute))
         self.add("gap")
         self.add("heading", "slip.did.heading")

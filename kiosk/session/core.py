@@ -43,6 +43,7 @@ from kiosk.session.messages import (Answer, BeginLinkage, CardFault, CheckPin, C
 from kiosk.session.printing import ReceiptDesk, SlipRequest
 from kiosk.session.resident import Resident
 from kiosk.session.states import (AWAIT_REMOVAL_SCREENS, CHOOSER_SCREEN, LINKAGE_STEP_SCREENS, LINKAGE_STEPS,
+                                  NO_CHOOSER_SCREENS,
                                   PIN_SCREENS, PROMPT_SCREEN, RECEIPT_KINDS, STATE_OF_SCREEN, Screen,
                                   linkage_step_screen)
 from kiosk.session.timers import CARD_REMOVED_SECONDS, TimerRules
@@ -665,7 +666,7 @@ class Session(TimerRules):
     def open_language_chooser(self) -> bool:
         """The header's language button with 3+ languages: the chooser, which returns here.
         A PIN pad left for it is wiped (it comes back empty)."""
-        if self.screen == CHOOSER_SCREEN or len(self.languages) < 3:
+        if not self.chooser_offered():
             return False
         self._leave_pin_entry()
         back = self.screen
@@ -673,6 +674,10 @@ class Session(TimerRules):
         self.chooser_return = back
         self.sound.play("click")
         return True
+
+    def chooser_offered(self) -> bool:
+        """3+ languages, on a screen the resident may leave for the chooser (states.NO_CHOOSER_SCREENS)."""
+        return len(self.languages) >= 3 and self.screen not in NO_CHOOSER_SCREENS
 
     def language_key_target(self) -> str:
         """What the language key presses: the chooser with 3+ languages, else the other language."""

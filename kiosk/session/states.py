@@ -65,6 +65,11 @@ AWAIT_REMOVAL_SCREENS = (Screen.TAKE_CARD, Screen.TIMED_OUT, Screen.CARD_ERROR)
 # Screens with no resident to wait for: the inactivity prompt never comes on them.
 NO_PROMPT_SCREENS = (*AWAIT_REMOVAL_SCREENS, Screen.ATTRACT, Screen.CARD_REMOVED, Screen.SERVICE_NEEDED,
                      PROMPT_SCREEN)
+# Screens without the language chooser: the card is done with or unreadable, or the inactivity
+# prompt runs its countdown; leaving them for the chooser would lose the take-card reminder or
+# let the chooser's timeout reach attract while a card still lies on the reader.
+NO_CHOOSER_SCREENS = (*AWAIT_REMOVAL_SCREENS, Screen.CARD_REMOVED, Screen.SERVICE_NEEDED, PROMPT_SCREEN,
+                      CHOOSER_SCREEN)
 # Screens the card works behind (no input but Cancel).
 BUSY_SCREENS = (Screen.READING, Screen.LINKAGE_5, Screen.LINKAGE_8)
 

@@ -26,6 +26,7 @@ NO_LINE_START = frozenset(
     "ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ")
 NO_LINE_END = frozenset("(（[［{｛「『【〔〈《〖〘〚‘“«‹")
 
+NO_BREAK = frozenset("\u00a0\u202f\u2007\u2060")   # no-break, narrow no-break, figure space, word joiner
 _NUM = r"[0-9０-９]+(?:[,.:/\-－‐][0-9０-９]+)*"
 _KEEP = re.compile(
     r"(?:https?://|www\.)[^\s　、。，）」』】]+"               # URLs
@@ -87,7 +88,8 @@ def break_points(text: str, lang: str | None = None) -> list[int]:
     """Indices i (0 < i < len) where a line may end before ``text[i]`` (one paragraph)."""
     lang = lang or detect_lang(text)
     n = len(text)
-    allowed = {i for i in range(1, n) if text[i - 1].isspace() and not text[i].isspace()}
+    allowed = {i for i in range(1, n)
+               if text[i - 1].isspace() and text[i - 1] not in NO_BREAK and not text[i].isspace()}
     if lang not in _SPACE_LANGS and _CJK.search(text):
         for i in _phrase_bounds(text, lang):
             while i < n and text[i].isspace():      # a break at spaces comes after them

@@ -44,6 +44,11 @@ RESPELLINGS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("session", "sesyon"), ("time-out", "taym-awt"), ("online", "onlayn"), ("renewal", "rinyuwal"),
         ("course", "kors"), ("checklist", "tseklist"), ("smartphone", "ismartfon"),
         ("license", "laysens"), ("counter", "kawnter"), ("available", "aveylabol"), ("tinype", "tinaip"),
+        # Counts: the Indonesian voice would say 2 as "dua", 6 as "enam"; Tagalog numbers (0-16,
+        # every count a prompt may carry: kiosk/voice/prompts.py VALUE_RANGES).
+        *zip((str(n) for n in range(17)),
+             ("sero", "isa", "dalawa", "tatlo", "apat", "lima", "anim", "pito", "walo", "siyam", "sampu",
+              "labing-isa", "labindalawa", "labintatlo", "labing-apat", "labinlima", "labing-anim")),
     ),
 }
 JTALK_LANGS = ("ja", "ja@easy")
@@ -102,7 +107,8 @@ class EspeakNg:
             raise VoiceUnavailable("espeak-ng is not installed (Debian package espeak-ng)")
         self.binary: str = binary
         self.voice = voice or espeak_voice(lang)
-        self._respell = _respeller(RESPELLINGS.get((lang, self.voice), ()))
+        # by the voice without its "+variant": "id+f3" reads Filipino as "id" does
+        self._respell = _respeller(RESPELLINGS.get((lang, self.voice.split("+")[0]), ()))
 
     def prepare(self, text: str) -> str:
         """The text as this voice is given it (the cache hashes this, so a new respelling re-renders)."""

@@ -60,6 +60,7 @@ def test_docs_config_documents_every_key():
     ('[linkage]\ngateway = "http://gw.example/"\n', "linkage.gateway", None),
     ('[linkage]\nallow_networks = ["10.0.0.0/33"]\n', "linkage.allow_networks", None),
     ('[kiosk]\nlanguages = ["ja", "de"]\n', "kiosk.languages", None),
+    ('[kiosk]\nlanguages = ["ja", "en", "ja"]\n', "kiosk.languages", None),
     ('[kiosk]\nlanguages = ["en"]\n', "kiosk.default_language", None),
     ('kiosk = 3\n', "kiosk", None),
     ('[kiosk\n', "(file)", None),

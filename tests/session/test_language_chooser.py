@@ -117,3 +117,20 @@ def test_two_languages_toggle_with_one_tap_and_one_language_has_no_button():
     shown = [i for rec in recs if rec["screen"] != "attract" for i in ids(rec)]
     assert not any(i.startswith("lang_") or i == "btn_language" for i in shown)
     assert recs[-1]["screen"] == "menu"
+
+
+def test_no_chooser_where_the_card_is_done_with_or_the_reader_is_out():
+    """The take-card reminder must not be left for the chooser (its no-card timeout would reach
+    attract with the card still on the reader), nor may a service screen time out to attract
+    through it: there the header has no language button and F11 does nothing."""
+    r, recs = play(START + ["tap item_finish", "wait_screen take_card", "expect_no_widget btn_language",
+                            "key f11", "wait_screen take_card"])
+    take = [rec for rec in recs if rec["screen"] == "take_card"]
+    assert take and all("btn_language" not in ids(rec) for rec in take)
+    assert "language" not in r.screens_seen
+    s = offline_session()
+    for screen in ("take_card", "timed_out", "card_error", "card_removed", "service_needed", "still_there"):
+        s.go(screen)
+        assert not s.open_language_chooser() and s.screen == screen, screen
+    s.go("menu")
+    assert s.open_language_chooser() and s.screen == "language"

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from kiosk.display.scenario import run_scenario
 from kiosk.display.screens import BACK_IDS, FINISH_IDS
+from kiosk.session.states import NO_CHOOSER_SCREENS
 
 from tests.display.helpers import TODAY, fake_linkage_factory
 
@@ -68,7 +69,8 @@ def test_back_main_finish_staff_and_language_are_where_they_always_are():
              if w["kind"] == "button" and w["role"] == "primary" and w["box"] and w["id"].startswith("btn_")
              and w["box"][1] > rec["size"][1] * 0.8}
     assert len(mains) <= 1, mains
-    # The language button and the staff call on every screen (the prompt is full screen on purpose);
+    # The staff call on every screen (the prompt is full screen on purpose), the language button
+    # wherever the chooser may be opened (states.NO_CHOOSER_SCREENS);
     # with the default four languages the button opens the chooser, which lists them instead.
     assert "language" in screens
     for rec in recs:
@@ -78,6 +80,8 @@ def test_back_main_finish_staff_and_language_are_where_they_always_are():
         assert "btn_staff" in ids, rec["screen"]
         if rec["screen"] in ("language", "attract"):      # these list the languages themselves
             assert [i for i in ids if i.startswith("lang_")] and "btn_language" not in ids
+        elif rec["screen"] in NO_CHOOSER_SCREENS:         # card done with / reader out: no chooser
+            assert "btn_language" not in ids, rec["screen"]
         else:
             assert "btn_language" in ids, rec["screen"]
     # The language button sits in one box wherever it appears.

@@ -68,8 +68,8 @@ def test_respellings_are_whole_words_and_keep_the_rest():
 
 def test_every_respelled_word_occurs_in_a_filipino_prompt():
     texts = " ".join(p.text("fil") for p in all_prompts(full=False))
-    dead = [word for word, _ in RESPELLINGS[("fil", "id")]
-            if not re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", texts, re.IGNORECASE)]
+    dead = [word for word, _ in RESPELLINGS[("fil", "id")] if not word.isdigit()   # counts: below
+            and not re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", texts, re.IGNORECASE)]
     assert dead == []
 
 
@@ -107,7 +107,9 @@ def test_kiosk_speak_uses_the_configured_voice(tmp_path, capsys):
     assert main(["speak", "--config", str(conf), "--lang", "fil", "--key", "take_card.body",
                  "--out", str(out)]) != 0
     assert not out.exists()
-    assert main(["speak", "--lang", "fil", "--key", "take_card.body", "--out", str(out)]) == 0
+    conf.write_text('[voice]\nespeak_voices = {fil = "id"}\n', encoding="utf-8")   # not the host's config
+    assert main(["speak", "--config", str(conf), "--lang", "fil", "--key", "take_card.body",
+                 "--out", str(out)]) == 0
     assert measure(out)[1] >= RMS_FLOOR
 
 
@@ -139,3 +141,19 @@ def test_a_changed_respelling_misses_the_cache(tmp_path, monkeypatch):
     before = PromptCache(tmp_path).path("fil", p)
     monkeypatch.setitem(RESPELLINGS, ("fil", "id"), (("mga", "manga"),))
     assert PromptCache(tmp_path).path("fil", p) != before
+
+
+def test_counts_are_said_in_tagalog():
+    """The Indonesian voice reads digits in Indonesian (2 = "dua", 6 = "enam"): every count a
+    prompt may carry is respelled as its Tagalog number, so "1 sa 3" is "isa sa tatlo"."""
+    from kiosk.voice.prompts import VALUE_RANGES
+
+    fil = EspeakNg("fil")
+    tries = prompt("pin.tries_left", left=1, max=3).text("fil")
+    assert "1" in tries and "3" in tries
+    said = phonemes("id", fil.prepare(tries))
+    assert "'isa" in said and "t'atlo" in said and "s'atu" not in said and "t'iga" not in said
+    assert "'anim" in phonemes("id", fil.prepare(prompt("voice.language_option", pos=6).text("fil")))
+    counts = sorted({v for r in VALUE_RANGES.values() for v in r})
+    assert all(not any(ch.isdigit() for ch in fil.prepare(str(n))) for n in counts)
+    assert EspeakNg("fil", "id+f3").prepare("mga 2") == "manga dalawa"      # a voice variant keeps them
