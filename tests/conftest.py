@@ -14,7 +14,9 @@ os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 os.environ.setdefault("KIOSK_SIM_CACHE", str(ROOT / ".cache" / "sim"))
 os.environ.setdefault("KIOSK_JOURNAL", "stderr")
 os.environ.pop("NOTIFY_SOCKET", None)
-os.environ.pop("KIOSK_CONFIG", None)
+# Never the host's /etc/kiosk/kiosk.toml (an installed kiosk, e.g. the pi-bench root, names a real
+# reader there): a path that does not exist reads as "no config file", the defaults, as on CI.
+os.environ["KIOSK_CONFIG"] = str(ROOT / ".cache" / "tests-read-no-host-config.toml")
 
 
 @pytest.fixture
