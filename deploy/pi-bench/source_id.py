@@ -25,10 +25,16 @@ CACHE = Path(os.environ.get("PI_BENCH_CACHE", "/var/cache/myna-kiosk/pi-bench"))
 
 
 def source_files(root: Path) -> list[str]:
-    """The files bench.sh copies: git's list where root is a checkout, else every file."""
-    out = subprocess.run(["git", "-C", root, "ls-files", "-z", "-c", "-o", "--exclude-standard"],
-                         capture_output=True, check=False)
-    if out.returncode == 0:
+    """The files bench.sh copies: git's list where root is a checkout, else every file.
+
+    A copied tree (a Pi's /usr/src, the bench's root) may have no git installed at all.
+    """
+    try:
+        out = subprocess.run(["git", "-C", root, "ls-files", "-z", "-c", "-o", "--exclude-standard"],
+                             capture_output=True, check=False)
+    except OSError:                     # no git on this machine: count every file
+        out = None
+    if out is not None and out.returncode == 0:
         names = [n for n in out.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
     else:
         names = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]

@@ -85,3 +85,13 @@ def test_the_manifest_records_the_gate(monkeypatch, tmp_path):
     assert build.pi_bench_record() == {"gate": "passed", "source_id": "abc123"}
     monkeypatch.setenv("PI_BENCH", "skip")
     assert build.pi_bench_record()["gate"] == "skipped"
+
+
+def test_the_id_needs_no_git(tree, tmp_path, monkeypatch):
+    """A copied tree on a machine without git (the bench's arm64 root has none) still gets its id."""
+    with_git = source_id.source_id(tree)            # not a checkout: every file, Markdown excepted
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert source_id.source_id(tree) == with_git
+    assert source_id.source_files(tree) == ["kiosk/card.py"]
