@@ -164,9 +164,12 @@ def install_lock(arch: str, house: Path) -> str:
 
 # --- the source tree and the project wheel ------------------------------------------------------
 def stage_source(source: Path, dest: Path, version: str | None) -> str:
-    files = subprocess.run(["git", "-C", source, "ls-files", "-z", *SHIPPED], capture_output=True,
-                           check=False).stdout.decode().split("\0")
-    files = [f for f in files if f and (source / f).is_file()]
+    try:
+        listed = subprocess.run(["git", "-C", source, "ls-files", "-z", *SHIPPED], capture_output=True,
+                                check=False).stdout.decode().split("\0")
+    except OSError:                                 # no git installed (a copied tree on a Pi)
+        listed = []
+    files = [f for f in listed if f and (source / f).is_file()]
     if not files:                                   # not a git checkout: everything but caches
         files = [str(p.relative_to(source)) for s in SHIPPED for p in
                  ([source / s] if (source / s).is_file() else (source / s).rglob("*"))

@@ -95,6 +95,8 @@ def unavailable() -> str | None:
     for tool in ("systemd-nspawn", "nsenter", "mount", "umount"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (deploy/apt-dev.txt: systemd-container, util-linux)"
+    if not os.path.ismount("/sys/fs/cgroup"):       # a chroot (the pi-bench root) has none
+        return "no cgroup hierarchy is mounted at /sys/fs/cgroup (systemd-nspawn needs one)"
     if "overlay" not in Path("/proc/filesystems").read_text():
         try:
             subprocess.run(["modprobe", "overlay"], check=True, capture_output=True, timeout=30)

@@ -86,6 +86,8 @@ def releases(tmp_path_factory) -> Built:
     reuse = os.environ.get("KIOSK_TEST_RELEASES")       # a directory of earlier builds (debugging)
     if reuse and Built(Path(reuse)).deb(BROKEN).exists():
         return Built(Path(reuse))
+    if not wheelhouse_cached() and not has_default_route():
+        missing(f"no wheelhouse for {ARCH} in .cache/release and no network to download it")
     out = tmp_path_factory.mktemp("releases")
     build(out, GOOD)
     build(out, NEXT)
@@ -175,6 +177,22 @@ def missing(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason}; deploy/apt-dev.txt lists it and CI is set, so this test must run", pytrace=False)
     pytest.skip(f"{reason} (deploy/apt-dev.txt lists it: install it; with CI set this test fails instead)")
+
+
+def wheelhouse_cached() -> bool:
+    """build.py's stamp: this machine's wheelhouse was downloaded before (deploy/release/build.py)."""
+    return (ROOT / ".cache" / "release" / f"wheelhouse-{ARCH}" / ".lock-sha256").exists()
+
+
+def has_default_route() -> bool:
+    """False in a network namespace with loopback only (the pi-bench's test step): pip cannot download."""
+    try:
+        v4 = [line.split() for line in Path("/proc/net/route").read_text().splitlines()[1:]]
+        v6 = [line.split() for line in Path("/proc/net/ipv6_route").read_text().splitlines()]
+    except OSError:
+        return True                                  # cannot tell: let the build try
+    return (any(len(f) > 1 and f[1] == "00000000" for f in v4)
+            or any(len(f) > 9 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo" for f in v6))
 
 
 def need_tool(tool: str, package: str) -> None:
