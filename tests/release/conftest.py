@@ -86,8 +86,7 @@ def releases(tmp_path_factory) -> Built:
     reuse = os.environ.get("KIOSK_TEST_RELEASES")       # a directory of earlier builds (debugging)
     if reuse and Built(Path(reuse)).deb(BROKEN).exists():
         return Built(Path(reuse))
-    if not wheelhouse_cached() and not has_default_route():
-        missing(f"no wheelhouse for {ARCH} in .cache/release and no network to download it")
+    need_wheelhouse()
     out = tmp_path_factory.mktemp("releases")
     build(out, GOOD)
     build(out, NEXT)
@@ -172,11 +171,14 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def missing(reason: str) -> NoReturn:
-    """Fail in CI, skip elsewhere: a test that needs a tool deploy/apt-dev.txt lists never passes by skipping."""
+APT_DEV_HINT = "deploy/apt-dev.txt lists it: install it"
+
+
+def missing(reason: str, hint: str = APT_DEV_HINT) -> NoReturn:
+    """Fail in CI, skip elsewhere: a test that needs what CI has never passes by skipping."""
     if in_ci():
-        pytest.fail(f"{reason}; deploy/apt-dev.txt lists it and CI is set, so this test must run", pytrace=False)
-    pytest.skip(f"{reason} (deploy/apt-dev.txt lists it: install it; with CI set this test fails instead)")
+        pytest.fail(f"{reason}; CI is set, so this test must run ({hint})", pytrace=False)
+    pytest.skip(f"{reason} ({hint}; with CI set this test fails instead)")
 
 
 def wheelhouse_cached() -> bool:
@@ -193,6 +195,13 @@ def has_default_route() -> bool:
         return True                                  # cannot tell: let the build try
     return (any(len(f) > 1 and f[1] == "00000000" for f in v4)
             or any(len(f) > 9 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo" for f in v6))
+
+
+def need_wheelhouse() -> None:
+    """A release build downloads the locked wheels once; with no cache and no route it cannot."""
+    if not wheelhouse_cached() and not has_default_route():
+        missing(f"no wheelhouse for {ARCH} in .cache/release and no network to download it",
+                "run `make release` once with a network, or give this machine a route")
 
 
 def need_tool(tool: str, package: str) -> None:

@@ -376,3 +376,21 @@ def test_a_missing_container_tool_fails_in_ci_and_says_so_when_skipped(monkeypat
     assert info.type is outcome
     monkeypatch.setattr(conftest, "unavailable", lambda: None)
     conftest.need_containers()                      # available: neither
+
+
+@pytest.mark.parametrize("cached, routed, ci, outcome", [
+    (False, False, "", pytest.skip.Exception), (False, False, "true", pytest.fail.Exception),
+    (True, False, "", None), (False, True, "", None)])
+def test_a_release_build_without_wheelhouse_or_network_says_so(monkeypatch, cached, routed, ci, outcome):
+    """The pi-bench's offline root: no cached wheels and no route is a stated skip, not a failed build."""
+    from tests.release import conftest
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(conftest, "wheelhouse_cached", lambda: cached)
+    monkeypatch.setattr(conftest, "has_default_route", lambda: routed)
+    if outcome is None:
+        conftest.need_wheelhouse()
+        return
+    with pytest.raises((pytest.fail.Exception, pytest.skip.Exception)) as info:
+        conftest.need_wheelhouse()
+    assert info.type is outcome
+    assert "no network to download it" in str(info.value) and "apt-dev" not in str(info.value)
